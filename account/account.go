@@ -1,0 +1,182 @@
+// Package account holds the account tree (provider, resellers, customers),
+// users, roles and privileges, and the one authorization function that
+// decides every "may actor A do X on account T" question.
+package account
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/language"
+
+	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/money"
+)
+
+// Kind is the place of an account in the tree.
+type Kind string
+
+// Account kinds. Exactly one provider sits at the root; resellers may sit at
+// any depth below it; customers are leaves.
+const (
+	Provider Kind = "provider"
+	Reseller Kind = "reseller"
+	Customer Kind = "customer"
+)
+
+// Status is the commercial state of an account.
+type Status string
+
+// Account statuses.
+const (
+	StatusPending    Status = "pending"
+	StatusActive     Status = "active"
+	StatusCreditHold Status = "credit_hold"
+	StatusAdminHold  Status = "admin_hold"
+	StatusCancelled  Status = "cancelled"
+)
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusPending, StatusActive, StatusCreditHold, StatusAdminHold, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// Contact is the person to talk to at an account.
+type Contact struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Phone string `json:"phone"`
+}
+
+// Address is a postal address; Country is ISO 3166-1 alpha-2.
+type Address struct {
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2"`
+	City       string `json:"city"`
+	Region     string `json:"region"`
+	PostalCode string `json:"postal_code"`
+	Country    string `json:"country"`
+}
+
+// Account is a node of the account tree.
+type Account struct {
+	ID       int64
+	ParentID int64 // 0 for the provider
+	// Path is the materialized path of ids from the root, "/1/7/42/", so that
+	// "everything under R" is one indexed range query.
+	Path     string
+	Depth    int // 0 for the provider, 1 for L1 resellers and their customers …
+	Kind     Kind
+	Name     string
+	Contact  Contact
+	Address  Address
+	Locale   string // BCP 47, e.g. "en-US"
+	Currency string // ISO 4217, e.g. "USD"
+	TimeZone string // IANA, e.g. "Europe/Berlin"
+	Status   Status
+	// CreditLimit is how far the balance may go below zero before credit
+	// control acts (billing reads it).
+	CreditLimit money.Micros
+	// PaymentTermsDays is the net days of invoices (Net30 …); billing
+	// refines payment terms.
+	PaymentTermsDays int
+	// ExternalID is an optional key owned by an integration (or the demo),
+	// unique under the same parent, so that imports can be idempotent.
+	ExternalID string
+	Version    int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Level is the name panels use for a reseller's depth: L1, L2 …; empty for
+// the provider and customers.
+func (a *Account) Level() string {
+	if a.Kind != Reseller {
+		return ""
+	}
+	return "L" + itoa(a.Depth)
+}
+
+// Validate checks the fields a user can set. It returns an EINVALID
+// *marketplane.Error with one message per bad field.
+func (a *Account) Validate() error {
+	var f marketplane.FieldErrors
+	name := strings.TrimSpace(a.Name)
+	switch {
+	case name == "":
+		f.Add("name", "is required")
+	case utf8.RuneCountInString(name) > 200:
+		f.Add("name", "must be at most 200 characters")
+	}
+	switch a.Kind {
+	case Provider, Reseller, Customer:
+	default:
+		f.Add("kind", "must be provider, reseller or customer")
+	}
+	if a.Kind == Provider && a.ParentID != 0 {
+		f.Add("parent_id", "the provider has no parent")
+	}
+	if a.Kind != Provider && a.ParentID == 0 {
+		f.Add("parent_id", "is required")
+	}
+	if !a.Status.Valid() {
+		f.Add("status", "must be one of pending, active, credit_hold, admin_hold, cancelled")
+	}
+	if !isCountry(a.Address.Country) {
+		f.Add("address.country", "must be an ISO 3166 two-letter code such as US")
+	}
+	if a.Locale == "" {
+		f.Add("locale", "is required")
+	} else if _, err := language.Parse(a.Locale); err != nil {
+		f.Add("locale", "must be a language tag such as en-US")
+	}
+	if !isCurrency(a.Currency) {
+		f.Add("currency", "must be an ISO 4217 code such as USD")
+	}
+	if a.TimeZone == "" {
+		f.Add("time_zone", "is required")
+	} else if _, err := time.LoadLocation(a.TimeZone); err != nil || a.TimeZone == "Local" {
+		f.Add("time_zone", "must be an IANA time zone such as Europe/Berlin")
+	}
+	if a.Contact.Email != "" && !strings.Contains(a.Contact.Email, "@") {
+		f.Add("contact.email", "must be an e-mail address")
+	}
+	if a.CreditLimit < 0 {
+		f.Add("credit_limit", "must not be negative")
+	}
+	if a.PaymentTermsDays < 0 || a.PaymentTermsDays > 365 {
+		f.Add("payment_terms_days", "must be between 0 and 365")
+	}
+	if len(a.ExternalID) > 100 {
+		f.Add("external_id", "must be at most 100 characters")
+	}
+	return f.Err("account")
+}
+
+// CanHaveChildren reports whether accounts may be created below a.
+func (a *Account) CanHaveChildren() bool { return a.Kind != Customer }
+
+func isCountry(s string) bool {
+	if len(s) != 2 {
+		return false
+	}
+	r, err := language.ParseRegion(s)
+	return err == nil && r.IsCountry() && r.String() == s
+}
+
+func isCurrency(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for _, c := range s {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
+}
