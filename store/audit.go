@@ -107,4 +107,3 @@ func clampLimit(n int) int {
 	}
 	return n
 }
-

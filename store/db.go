@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -52,8 +53,10 @@ type DB struct {
 	// HashParams are the argon2id costs of new password hashes.
 	HashParams account.HashParams
 
-	dialect dialect
-	url     string
+	dialect   dialect
+	url       string
+	dummyOnce sync.Once
+	dummy     string
 }
 
 // Options tune Open.

@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/json"
 	"strings"
 )
 
@@ -12,3 +13,5 @@ func randomToken(n int) string {
 	rand.Read(b) // never fails: crypto/rand panics instead since Go 1.24
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
