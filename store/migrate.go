@@ -94,3 +94,27 @@ func (db *DB) Columns(ctx context.Context) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// migrationLockID is the PostgreSQL advisory lock key that serializes
+// migrations of processes starting at the same time.
+const migrationLockID = 7_241_001
+
+// WithMigrationLock runs fn while holding the database's migration lock. On
+// PostgreSQL it is an advisory lock held by one connection, so a second
+// process waits until the first has migrated; on SQLite the single-writer
+// file lock already serializes writers.
+func (db *DB) WithMigrationLock(ctx context.Context, fn func() error) error {
+	if db.Engine != Postgres {
+		return fn()
+	}
+	conn, err := db.Write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLockID); err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLockID)
+	return fn()
+}

@@ -1,0 +1,197 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/store"
+	"github.com/marketplane/marketplane/store/storetest"
+)
+
+// owned is one of each kind of thing an account holds, named with a marker
+// that must never show in another account's responses.
+type owned struct {
+	account *account.Account
+	marker  string
+	userID  int64
+	roleID  int64
+	keyID   int64
+	taskID  int64
+}
+
+func ownedBy(t *testing.T, f *fixture, a *account.Account, marker string) owned {
+	t.Helper()
+	ctx := context.Background()
+	sys := account.SystemActor()
+	o := owned{account: a, marker: marker, userID: f.admins[nameOf(f, a)].ID}
+	r := &account.Role{AccountID: a.ID, Name: marker + " role", Grants: []account.Grant{{Privilege: account.PrivCatalog, Level: "view"}}}
+	if err := f.db.CreateRole(ctx, sys, r); err != nil {
+		t.Fatal(err)
+	}
+	o.roleID = r.ID
+	k, _, err := f.db.CreateAPIKey(ctx, sys, a.ID, r.ID, marker+" key", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.keyID = k.ID
+	o.taskID = f.tasks.add(a.Path, marker+"_task", "failed").ID
+	return o
+}
+
+func nameOf(f *fixture, a *account.Account) string {
+	for _, n := range []string{"P", "L1a", "L1b", "L2", "C"} {
+		if f.admins[n].AccountID == a.ID {
+			return n
+		}
+	}
+	return ""
+}
+
+// route is one call on the things of o.
+type route struct {
+	method, path string
+	body         any
+}
+
+// routesOn lists every route with an {id}, aimed at the things of o. Bodies
+// are valid, so that only authorization can refuse them.
+func routesOn(o owned, otherParent int64) []route {
+	acct, user, role, key, task := "/accounts/"+id(o.account.ID), "/users/"+id(o.userID), "/roles/"+id(o.roleID),
+		"/api-keys/"+id(o.keyID), "/tasks/"+id(o.taskID)
+	return []route{
+		{"GET", acct, nil},
+		{"PATCH", acct, map[string]any{"name": "Hijacked"}},
+		{"DELETE", acct, nil},
+		{"POST", acct + "/convert-to-reseller", nil},
+		{"POST", acct + "/status", map[string]any{"status": "admin_hold"}},
+		{"POST", acct + "/move", map[string]any{"parent_id": otherParent}},
+		{"GET", acct + "/descendants/count", nil},
+		{"GET", "/accounts?under=" + id(o.account.ID), nil},
+		{"GET", acct + "/users", nil},
+		{"POST", acct + "/users", map[string]any{"login": "intruder", "password": "a long enough password"}},
+		{"GET", acct + "/roles", nil},
+		{"POST", acct + "/roles", map[string]any{"name": "Intruder", "grants": []any{}}},
+		{"GET", acct + "/api-keys", nil},
+		{"POST", acct + "/api-keys", map[string]any{"name": "Intruder", "role_id": o.roleID}},
+		{"GET", acct + "/audit-log", nil},
+		{"GET", user, nil},
+		{"PATCH", user, map[string]any{"display_name": "Hijacked"}},
+		{"PUT", user + "/roles", map[string]any{"role_ids": []int64{}}},
+		{"POST", user + "/password", map[string]any{"password": "hijacked password"}},
+		{"DELETE", user, nil},
+		{"GET", role, nil},
+		{"PUT", role, map[string]any{"name": "Hijacked", "grants": []any{}}},
+		{"DELETE", role, nil},
+		{"GET", key, nil},
+		{"POST", key + "/revoke", nil},
+		{"GET", task, nil},
+		{"POST", task + "/retry", nil},
+		{"POST", task + "/cancel", nil},
+	}
+}
+
+// missing is o with ids that exist nowhere.
+func missing(o owned) owned {
+	const none = 987654
+	o.account = &account.Account{ID: none}
+	o.userID, o.roleID, o.keyID, o.taskID = none, none, none, none
+	return o
+}
+
+// TestIsolation calls every route with an {id} on another account's things
+// and checks that the answer is the answer for things that do not exist:
+// same status, same text, none of the other's data.
+func TestIsolation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		l1a := ownedBy(t, f, f.L1a, "Alpha")
+		l2 := ownedBy(t, f, f.L2, "Gamma")
+
+		for _, c := range []struct {
+			name   string
+			who    string
+			victim owned
+			// readable lists routes the caller may use by design.
+			readable map[string]int
+		}{
+			{name: "sibling reseller", who: "L1b", victim: l1a},
+			// A custom role of an ancestor is usable below it, so its
+			// definition is readable there.
+			{name: "customer on its parent", who: "C", victim: l2, readable: map[string]int{"GET /roles/" + id(l2.roleID): 200}},
+			{name: "reseller on its parent", who: "L2", victim: l1a, readable: map[string]int{"GET /roles/" + id(l1a.roleID): 200}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				routes := routesOn(c.victim, f.keysAccount(c.who))
+				ghosts := routesOn(missing(c.victim), f.keysAccount(c.who))
+				for i, rt := range routes {
+					r := f.call(t, c.who, rt.method, rt.path, rt.body)
+					if want, ok := c.readable[rt.method+" "+rt.path]; ok {
+						if r.Status != want {
+							t.Errorf("%s %s: status %d, want %d: %s", rt.method, rt.path, r.Status, want, r.Body)
+						}
+						continue
+					}
+					if r.Status != http.StatusNotFound {
+						t.Errorf("%s %s: status %d, want 404: %s", rt.method, rt.path, r.Status, r.Body)
+						continue
+					}
+					if strings.Contains(string(r.Body), c.victim.marker) || strings.Contains(string(r.Body), c.victim.account.Name) {
+						t.Errorf("%s %s shows the other's data: %s", rt.method, rt.path, r.Body)
+					}
+					got := r.Problem(t)
+					ghost := f.call(t, c.who, ghosts[i].method, ghosts[i].path, ghosts[i].body)
+					if ghost.Status != r.Status || ghost.Problem(t).Detail != got.Detail {
+						t.Errorf("%s %s: %q differs from the answer for a missing id (%d %s)",
+							rt.method, rt.path, got.Detail, ghost.Status, ghost.Body)
+					}
+				}
+			})
+		}
+
+		// Creating below another's account: the parent does not exist.
+		p := f.must(t, 400, "L1b", "POST", "/accounts", newCustomerBody(f.L1a.ID, "Intruder")).Problem(t)
+		ghost := f.must(t, 400, "L1b", "POST", "/accounts", newCustomerBody(987654, "Intruder")).Problem(t)
+		if p.Detail != ghost.Detail || len(p.Errors) != 1 || p.Errors[0] != ghost.Errors[0] {
+			t.Errorf("create below another's account: %+v, for a missing parent %+v", p, ghost)
+		}
+
+		// Nothing changed.
+		var a Account
+		f.must(t, 200, "L1a", "GET", "/accounts/"+id(f.L1a.ID), nil).JSON(t, &a)
+		if a.Name != f.L1a.Name || a.Version != f.L1a.Version || a.Status != "active" || a.Kind != "reseller" {
+			t.Errorf("L1a after the attempts: %+v", a)
+		}
+		var u User
+		f.must(t, 200, "L1a", "GET", "/users/"+id(l1a.userID), nil).JSON(t, &u)
+		if u.DisplayName != "Admin of L1a" || len(u.RoleIDs) != 1 {
+			t.Errorf("L1a's admin after the attempts: %+v", u)
+		}
+		var k APIKey
+		f.must(t, 200, "L1a", "GET", "/api-keys/"+id(l1a.keyID), nil).JSON(t, &k)
+		if k.RevokedAt != nil {
+			t.Errorf("L1a's key was revoked")
+		}
+		var r Role
+		f.must(t, 200, "L1a", "GET", "/roles/"+id(l1a.roleID), nil).JSON(t, &r)
+		if r.Name != "Alpha role" {
+			t.Errorf("L1a's role after the attempts: %+v", r)
+		}
+		var tk Task
+		f.must(t, 200, "L1a", "GET", "/tasks/"+id(l1a.taskID), nil).JSON(t, &tk)
+		if tk.Status != "failed" {
+			t.Errorf("L1a's task after the attempts: %+v", tk)
+		}
+		for _, n := range []string{"P", "L1a", "L2", "C"} {
+			f.must(t, 200, n, "GET", "/accounts/me", nil)
+		}
+	})
+}
+
+// keysAccount is the id of the account of the named key.
+func (f *fixture) keysAccount(who string) int64 {
+	return f.admins[strings.TrimSuffix(who, "-support")].AccountID
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+)
+
+func newFlagSet(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("marketplane "+name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageError{err}
+	}
+	return nil
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	var c Config
+	finish := bindConfig(fs, &c)
+	fs.BoolVar(&c.Demo, "demo", false, "load the demo marketplace before serving (idempotent) and print its logins")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := finish(); err != nil {
+		return usageError{err}
+	}
+	m := &Main{Config: c, Logger: newLogger(c, os.Stderr), Out: stdout}
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	fmt.Fprintf(stdout, "Marketplane is running at %s (API: %s/api/v1, health: %s/healthz). Stop it with Ctrl-C.\n", c.BaseURL, c.BaseURL, c.BaseURL)
+	select {
+	case <-ctx.Done():
+		m.Logger.Info("shutting down", "timeout", c.ShutdownTimeout)
+	case err := <-m.served:
+		m.served <- err
+		m.Logger.Error("server stopped", "err", err)
+	}
+	return m.Close()
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("migrate", stdout)
+	var c Config
+	finish := bindConfig(fs, &c, "db")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := finish(); err != nil {
+		return usageError{err}
+	}
+	action := "up"
+	if fs.NArg() > 0 {
+		action = fs.Arg(0)
+	}
+	db, err := openDB(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch action {
+	case "up":
+		if err := migrateAll(ctx, db); err != nil {
+			return err
+		}
+		fallthrough
+	case "status":
+		st, err := db.MigrationStatus(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "database %s (%s): schema version %d, this binary knows %d", db.URL(), db.Engine, st.Current, st.Latest)
+		if len(st.Pending) > 0 {
+			fmt.Fprintf(stdout, ", pending: %v", st.Pending)
+		}
+		if st.Current > st.Latest {
+			fmt.Fprint(stdout, " (the database is NEWER than this binary)")
+		}
+		fmt.Fprintln(stdout)
+		return nil
+	default:
+		return usagef("unknown action %q: use up or status", action)
+	}
+}
+
+func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("demo", stdout)
+	var c Config
+	finish := bindConfig(fs, &c, "db", "password-hash-memory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := finish(); err != nil {
+		return usageError{err}
+	}
+	db, err := openDB(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := migrateAll(ctx, db); err != nil {
+		return err
+	}
+	return loadDemo(ctx, db, stdout)
+}
+
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return usagef("name a benchmark: %s", benchNames())
+	}
+	name := args[0]
+	fs := newFlagSet("bench "+name, stderr)
+	var c Config
+	finish := bindConfig(fs, &c, "db", "password-hash-memory")
+	scale := fs.Int("scale", 0, "size of the benchmark (0 = its default)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := finish(); err != nil {
+		return usageError{err}
+	}
+	if *scale < 0 {
+		return usagef("--scale must not be negative")
+	}
+	db, err := openDB(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := migrateAll(ctx, db); err != nil {
+		return err
+	}
+	return runBench(ctx, db, name, *scale, stdout, stderr)
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the configuration of a marketplane process. Every field has a
+// flag and a MARKETPLANE_* environment variable; flags win.
+type Config struct {
+	DB                 string
+	Addr               string
+	BaseURL            string
+	LogFormat          string
+	LogLevel           string
+	Workers            bool
+	TaskRetentionDays  int
+	TaskPollInterval   time.Duration
+	ShutdownTimeout    time.Duration
+	Demo               bool
+	PasswordHashMemory int
+}
+
+// setting is one row of the configuration table (README and --help).
+type setting struct {
+	flag, env, def, help string
+}
+
+var settings = []setting{
+	{"db", "MARKETPLANE_DB", "data/marketplane.db", "database: an SQLite file path, or a postgres:// URL"},
+	{"addr", "MARKETPLANE_ADDR", "127.0.0.1:8080", "address to listen on"},
+	{"base-url", "MARKETPLANE_BASE_URL", "", "public URL of the server (https:// makes cookies Secure); default http://ADDR"},
+	{"log-format", "MARKETPLANE_LOG_FORMAT", "text", "log format: text or json"},
+	{"log-level", "MARKETPLANE_LOG_LEVEL", "info", "log level: debug, info, warn, error"},
+	{"workers", "MARKETPLANE_WORKERS", "true", "run the task workers in this process"},
+	{"task-retention-days", "MARKETPLANE_TASK_RETENTION_DAYS", "90", "finished tasks older than this many days are deleted by the daily cleanup"},
+	{"task-poll-interval", "MARKETPLANE_TASK_POLL_INTERVAL", "1s", "how often workers look for new tasks"},
+	{"shutdown-timeout", "MARKETPLANE_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown waits for requests and tasks"},
+	{"password-hash-memory", "MARKETPLANE_PASSWORD_HASH_MEMORY", "65536", "argon2id memory cost of new password hashes, in KiB"},
+}
+
+func settingDefault(name string) string {
+	for _, s := range settings {
+		if s.flag == name {
+			if v, ok := os.LookupEnv(s.env); ok {
+				return v
+			}
+			return s.def
+		}
+	}
+	panic("unknown setting " + name)
+}
+
+// bindConfig registers the settings named in which (all when empty) on fs.
+func bindConfig(fs *flag.FlagSet, c *Config, which ...string) func() error {
+	want := func(n string) bool {
+		if len(which) == 0 {
+			return true
+		}
+		for _, w := range which {
+			if w == n {
+				return true
+			}
+		}
+		return false
+	}
+	strs := map[string]*string{}
+	for _, s := range settings {
+		if want(s.flag) {
+			strs[s.flag] = fs.String(s.flag, settingDefault(s.flag), s.help+" ("+s.env+")")
+		}
+	}
+	// Parsing happens after fs.Parse, so that env and flags share one path.
+	return func() error {
+		get := func(n string) (string, bool) {
+			p, ok := strs[n]
+			if !ok {
+				return settingDefault(n), true
+			}
+			return *p, true
+		}
+		var err error
+		c.DB, _ = get("db")
+		c.Addr, _ = get("addr")
+		c.BaseURL, _ = get("base-url")
+		c.LogFormat, _ = get("log-format")
+		c.LogLevel, _ = get("log-level")
+		w, _ := get("workers")
+		if c.Workers, err = strconv.ParseBool(w); err != nil {
+			return fmt.Errorf("--workers: %q is not true or false", w)
+		}
+		d, _ := get("task-retention-days")
+		if c.TaskRetentionDays, err = strconv.Atoi(d); err != nil || c.TaskRetentionDays < 1 {
+			return fmt.Errorf("--task-retention-days: %q is not a whole number of days ≥ 1", d)
+		}
+		p, _ := get("task-poll-interval")
+		if c.TaskPollInterval, err = time.ParseDuration(p); err != nil || c.TaskPollInterval <= 0 {
+			return fmt.Errorf("--task-poll-interval: %q is not a duration such as 1s", p)
+		}
+		s, _ := get("shutdown-timeout")
+		if c.ShutdownTimeout, err = time.ParseDuration(s); err != nil || c.ShutdownTimeout <= 0 {
+			return fmt.Errorf("--shutdown-timeout: %q is not a duration such as 30s", s)
+		}
+		m, _ := get("password-hash-memory")
+		if c.PasswordHashMemory, err = strconv.Atoi(m); err != nil || c.PasswordHashMemory < 8 {
+			return fmt.Errorf("--password-hash-memory: %q is not a number of KiB ≥ 8", m)
+		}
+		if c.LogFormat != "text" && c.LogFormat != "json" {
+			return fmt.Errorf("--log-format: %q is not text or json", c.LogFormat)
+		}
+		if _, err := parseLevel(c.LogLevel); err != nil {
+			return err
+		}
+		if c.BaseURL == "" {
+			c.BaseURL = "http://" + c.Addr
+		}
+		return nil
+	}
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return 0, fmt.Errorf("--log-level: %q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func newLogger(c Config, w *os.File) *slog.Logger {
+	l, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: l}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,139 @@
+// Command marketplane is the one binary of Marketplane: the server, the
+// database migrations, the demo loader, the billing run and the benchmarks.
+//
+//	marketplane serve [--demo]     run the HTTP server and task workers
+//	marketplane migrate [status]   apply or show database migrations
+//	marketplane demo               load the demo marketplace (idempotent)
+//	marketplane tasks …            list, retry or cancel tasks
+//	marketplane bench NAME         run a benchmark and print its figures
+//	marketplane version            print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	_ "time/tzdata" // time zones work on machines without a zoneinfo database
+
+	"github.com/marketplane/marketplane"
+)
+
+// version is set at build time with -ldflags "-X main.version=…"; otherwise
+// it comes from the module's build information.
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command and returns the process exit code: 0 on
+// success, 1 on failure, 2 on bad usage.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = cmdServe(ctx, rest, stdout, stderr)
+	case "migrate":
+		err = cmdMigrate(ctx, rest, stdout)
+	case "demo":
+		err = cmdDemo(ctx, rest, stdout)
+	case "tasks":
+		err = cmdTasks(ctx, rest, stdout)
+	case "openapi":
+		err = cmdOpenAPI(ctx, rest, stdout)
+	case "bench":
+		err = cmdBench(ctx, rest, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "marketplane", buildVersion())
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "marketplane: unknown command %q\n\n", cmd)
+		usage(stderr)
+		return 2
+	}
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "marketplane %s: %v\n", cmd, err)
+		return 2
+	}
+	var me *marketplane.Error
+	if errors.As(err, &me) && len(me.Fields) > 0 {
+		fmt.Fprintf(stderr, "marketplane %s: %s\n", cmd, me.Message)
+		for k, v := range me.Fields {
+			fmt.Fprintf(stderr, "  %s: %s\n", k, v)
+		}
+		return 1
+	}
+	fmt.Fprintf(stderr, "marketplane %s: %v\n", cmd, err)
+	return 1
+}
+
+// usageError marks a mistake in the command line (exit code 2).
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Marketplane: cloud-services commerce for distributors and their resellers.
+
+Usage: marketplane COMMAND [flags]
+
+Commands:
+  serve [--demo]              run the web panels, the REST API and the task workers
+  migrate [up|status]         apply the database migrations, or show their state
+  demo                        load the demo marketplace and print its logins (idempotent)
+  tasks list|show|retry|cancel  look after background tasks
+  openapi                     print the REST API's OpenAPI 3.1 document
+  bench NAME [--scale N]      run a benchmark (`+benchNames()+`) and print its figures
+  version                     print the version
+
+Run "marketplane COMMAND -h" for the flags of a command. Every flag also has a
+MARKETPLANE_* environment variable; with none set, data lives in ./data on SQLite.
+`)
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return v + " (" + s.Value[:12] + ")"
+			}
+		}
+		return v
+	}
+	return "(devel)"
+}
+
+func init() {
+	if version == "" {
+		version = buildVersion()
+	}
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/api"
+	"github.com/marketplane/marketplane/bench"
+	"github.com/marketplane/marketplane/demo"
+	"github.com/marketplane/marketplane/store"
+	"github.com/marketplane/marketplane/task"
+	"github.com/marketplane/marketplane/web"
+)
+
+// migrateAll applies Marketplane's and the task manager's migrations, under
+// the database's migration lock so that several processes starting at once
+// do not race.
+func migrateAll(ctx context.Context, db *store.DB) error {
+	return db.WithMigrationLock(ctx, func() error {
+		if err := db.Migrate(ctx); err != nil {
+			return err
+		}
+		if err := task.Migrate(ctx, db); err != nil {
+			return fmt.Errorf("migrate tasks: %w", err)
+		}
+		return nil
+	})
+}
+
+func loadDemo(ctx context.Context, db *store.DB, out io.Writer) error {
+	_, err := demo.Load(ctx, db, out)
+	return err
+}
+
+func benchNames() string { return strings.Join(bench.Names(), ", ") }
+
+func runBench(ctx context.Context, db *store.DB, name string, scale int, stdout, stderr io.Writer) error {
+	res, err := bench.Run(ctx, name, bench.Options{DB: db, Scale: scale, Progress: stderr})
+	if err != nil {
+		return err
+	}
+	return res.Report(stdout)
+}
+
+// taskRunner is the task manager of a process with Marketplane's own task
+// kinds registered.
+type taskRunner struct{ *task.Manager }
+
+// pruneArgs is the daily housekeeping task that deletes expired panel
+// sessions and old login attempts.
+type pruneArgs struct{}
+
+// Kind names the task.
+func (pruneArgs) Kind() string { return "account.prune_sessions" }
+
+func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error) {
+	m, err := task.New(db, task.Config{
+		PollInterval:  c.TaskPollInterval,
+		RetentionDays: c.TaskRetentionDays,
+		InsertOnly:    !c.Workers,
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	task.Handle(m, func(ctx context.Context, t *task.Task[pruneArgs]) error {
+		sessions, err := db.Sessions().PruneExpired(ctx, 1000)
+		if err != nil {
+			return err
+		}
+		attempts, err := db.PruneLoginAttempts(ctx)
+		if err != nil {
+			return err
+		}
+		log.Info("pruned sessions and login attempts", "sessions", sessions, "login_attempts", attempts)
+		return nil
+	}, task.KindOptions{Queue: task.QueueDefault, Priority: task.PriorityBackground, MaxAttempts: 5})
+	m.Periodic(task.DailyAt(4, 0), func() task.Args { return pruneArgs{} }, true)
+	return &taskRunner{m}, nil
+}
+
+func (m *Main) apiHandler(panels *web.Web) (http.Handler, error) {
+	a := api.New(api.Config{
+		DB:        m.DB,
+		Logger:    m.Logger,
+		Version:   version,
+		Tasks:     api.TaskManager(m.Tasks.Manager),
+		PublicURL: m.Config.BaseURL,
+		Authenticate: func(r *http.Request) (*account.Actor, error) {
+			a, err := panels.Actor(r)
+			if err != nil {
+				return nil, nil
+			}
+			return a, nil
+		},
+	})
+	return panels.LoadSession(a.Handler()), nil
+}
+
+// cmdOpenAPI prints the OpenAPI document of the REST API (CI lints it).
+func cmdOpenAPI(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("openapi", stdout)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "marketplane-openapi")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	db, err := store.Open(ctx, dir+"/openapi.db", store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	b, err := api.New(api.Config{DB: db, Version: version}).OpenAPI().MarshalJSON()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s\n", b)
+	return err
+}
+
+// cmdTasks looks after background tasks from the command line.
+func cmdTasks(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usagef("tasks: say list, show ID, retry ID or cancel ID")
+	}
+	action := args[0]
+	fs := newFlagSet("tasks "+action, stdout)
+	var c Config
+	finish := bindConfig(fs, &c, "db")
+	status := fs.String("status", "", "list: only tasks with this status (queued, running, retrying, failed, completed, cancelled)")
+	kind := fs.String("kind", "", "list: only tasks of this kind")
+	queue := fs.String("queue", "", "list: only tasks of this queue")
+	limit := fs.Int("limit", 50, "list: at most this many tasks (newest first)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := finish(); err != nil {
+		return usageError{err}
+	}
+	var id int64
+	if action != "list" {
+		if fs.NArg() != 1 {
+			return usagef("tasks %s: give one task id", action)
+		}
+		if _, err := fmt.Sscan(fs.Arg(0), &id); err != nil || id <= 0 {
+			return usagef("tasks %s: %q is not a task id", action, fs.Arg(0))
+		}
+	}
+	db, err := openDB(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := migrateAll(ctx, db); err != nil {
+		return err
+	}
+	c.Workers = false
+	c.TaskPollInterval, c.TaskRetentionDays = time.Second, 90
+	m, err := newTaskRunner(db, c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	var infos []task.Info
+	switch action {
+	case "list":
+		infos, err = m.List(ctx, task.Filter{Status: task.Status(*status), Kind: *kind, Queue: *queue, Limit: *limit})
+	case "show":
+		var i task.Info
+		i, err = m.Get(ctx, id)
+		infos = []task.Info{i}
+	case "retry":
+		var i task.Info
+		i, err = m.Retry(ctx, id)
+		infos = []task.Info{i}
+	case "cancel":
+		var i task.Info
+		i, err = m.Cancel(ctx, id)
+		infos = []task.Info{i}
+	default:
+		return usagef("tasks: unknown action %q: say list, show, retry or cancel", action)
+	}
+	if err != nil {
+		return err
+	}
+	printTasks(stdout, infos, action == "show")
+	return nil
+}
+
+func printTasks(w io.Writer, infos []task.Info, detail bool) {
+	if len(infos) == 0 {
+		fmt.Fprintln(w, "no tasks")
+		return
+	}
+	fmt.Fprintf(w, "%-8s %-28s %-14s %-10s %-8s %s\n", "ID", "KIND", "QUEUE", "STATUS", "ATTEMPT", "CREATED")
+	for _, i := range infos {
+		fmt.Fprintf(w, "%-8d %-28s %-14s %-10s %d/%-6d %s\n", i.ID, i.Kind, i.Queue, i.Status, i.Attempt, i.MaxAttempts,
+			i.CreatedAt.Format(time.RFC3339))
+		if detail {
+			fmt.Fprintf(w, "  args: %s\n", i.Args)
+			if i.AccountPath != "" {
+				fmt.Fprintf(w, "  account: %d (%s)\n", i.AccountID, i.AccountPath)
+			}
+			for _, e := range i.Errors {
+				fmt.Fprintf(w, "  attempt %d at %s: %s\n", e.Attempt, e.At.Format(time.RFC3339), e.Message)
+			}
+		} else if n := len(i.Errors); n > 0 {
+			fmt.Fprintf(w, "  last error: %s\n", i.Errors[n-1].Message)
+		}
+	}
+}

@@ -1,0 +1,368 @@
+// Package demo loads a small demo marketplace into a Marketplane database:
+// a provider, three L1 resellers with two to four L2 resellers each, 300
+// customers with realistic settings, and users of every kind with printed
+// demo passwords, so that a new user can log in to every panel at once.
+//
+// Loading is idempotent: demo accounts are found again by their external ids
+// ("demo-l1-1", …) and users by their logins, and what exists is left as it
+// is (passwords included), so running it twice changes nothing.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/money"
+	"github.com/marketplane/marketplane/store"
+)
+
+// ProviderName is the name of the provider the demo creates when the
+// database has none yet.
+const ProviderName = "Marketplane Demo Provider"
+
+// CustomersPerReseller is how many customers each demo reseller (L1 and
+// L2) sells to: 25 × 12 resellers = 300 customers.
+const CustomersPerReseller = 25
+
+// Summary is what Load found and made.
+type Summary struct {
+	Provider *account.Account
+	// Resellers and Customers count the demo tree (found or created).
+	Resellers int
+	Customers int
+	// AccountsCreated and UsersCreated count what this run created; a
+	// second run creates nothing.
+	AccountsCreated int
+	UsersCreated    int
+	// Logins are the demo users, in the order printed.
+	Logins []Login
+}
+
+// Login is one demo user.
+type Login struct {
+	Login    string
+	Password string // the demo password it was created with
+	UserID   int64
+	Account  string // the account's name
+	// AccountID is the user's account.
+	AccountID int64
+	// Kind is "provider", "reseller L1", "reseller L2" or "customer".
+	Kind    string
+	Role    string // the role's name
+	Created bool   // created by this run (else found and left alone)
+}
+
+// Password is the demo password of a demo login. Demo passwords are
+// predictable on purpose; they are printed, and a server open to others
+// must change them.
+func Password(login string) string { return "demo-" + login + "-pw" }
+
+// place is a country with its locale, currency and time zone, for
+// realistic account settings.
+type place struct {
+	country, locale, currency, timeZone, city, postal, phone string
+}
+
+// reseller describes one demo reseller.
+type reseller struct {
+	ext, code, name string
+	places          []place // the reseller's own place first, then its customers' others
+}
+
+var (
+	usPlaces = []place{
+		{"US", "en-US", "USD", "America/Chicago", "Chicago", "60601", "+1 312 555 0"},
+		{"US", "en-US", "USD", "America/New_York", "Boston", "02108", "+1 617 555 0"},
+		{"US", "en-US", "USD", "America/Denver", "Denver", "80202", "+1 303 555 0"},
+		{"US", "en-US", "USD", "America/Los_Angeles", "Seattle", "98101", "+1 206 555 0"},
+		{"US", "es-US", "USD", "America/Chicago", "Houston", "77002", "+1 713 555 0"},
+	}
+	dePlaces = []place{
+		{"DE", "de-DE", "EUR", "Europe/Berlin", "Köln", "50667", "+49 221 5550"},
+		{"DE", "de-DE", "EUR", "Europe/Berlin", "Hamburg", "20095", "+49 40 5550"},
+		{"AT", "de-AT", "EUR", "Europe/Vienna", "Wien", "1010", "+43 1 5550"},
+		{"DE", "de-DE", "EUR", "Europe/Berlin", "München", "80331", "+49 89 5550"},
+		{"LU", "de-LU", "EUR", "Europe/Luxembourg", "Luxembourg", "1111", "+352 5550"},
+	}
+	frPlaces = []place{
+		{"FR", "fr-FR", "EUR", "Europe/Paris", "Lyon", "69002", "+33 4 55 50"},
+		{"FR", "fr-FR", "EUR", "Europe/Paris", "Paris", "75008", "+33 1 55 50"},
+		{"BE", "fr-BE", "EUR", "Europe/Brussels", "Bruxelles", "1000", "+32 2 555 0"},
+		{"FR", "fr-FR", "EUR", "Europe/Paris", "Bordeaux", "33000", "+33 5 55 50"},
+		{"IE", "en-IE", "EUR", "Europe/Dublin", "Dublin", "D02", "+353 1 555 0"},
+	}
+)
+
+// l1s are the demo's L1 resellers with their L2 resellers (2, 3 and 4).
+var l1s = []struct {
+	reseller
+	l2 []string
+}{
+	{reseller{"demo-l1-1", "l1-1", "Northwind Cloud Partners", usPlaces},
+		[]string{"Prairie IT Services", "Lakeshore Tech Solutions"}},
+	{reseller{"demo-l1-2", "l1-2", "Rheinwerk Cloud GmbH", dePlaces},
+		[]string{"Hamburger Systemhaus", "Alpen Netzwerk GmbH", "Elbe Digital"}},
+	{reseller{"demo-l1-3", "l1-3", "Lumière Numérique SAS", frPlaces},
+		[]string{"Atelier Informatique Bordeaux", "Nantes Cloud Conseil", "Marseille Solutions IT", "Lille Numérique"}},
+}
+
+// contactNames and trades make the demo customers' contacts.
+var (
+	contactNames = []string{"Alex Morgan", "Maria Schmidt", "Jean Dupont", "Priya Patel", "Tom Becker",
+		"Sofia Rossi", "Liam Walsh", "Emma Laurent", "Noah Fischer", "Olivia Brown", "Lucas Martin"}
+	trades = []string{"Bakery", "Law Office", "Dental Clinic", "Architects", "Logistics", "Consulting",
+		"Travel Agency", "Print Shop", "Software", "Florist", "Accounting", "Fitness Studio", "Brewery"}
+)
+
+// loader carries one Load run.
+type loader struct {
+	db    *store.DB
+	sys   *account.Actor
+	sum   *Summary
+	roles map[string]*account.Role
+}
+
+// Load loads the demo marketplace into db and prints a table of the demo
+// logins to out (nil for none). It uses the database's provider when there
+// is one, else creates ProviderName. Everything that exists already is left
+// alone.
+func Load(ctx context.Context, db *store.DB, out io.Writer) (*Summary, error) {
+	l := &loader{db: db, sys: account.SystemActor(), sum: &Summary{}, roles: map[string]*account.Role{}}
+	for _, key := range []string{account.RoleAdmin, account.RoleBilling, account.RoleSupport} {
+		ro, err := db.RoleByKey(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		l.roles[key] = ro
+	}
+	if err := l.load(ctx); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if out != nil {
+		if err := l.sum.Print(out); err != nil {
+			return nil, err
+		}
+	}
+	return l.sum, nil
+}
+
+func (l *loader) load(ctx context.Context) error {
+	prov, err := l.provider(ctx)
+	if err != nil {
+		return err
+	}
+	l.sum.Provider = prov
+	if err := l.user(ctx, "provider-admin", prov, "provider", account.RoleAdmin, "Provider administrator"); err != nil {
+		return err
+	}
+	if err := l.user(ctx, "provider-billing", prov, "provider", account.RoleBilling, "Provider billing manager"); err != nil {
+		return err
+	}
+	if err := l.user(ctx, "provider-support", prov, "provider", account.RoleSupport, "Provider support (read-only)"); err != nil {
+		return err
+	}
+
+	type withCustomers struct {
+		r    reseller
+		acct *account.Account
+	}
+	var sellers []withCustomers
+	for i, d := range l1s {
+		l1, err := l.reseller(ctx, prov, d.reseller)
+		if err != nil {
+			return err
+		}
+		sellers = append(sellers, withCustomers{d.reseller, l1})
+		if err := l.user(ctx, d.code+"-admin", l1, "reseller L1", account.RoleAdmin, d.name+" administrator"); err != nil {
+			return err
+		}
+		for j, name := range d.l2 {
+			code := fmt.Sprintf("l2-%d-%d", i+1, j+1)
+			// L2 resellers sit in their L1's region, each in another city.
+			r := reseller{"demo-" + code, code, name, rotate(d.places, j+1)}
+			l2, err := l.reseller(ctx, l1, r)
+			if err != nil {
+				return err
+			}
+			sellers = append(sellers, withCustomers{r, l2})
+			if err := l.user(ctx, code+"-admin", l2, "reseller L2", account.RoleAdmin, name+" administrator"); err != nil {
+				return err
+			}
+		}
+	}
+	l.sum.Resellers = len(sellers)
+
+	// The customers of all resellers go in one bulk call.
+	var missing []*account.Account
+	firsts := map[string]*account.Account{} // reseller code → its first customer
+	for _, s := range sellers {
+		have, err := l.customers(ctx, s.acct.ID)
+		if err != nil {
+			return err
+		}
+		for n := 1; n <= CustomersPerReseller; n++ {
+			ext := fmt.Sprintf("demo-customer-%s-%03d", s.r.code, n)
+			c, ok := have[ext]
+			if !ok {
+				c = customer(s.r, s.acct, n)
+				c.ExternalID = ext
+				missing = append(missing, c)
+			}
+			if n == 1 {
+				firsts[s.r.code] = c
+			}
+		}
+	}
+	if err := l.db.CreateAccountsBulk(ctx, missing); err != nil {
+		return fmt.Errorf("customers: %w", err)
+	}
+	l.sum.AccountsCreated += len(missing)
+	l.sum.Customers = len(sellers) * CustomersPerReseller
+
+	// A user for the first customer of a few resellers, at both depths.
+	for i, code := range []string{"l1-1", "l2-1-1", "l1-2", "l2-3-1"} {
+		c := firsts[code]
+		if err := l.user(ctx, fmt.Sprintf("customer-%d", i+1), c, "customer", account.RoleAdmin, c.Contact.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rotate returns ps starting at its k-th element.
+func rotate(ps []place, k int) []place {
+	k %= len(ps)
+	return append(append([]place{}, ps[k:]...), ps[:k]...)
+}
+
+// provider returns the database's provider, creating the demo's one when
+// there is none.
+func (l *loader) provider(ctx context.Context) (*account.Account, error) {
+	p, err := l.db.Provider(ctx)
+	if marketplane.ErrorCode(err) != marketplane.ENOTFOUND {
+		return p, err
+	}
+	p = &account.Account{Name: ProviderName, ExternalID: "demo-provider",
+		Contact: account.Contact{Name: "Operations", Email: "ops@provider.demo.example", Phone: "+1 415 555 0100"},
+		Address: account.Address{Line1: "1 Market Street", City: "San Francisco", Region: "CA", PostalCode: "94105", Country: "US"},
+		Locale:  "en-US", Currency: "USD", TimeZone: "America/Los_Angeles", PaymentTermsDays: 30}
+	if err := l.db.CreateProvider(ctx, p); err != nil {
+		return nil, fmt.Errorf("provider: %w", err)
+	}
+	l.sum.AccountsCreated++
+	return p, nil
+}
+
+// reseller finds reseller r below parent by its external id or creates it.
+func (l *loader) reseller(ctx context.Context, parent *account.Account, r reseller) (*account.Account, error) {
+	a, err := l.db.AccountByExternalID(ctx, l.sys, parent.ID, r.ext)
+	if marketplane.ErrorCode(err) != marketplane.ENOTFOUND {
+		return a, err
+	}
+	pl := r.places[0]
+	slug := strings.ReplaceAll(r.code, "-", "")
+	a = &account.Account{Kind: account.Reseller, ParentID: parent.ID, Name: r.name, ExternalID: r.ext,
+		Contact: account.Contact{Name: "Partner Desk", Email: "partners@" + slug + ".demo.example", Phone: pl.phone + "100"},
+		Address: account.Address{Line1: "10 Commerce Way", City: pl.city, PostalCode: pl.postal, Country: pl.country},
+		Locale:  pl.locale, Currency: pl.currency, TimeZone: pl.timeZone, PaymentTermsDays: 30,
+		CreditLimit: 50_000_000_000} // 50,000.00 in millionths
+	if err := l.db.CreateAccount(ctx, l.sys, a); err != nil {
+		return nil, fmt.Errorf("reseller %s: %w", r.ext, err)
+	}
+	l.sum.AccountsCreated++
+	return a, nil
+}
+
+// customers maps the external ids of the customers below parentID to them.
+func (l *loader) customers(ctx context.Context, parentID int64) (map[string]*account.Account, error) {
+	out := map[string]*account.Account{}
+	after := ""
+	for {
+		page, err := l.db.ListAccounts(ctx, l.sys, store.AccountFilter{Under: parentID, Kind: account.Customer, After: after, Limit: 500})
+		if err != nil {
+			return nil, fmt.Errorf("customers of %d: %w", parentID, err)
+		}
+		for _, a := range page {
+			if a.ExternalID != "" {
+				out[a.ExternalID] = a
+			}
+		}
+		if len(page) < 500 {
+			return out, nil
+		}
+		after = page[len(page)-1].Path
+	}
+}
+
+// customer makes the n-th demo customer of reseller r.
+func customer(r reseller, parent *account.Account, n int) *account.Account {
+	pl := r.places[n%len(r.places)]
+	contact := contactNames[(n*7+len(r.code))%len(contactNames)]
+	trade := trades[(n*5+len(r.name))%len(trades)]
+	slug := fmt.Sprintf("customer%03d-%s", n, strings.ReplaceAll(r.code, "-", ""))
+	return &account.Account{Kind: account.Customer, ParentID: parent.ID,
+		Name: fmt.Sprintf("Customer %03d of %s", n, r.name),
+		Contact: account.Contact{Name: contact, Email: strings.ToLower(strings.ReplaceAll(contact, " ", ".")) + "@" + slug + ".demo.example",
+			Phone: fmt.Sprintf("%s%03d", pl.phone, n)},
+		Address: account.Address{Line1: fmt.Sprintf("%d %s Street", 10+n, trade), Line2: trade,
+			City: pl.city, PostalCode: pl.postal, Country: pl.country},
+		Locale: pl.locale, Currency: pl.currency, TimeZone: pl.timeZone,
+		PaymentTermsDays: []int{0, 14, 30}[n%3], CreditLimit: money.Micros(1_000_000_000 * (1 + n%5))} // 1,000.00 to 5,000.00
+}
+
+// user finds the user login or creates it in acct with the role key and
+// the demo password. An existing user keeps everything, its password too.
+func (l *loader) user(ctx context.Context, login string, acct *account.Account, kind, roleKey, display string) error {
+	role := l.roles[roleKey]
+	lg := Login{Login: login, Password: Password(login), Account: acct.Name, AccountID: acct.ID, Kind: kind, Role: role.Name}
+	u, err := l.db.UserByLogin(ctx, login)
+	switch {
+	case err == nil:
+		lg.UserID = u.ID
+	case marketplane.ErrorCode(err) == marketplane.ENOTFOUND:
+		u = &account.User{AccountID: acct.ID, Login: login, DisplayName: display,
+			Email: login + "@users.demo.example", Locale: acct.Locale, RoleIDs: []int64{role.ID}}
+		if err := l.db.CreateUser(ctx, l.sys, u, lg.Password); err != nil {
+			return fmt.Errorf("user %s: %w", login, err)
+		}
+		lg.UserID, lg.Created = u.ID, true
+		l.sum.UsersCreated++
+	default:
+		return fmt.Errorf("user %s: %w", login, err)
+	}
+	l.sum.Logins = append(l.sum.Logins, lg)
+	return nil
+}
+
+// Print writes what was loaded and the table of demo logins.
+func (s *Summary) Print(w io.Writer) error {
+	fmt.Fprintf(w, "Demo marketplace: %s with %d resellers (3 L1, %d L2) and %d customers.\n",
+		s.Provider.Name, s.Resellers, s.Resellers-len(l1s), s.Customers)
+	if s.AccountsCreated == 0 && s.UsersCreated == 0 {
+		fmt.Fprintln(w, "Everything was there already; nothing changed.")
+	} else {
+		fmt.Fprintf(w, "Created now: %d accounts, %d users.\n", s.AccountsCreated, s.UsersCreated)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LOGIN\tPASSWORD\tACCOUNT\tKIND\tROLE")
+	for _, lg := range s.Logins {
+		pw := lg.Password
+		if !lg.Created {
+			pw += " (unless changed)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", lg.Login, pw, lg.Account, lg.Kind, lg.Role)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "These are demo passwords: change them before anyone else can reach this server.")
+	_, err := fmt.Fprintln(w, "Start the server with `marketplane serve`; it prints the URL of the panel and the API.")
+	return err
+}
