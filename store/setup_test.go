@@ -18,11 +18,11 @@ import (
 //	│       └── C (customer)
 //	└── B (L1 reseller, A's sibling)
 type tree struct {
-	db              *store.DB
-	P, A, B, A1, C  *account.Account
-	sys             *account.Actor
-	admin, support  *account.Role
-	ctx             context.Context
+	db             *store.DB
+	P, A, B, A1, C *account.Account
+	sys            *account.Actor
+	admin, support *account.Role
+	ctx            context.Context
 }
 
 func newAccount(kind account.Kind, parent int64, name string) *account.Account {

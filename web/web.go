@@ -233,4 +233,3 @@ func securityHeaders(h http.Handler) http.Handler {
 		h.ServeHTTP(rw, r)
 	})
 }
-

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-
 )
 
 func newFlagSet(name string, out io.Writer) *flag.FlagSet {
