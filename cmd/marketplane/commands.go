@@ -15,14 +15,31 @@ func newFlagSet(name string, out io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// parse parses flags that may stand before, between or after positional
+// arguments ("tasks retry 42 --db …" reads as well as "tasks retry --db … 42");
+// the positional ones are left in fs.Args().
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return err
+			}
+			return usageError{err}
 		}
-		return usageError{err}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			positional = append(positional, args[1:]...)
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
 	}
-	return nil
+	// Parse the positional ones once more so that fs.Args() returns them.
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
