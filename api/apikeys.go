@@ -97,8 +97,7 @@ func (a *API) createAPIKey(ctx context.Context, in *createAPIKeyInput) (*apiKeyC
 	}
 	k, token, err := a.db.CreateAPIKey(ctx, actorFrom(ctx), in.ID, in.Body.RoleID, in.Body.Name, expires)
 	if err != nil {
-		// The store names the role field as it is for users.
-		return nil, renameField(err, "role_ids", "role_id")
+		return nil, err
 	}
 	return &apiKeyCreated{Location: Prefix + "/api-keys/" + strconv.FormatInt(k.ID, 10), CacheControl: "no-store",
 		Body: NewAPIKey{APIKey: apiKeyView(k), Token: token}}, nil

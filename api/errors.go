@@ -85,23 +85,6 @@ func badParam(loc, msg string) error {
 	return huma.NewError(http.StatusBadRequest, "invalid request", &huma.ErrorDetail{Location: loc, Message: msg})
 }
 
-// renameField moves the field error of from to to, for the few places where
-// the store's name of an input differs from the API's.
-func renameField(err error, from, to string) error {
-	var e *marketplane.Error
-	if !errors.As(err, &e) || e.Fields[from] == "" {
-		return err
-	}
-	fields := make(map[string]string, len(e.Fields))
-	for k, v := range e.Fields {
-		if k == from {
-			k = to
-		}
-		fields[k] = v
-	}
-	return &marketplane.Error{Code: e.Code, Message: e.Message, Fields: fields}
-}
-
 // writeProblemTo writes a problem document from a huma middleware, where
 // there is no handler to return an error from.
 func writeProblemTo(ctx huma.Context, se huma.StatusError) {

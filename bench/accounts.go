@@ -37,7 +37,7 @@ func runAccounts(ctx context.Context, r *runner) error {
 	r.log.Info("bulk create", "accounts", r.scale, "batch", batchSize)
 	pool := make([]account.Account, min(batchSize, r.scale))
 	batch := make([]*account.Account, 0, len(pool))
-	p := r.phase("accounts", r.scale)
+	p := r.phase("creating", "accounts", r.scale)
 	start := time.Now()
 	for done := 0; done < r.scale; {
 		k := min(batchSize, r.scale-done)

@@ -22,9 +22,9 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// phase starts a progress line for a phase of total steps; nil when there
-// is no terminal to draw on.
-func (r *runner) phase(desc string, total int) *progress {
+// phase starts a progress line for a phase of total steps, each one unit
+// ("accounts", "calls"); nil when there is no terminal to draw on.
+func (r *runner) phase(desc, unit string, total int) *progress {
 	if r.progress == nil || !isTerminal(r.progress) {
 		return nil
 	}
@@ -34,6 +34,9 @@ func (r *runner) phase(desc string, total int) *progress {
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString(unit),
+		// Drawn at once, so that the clock of the rate starts now.
+		progressbar.OptionSetRenderBlankState(true),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),

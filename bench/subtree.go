@@ -63,7 +63,7 @@ func runSubtree(ctx context.Context, r *runner) error {
 	listIterations := listIterations / iterationDivisor
 	countIterations := countIterations / iterationDivisor
 	authzIterations := authzIterations / iterationDivisor
-	p := r.phase("measuring", listAllIterations+listIterations+countIterations+authzIterations)
+	p := r.phase("measuring", "calls", listAllIterations+listIterations+countIterations+authzIterations)
 	defer p.done()
 
 	// The whole subtree, in pages of 500, as an export would read it.
@@ -187,7 +187,7 @@ func (r *runner) buildSubtree(ctx context.Context) (*subtree, error) {
 		return nil, err
 	}
 	total := scale + 2*scale // the subtree and its neighbours
-	p := r.phase("building", total)
+	p := r.phase("building", "accounts", total)
 	defer p.done()
 
 	// Half of the neighbours come before the top reseller and half after,

@@ -242,7 +242,8 @@ type AccountFilter struct {
 	// Search matches a part of the name, ignoring case.
 	Search string
 	// After is the cursor: the path of the last account of the previous
-	// page. Pages are in path order (depth-first, by id).
+	// page. Pages are in path order: depth-first, siblings in the text order
+	// of their ids ("10" before "6").
 	After string
 	Limit int
 }
@@ -286,11 +287,24 @@ func (db *DB) ListAccounts(ctx context.Context, actor *account.Actor, f AccountF
 	if f.Search != "" {
 		search = "%" + strings.ToLower(f.Search) + "%"
 	}
-	rows, err := db.Read.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts
-		WHERE path > $1 AND path < $2 AND depth <= $3
-		AND ($4 = '' OR kind = $4) AND ($5 = '' OR status = $5) AND ($6 = '' OR LOWER(name) LIKE $6)
-		ORDER BY path LIMIT $7`,
-		lo, account.SubtreeEnd(t.Path), depthLimit, string(f.Kind), string(f.Status), search, limit)
+	// Optional conditions are added only when set; see AuditLog.
+	q := `SELECT ` + accountColumns + ` FROM accounts WHERE path > $1 AND path < $2 AND depth <= $3`
+	args := []any{lo, account.SubtreeEnd(t.Path), depthLimit}
+	if f.Kind != "" {
+		args = append(args, string(f.Kind))
+		q += fmt.Sprintf(" AND kind = $%d", len(args))
+	}
+	if f.Status != "" {
+		args = append(args, string(f.Status))
+		q += fmt.Sprintf(" AND status = $%d", len(args))
+	}
+	if search != "" {
+		args = append(args, search)
+		q += fmt.Sprintf(" AND LOWER(name) LIKE $%d", len(args))
+	}
+	args = append(args, limit)
+	q += fmt.Sprintf(" ORDER BY path LIMIT $%d", len(args))
+	rows, err := db.Read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
 	}

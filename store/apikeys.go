@@ -74,7 +74,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, actor *account.Actor, accountID,
 		if err != nil {
 			return err
 		}
-		ro, err := db.roleUsable(ctx, tx, roleID, t.Path)
+		ro, err := db.roleUsable(ctx, tx, roleID, t.Path, "role_id")
 		if err != nil {
 			return err
 		}

@@ -67,11 +67,24 @@ func (db *DB) AuditLog(ctx context.Context, actor *account.Actor, f AuditFilter)
 		return nil, err
 	}
 	limit := clampLimit(f.Limit)
+	// Optional conditions are added only when set: a catch-all such as
+	// "($3 = '' OR entity = $3)" makes PostgreSQL's cached generic plan
+	// read the whole range instead of the first page.
 	q := `SELECT id, at, COALESCE(actor_user_id, 0), COALESCE(actor_key_id, 0), COALESCE(actor_account_id, 0),
 		COALESCE(account_id, 0), action, entity, entity_id, changes
-		FROM audit_log WHERE account_path >= $1 AND account_path < $2 AND ($3 = '' OR entity = $3)
-		AND ($4 = 0 OR id < $4) ORDER BY id DESC LIMIT $5`
-	rows, err := db.Read.QueryContext(ctx, q, t.Path, account.SubtreeEnd(t.Path), f.Entity, f.AfterID, limit)
+		FROM audit_log WHERE account_path >= $1 AND account_path < $2`
+	args := []any{t.Path, account.SubtreeEnd(t.Path)}
+	if f.Entity != "" {
+		args = append(args, f.Entity)
+		q += fmt.Sprintf(" AND entity = $%d", len(args))
+	}
+	if f.AfterID != 0 {
+		args = append(args, f.AfterID)
+		q += fmt.Sprintf(" AND id < $%d", len(args))
+	}
+	args = append(args, limit)
+	q += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
+	rows, err := db.Read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}

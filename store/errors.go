@@ -45,3 +45,13 @@ func notFound(err error, what string) error {
 	}
 	return err
 }
+
+// hideAs gives an ENOTFOUND from the authorization of a thing's account the
+// same message as a missing thing, so that ids of others cannot be told from
+// ids that do not exist.
+func hideAs(err error, what string) error {
+	if marketplane.ErrorCode(err) == marketplane.ENOTFOUND {
+		return marketplane.Errorf(marketplane.ENOTFOUND, "%s not found", what)
+	}
+	return err
+}

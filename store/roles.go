@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -189,7 +188,7 @@ func (db *DB) UpdateRole(ctx context.Context, actor *account.Actor, r *account.R
 		}
 		t, err := db.authorize(ctx, tx, actor, account.ManageRoles, old.AccountID)
 		if err != nil {
-			return err
+			return hideAs(err, "role")
 		}
 		if db.actorHoldsRole(ctx, tx, actor, r.ID) {
 			return marketplane.Errorf(marketplane.EFORBIDDEN, "you may not change a role you hold yourself")
@@ -221,7 +220,7 @@ func (db *DB) DeleteRole(ctx context.Context, actor *account.Actor, id int64) er
 		}
 		t, err := db.authorize(ctx, tx, actor, account.ManageRoles, old.AccountID)
 		if err != nil {
-			return err
+			return hideAs(err, "role")
 		}
 		var users, keys int
 		if err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM user_roles WHERE role_id = $1),
@@ -251,11 +250,11 @@ func (db *DB) actorHoldsRole(ctx context.Context, tx *sql.Tx, actor *account.Act
 }
 
 // roleUsable checks that role id may be given to a user or key of the account
-// at path, and returns its grants.
-func (db *DB) roleUsable(ctx context.Context, q querier, roleID int64, path string) (*account.Role, error) {
+// at path, and returns its grants; field names the input for the error.
+func (db *DB) roleUsable(ctx context.Context, q querier, roleID int64, path, field string) (*account.Role, error) {
 	ro, err := loadRole(ctx, q, roleID)
-	if errors.Is(err, &marketplane.Error{Code: marketplane.ENOTFOUND}) || marketplane.ErrorCode(err) == marketplane.ENOTFOUND {
-		return nil, fieldErrRole(roleID)
+	if marketplane.ErrorCode(err) == marketplane.ENOTFOUND {
+		return nil, fieldErrRole(field, roleID)
 	}
 	if err != nil {
 		return nil, err
@@ -268,13 +267,13 @@ func (db *DB) roleUsable(ctx context.Context, q querier, roleID int64, path stri
 			}
 		}
 		if !ok {
-			return nil, fieldErrRole(roleID)
+			return nil, fieldErrRole(field, roleID)
 		}
 	}
 	return ro, nil
 }
 
-func fieldErrRole(id int64) error {
+func fieldErrRole(field string, id int64) error {
 	return &marketplane.Error{Code: marketplane.EINVALID, Message: "invalid role",
-		Fields: map[string]string{"role_ids": fmt.Sprintf("role %d does not exist for this account", id)}}
+		Fields: map[string]string{field: fmt.Sprintf("role %d does not exist for this account", id)}}
 }

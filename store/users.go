@@ -112,7 +112,7 @@ func loginTaken() error {
 // path and grants no more than the actor holds.
 func (db *DB) checkRoles(ctx context.Context, tx *sql.Tx, actor *account.Actor, roleIDs []int64, path string) error {
 	for _, id := range roleIDs {
-		ro, err := db.roleUsable(ctx, tx, id, path)
+		ro, err := db.roleUsable(ctx, tx, id, path, "role_ids")
 		if err != nil {
 			return err
 		}
@@ -205,7 +205,7 @@ func (db *DB) UpdateUser(ctx context.Context, actor *account.Actor, u *account.U
 				return marketplane.Errorf(marketplane.EFORBIDDEN, "you may not disable yourself")
 			}
 		} else if err := account.Authorize(actor, account.ManageUsers, account.Target{AccountID: old.AccountID, Path: path, UserID: u.ID}); err != nil {
-			return err
+			return hideAs(err, "user")
 		}
 		if u.Version != old.Version {
 			return marketplane.Errorf(marketplane.EPRECONDITION, "user %d was changed by someone else (version %d, not %d)", u.ID, old.Version, u.Version)
@@ -253,7 +253,7 @@ func (db *DB) SetUserRoles(ctx context.Context, actor *account.Actor, id int64, 
 			return err
 		}
 		if err := account.Authorize(actor, account.AssignRoles, account.Target{AccountID: u.AccountID, Path: path, UserID: id}); err != nil {
-			return err
+			return hideAs(err, "user")
 		}
 		if err := db.checkRoles(ctx, tx, actor, roleIDs, path); err != nil {
 			return err
@@ -295,7 +295,7 @@ func (db *DB) SetPassword(ctx context.Context, actor *account.Actor, id int64, p
 		}
 		if actor.UserID != id || actor.System {
 			if err := account.Authorize(actor, account.ManageUsers, account.Target{AccountID: u.AccountID, Path: path, UserID: id}); err != nil {
-				return err
+				return hideAs(err, "user")
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, version = version + 1, updated_at = $2 WHERE id = $3`,
@@ -317,7 +317,7 @@ func (db *DB) DeleteUser(ctx context.Context, actor *account.Actor, id int64) er
 			return marketplane.Errorf(marketplane.EFORBIDDEN, "you may not delete yourself")
 		}
 		if err := account.Authorize(actor, account.ManageUsers, account.Target{AccountID: u.AccountID, Path: path, UserID: id}); err != nil {
-			return err
+			return hideAs(err, "user")
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("delete user %d: %w", id, err)
