@@ -73,34 +73,12 @@ func ensureProvider(ctx context.Context, db *store.DB) (*account.Account, error)
 	return p, nil
 }
 
-// childrenByExternalID maps the external ids of the child accounts of
-// parentID of the given kind to the accounts.
-func childrenByExternalID(ctx context.Context, db *store.DB, parentID int64, kind account.Kind) (map[string]*account.Account, error) {
-	out := map[string]*account.Account{}
-	after := ""
-	for {
-		page, err := db.ListAccounts(ctx, account.SystemActor(), store.AccountFilter{
-			Under: parentID, Kind: kind, After: after, Limit: 500})
-		if err != nil {
-			return nil, fmt.Errorf("children of %d: %w", parentID, err)
-		}
-		for _, a := range page {
-			if a.ExternalID != "" {
-				out[a.ExternalID] = a
-			}
-		}
-		if len(page) < 500 {
-			return out, nil
-		}
-		after = page[len(page)-1].Path
-	}
-}
 
 // ensureResellers returns the ids of n resellers below parentID whose
 // external ids are extPrefix + "0001" …, creating those that are missing
 // in bulk.
 func ensureResellers(ctx context.Context, db *store.DB, parentID int64, extPrefix, namePrefix string, n int) ([]int64, error) {
-	have, err := childrenByExternalID(ctx, db, parentID, account.Reseller)
+	have, err := db.ChildrenByExternalID(ctx, parentID, account.Reseller)
 	if err != nil {
 		return nil, err
 	}

@@ -182,7 +182,7 @@ func (r *runner) buildSubtree(ctx context.Context) (*subtree, error) {
 	if err != nil {
 		return nil, err
 	}
-	l1s, err := childrenByExternalID(ctx, db, prov.ID, account.Reseller)
+	l1s, err := db.ChildrenByExternalID(ctx, prov.ID, account.Reseller)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func (r *runner) buildGroups(ctx context.Context, top *account.Account, p *progr
 	scale := r.scale
 	groups := max(1, scale/subtreeGroupSize)
 	customers := scale - groups*(1+l3PerL2)
-	have, err := childrenByExternalID(ctx, r.db, top.ID, account.Reseller)
+	have, err := r.db.ChildrenByExternalID(ctx, top.ID, account.Reseller)
 	if err != nil {
 		return err
 	}

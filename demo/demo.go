@@ -201,7 +201,7 @@ func (l *loader) load(ctx context.Context) error {
 	var missing []*account.Account
 	firsts := map[string]*account.Account{} // reseller code → its first customer
 	for _, s := range sellers {
-		have, err := l.customers(ctx, s.acct.ID)
+		have, err := l.db.ChildrenByExternalID(ctx, s.acct.ID, account.Customer)
 		if err != nil {
 			return err
 		}
@@ -278,26 +278,6 @@ func (l *loader) reseller(ctx context.Context, parent *account.Account, r resell
 	return a, nil
 }
 
-// customers maps the external ids of the customers below parentID to them.
-func (l *loader) customers(ctx context.Context, parentID int64) (map[string]*account.Account, error) {
-	out := map[string]*account.Account{}
-	after := ""
-	for {
-		page, err := l.db.ListAccounts(ctx, l.sys, store.AccountFilter{Under: parentID, Kind: account.Customer, After: after, Limit: 500})
-		if err != nil {
-			return nil, fmt.Errorf("customers of %d: %w", parentID, err)
-		}
-		for _, a := range page {
-			if a.ExternalID != "" {
-				out[a.ExternalID] = a
-			}
-		}
-		if len(page) < 500 {
-			return out, nil
-		}
-		after = page[len(page)-1].Path
-	}
-}
 
 // customer makes the n-th demo customer of reseller r.
 func customer(r reseller, parent *account.Account, n int) *account.Account {

@@ -230,6 +230,29 @@ func (db *DB) AccountByExternalID(ctx context.Context, actor *account.Actor, par
 	return db.Account(ctx, actor, id)
 }
 
+// ChildrenByExternalID maps the external ids of the child accounts of
+// parentID of the given kind to the accounts (system use: the demo loader
+// and the benchmarks find what they made before, page by page).
+func (db *DB) ChildrenByExternalID(ctx context.Context, parentID int64, kind account.Kind) (map[string]*account.Account, error) {
+	out := map[string]*account.Account{}
+	after := ""
+	for {
+		page, err := db.ListAccounts(ctx, account.SystemActor(), AccountFilter{Under: parentID, Kind: kind, After: after, Limit: 500})
+		if err != nil {
+			return nil, fmt.Errorf("children of %d: %w", parentID, err)
+		}
+		for _, a := range page {
+			if a.ExternalID != "" {
+				out[a.ExternalID] = a
+			}
+		}
+		if len(page) < 500 {
+			return out, nil
+		}
+		after = page[len(page)-1].Path
+	}
+}
+
 // AccountFilter selects accounts for ListAccounts.
 type AccountFilter struct {
 	// Under is the account whose subtree to list; 0 means the actor's own.

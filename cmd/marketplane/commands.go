@@ -58,7 +58,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		m.Close()
 		return err
 	}
-	fmt.Fprintf(stdout, "Marketplane is running at %s (API: %s/api/v1, health: %s/healthz). Stop it with Ctrl-C.\n", c.BaseURL, c.BaseURL, c.BaseURL)
+	base := c.BaseURL
+	if base == "http://"+c.Addr {
+		base = m.URL() // the port chosen when --addr ends in :0
+	}
+	fmt.Fprintf(stdout, "Marketplane is running at %s (API: %s/api/v1, health: %s/healthz). Stop it with Ctrl-C.\n", base, base, base)
 	select {
 	case <-ctx.Done():
 		m.Logger.Info("shutting down", "timeout", c.ShutdownTimeout)

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,4 +197,61 @@ func TestNewerSchemaRefused(t *testing.T) {
 			t.Fatalf("serve on a newer schema: exit %d\n%s", code, stderr.String())
 		}
 	})
+}
+
+// syncBuffer is a buffer written by the server goroutine and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeShutsDownGracefully runs `serve` as main does and cancels its
+// context, as SIGTERM does: the command returns 0 and the port is closed.
+func TestServeShutsDownGracefully(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--db", filepath.Join(t.TempDir(), "s.db"), "--addr", "127.0.0.1:0",
+			"--password-hash-memory", "64", "--log-level", "error"}, &stdout, &stderr)
+	}()
+	var base string
+	for i := 0; i < 200 && base == ""; i++ {
+		if _, rest, ok := strings.Cut(stdout.String(), "is running at "); ok {
+			base, _, _ = strings.Cut(rest, " ")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if base == "" {
+		t.Fatalf("serve did not start:\n%s\n%s", stdout.String(), stderr.String())
+	}
+	if code, _ := get(t, http.DefaultClient, base+"/healthz"); code != 200 {
+		t.Fatalf("healthz: %d", code)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("the server still answers after shutdown")
+	}
 }
