@@ -73,7 +73,6 @@ func ensureProvider(ctx context.Context, db *store.DB) (*account.Account, error)
 	return p, nil
 }
 
-
 // ensureResellers returns the ids of n resellers below parentID whose
 // external ids are extPrefix + "0001" …, creating those that are missing
 // in bulk.

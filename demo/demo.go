@@ -278,7 +278,6 @@ func (l *loader) reseller(ctx context.Context, parent *account.Account, r resell
 	return a, nil
 }
 
-
 // customer makes the n-th demo customer of reseller r.
 func customer(r reseller, parent *account.Account, n int) *account.Account {
 	pl := r.places[n%len(r.places)]
