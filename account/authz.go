@@ -55,6 +55,8 @@ var (
 	ManageTasks    = Action{Name: "manage tasks", Privilege: PrivTasks, Level: Manage}
 	ViewAuditLog   = Action{Name: "view audit log", Privilege: PrivAudit, Level: View}
 	ViewDocuments  = Action{Name: "view billing documents", Privilege: PrivDocuments, Level: View}
+	ViewCatalog    = Action{Name: "view the catalog", Privilege: PrivCatalog, Level: View}
+	ManageCatalog  = Action{Name: "manage the catalog", Privilege: PrivCatalog, Level: Manage}
 	CancelSubs     = Action{Name: "cancel subscriptions", Privilege: PrivCancelSubs, Level: Enabled}
 	ChangeAutoRenw = Action{Name: "change auto-renew", Privilege: PrivAutoRenew, Level: Enabled}
 )
