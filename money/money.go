@@ -55,3 +55,41 @@ func (m Micros) String() string {
 	}
 	return d.String()
 }
+
+// RoundHalfAway rounds d to scale decimals, halves away from zero: the rule
+// of every named rounding place (invoice lines, tax, derived prices). The
+// decimal library rounds half to even, which is not what invoices do.
+func RoundHalfAway(d decimal.Decimal, scale int) decimal.Decimal {
+	if d.Scale() <= scale {
+		return d
+	}
+	t := d.Trunc(scale)
+	rem, err := d.Sub(t)
+	if err != nil {
+		return d.Round(scale)
+	}
+	half, _ := decimal.New(5, scale+1)
+	if rem.Abs().Cmp(half) < 0 {
+		return t
+	}
+	step, _ := decimal.New(int64(d.Sign()), scale)
+	r, err := t.Add(step)
+	if err != nil {
+		return d.Round(scale)
+	}
+	return r
+}
+
+// FromDecimal converts a decimal amount of currency units to Micros,
+// rounding half away from zero at the sixth decimal.
+func FromDecimal(d decimal.Decimal) (Micros, error) {
+	m, err := RoundHalfAway(d, 6).Mul(decimal.MustNew(MicrosPerUnit, 0))
+	if err != nil {
+		return 0, fmt.Errorf("amount %s: too large", d)
+	}
+	whole, _, ok := m.Int64(0)
+	if !ok {
+		return 0, fmt.Errorf("amount %s: too large", d)
+	}
+	return Micros(whole), nil
+}

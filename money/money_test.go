@@ -1,6 +1,10 @@
 package money
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/govalues/decimal"
+)
 
 func TestParseAndString(t *testing.T) {
 	t.Parallel()
@@ -31,5 +35,35 @@ func TestParseAndString(t *testing.T) {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("Parse(%q) accepted", bad)
 		}
+	}
+}
+
+func TestRoundHalfAway(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in    string
+		scale int
+		want  string
+	}{
+		{"2.345", 2, "2.35"}, // half to even would give 2.34
+		{"2.335", 2, "2.34"},
+		{"-2.345", 2, "-2.35"}, // away from zero
+		{"2.3449", 2, "2.34"},
+		{"0.5", 0, "1"},
+		{"1.5", 0, "2"},
+		{"2.5", 0, "3"}, // half to even would give 2
+		{"-0.5", 0, "-1"},
+		{"11.4885", 2, "11.49"},
+		{"7", 2, "7"},
+	}
+	for _, c := range cases {
+		got := RoundHalfAway(decimal.MustParse(c.in), c.scale)
+		if got.Cmp(decimal.MustParse(c.want)) != 0 {
+			t.Errorf("RoundHalfAway(%s, %d) = %s, want %s", c.in, c.scale, got, c.want)
+		}
+	}
+	m, err := FromDecimal(decimal.MustParse("0.0000125"))
+	if err != nil || m != 13 {
+		t.Errorf("FromDecimal(0.0000125) = %d, %v; want 13", m, err)
 	}
 }
