@@ -110,6 +110,8 @@ func TestPriceRules(t *testing.T) {
 		{"fixed 1.50", catalog.PriceRule{Kind: catalog.RuleFixed, Fixed: usd("1.50")}, "USD", "10.00", "11.50"},
 		{"fixed keeps free free", catalog.PriceRule{Kind: catalog.RuleFixed, Fixed: usd("1.50")}, "USD", "0", "0"},
 		{"four decimals", catalog.PriceRule{Kind: catalog.RulePercent, Percent: "10", Decimals: &four}, "USD", "0.0125", "0.0138"},
+		{"a finer source keeps its scale: 0.0125 × 1.1 = 0.01375", percent("10"), "USD", "0.0125", "0.0138"},
+		{"copy of a sub-cent price stays exact", catalog.PriceRule{Kind: catalog.RuleCopy}, "USD", "0.0125", "0.0125"},
 		{"exchange USD→EUR 0.92", catalog.PriceRule{Kind: catalog.RuleCopy, ExchangeRate: "0.92"}, "EUR", "10.00", "9.20"},
 		{"exchange to yen, no minor unit", catalog.PriceRule{Kind: catalog.RulePercent, Percent: "10", ExchangeRate: "150.5", Decimals: &zero}, "JPY", "9.99", "1654"},
 	}

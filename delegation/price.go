@@ -12,18 +12,22 @@ import (
 
 // pricer turns a source's amounts into a copy's by the copy's rule:
 //
-//	copy = round(source × exchange rate × (1 + percent/100) + fixed, decimals)
+//	copy = round(source × exchange rate × (1 + percent/100) + fixed, scale)
+//	cost = round(source × exchange rate, scale)
 //
-// with the fixed amount added only to non-zero prices (free stays free) and
-// rounding half away from zero. The cost of an amount (what the copy's owner
-// pays its parent) is the source amount × exchange rate, unrounded but for
-// the sixth decimal.
+// with the fixed amount added only to non-zero prices (free stays free),
+// rounding half away from zero, and scale the rule's decimals (default 2) or,
+// within one currency, the source amount's own if finer, so that a unit price
+// of 0.0125 is not rounded to 0.01. The cost is what the copy's owner pays its
+// parent; rounding both at one scale keeps a non-negative markup at or above
+// cost.
 type pricer struct {
 	kind     catalog.RuleKind
 	exchange decimal.Decimal
 	factor   decimal.Decimal
 	fixed    decimal.Decimal
 	decimals int
+	converts bool // an exchange rate applies
 }
 
 var one = decimal.MustNew(1, 0)
@@ -43,7 +47,7 @@ func newPricer(rule *catalog.PriceRule, sourceCurrency, copyCurrency string) (pr
 		if err != nil || x.Sign() <= 0 {
 			f.Add("rule.exchange_rate", "must be a positive decimal number such as 0.92")
 		} else {
-			p.exchange = x
+			p.exchange, p.converts = x, true
 		}
 	} else if sourceCurrency != copyCurrency {
 		f.Add("rule.exchange_rate", fmt.Sprintf("the source is priced in %s and the copy in %s: give an exchange rate", sourceCurrency, copyCurrency))
@@ -94,7 +98,17 @@ func (p pricer) derive(m money.Micros) (money.Micros, error) {
 	if err != nil {
 		return 0, fmt.Errorf("price %s: %w", m, err)
 	}
-	return money.FromDecimal(money.RoundHalfAway(d, p.decimals))
+	return money.FromDecimal(money.RoundHalfAway(d, p.scale(m)))
+}
+
+// scale is the precision of prices derived from m. Across currencies the
+// source's precision means nothing (a USD cent is not a yen), so only the
+// rule's decimals count there.
+func (p pricer) scale(m money.Micros) int {
+	if p.converts {
+		return p.decimals
+	}
+	return max(p.decimals, m.Decimal().Trim(0).Scale())
 }
 
 // convert is a source amount in the copy's currency: the copy owner's cost,
@@ -104,7 +118,7 @@ func (p pricer) convert(m money.Micros) (money.Micros, error) {
 	if err != nil {
 		return 0, fmt.Errorf("price %s: %w", m, err)
 	}
-	return money.FromDecimal(d)
+	return money.FromDecimal(money.RoundHalfAway(d, p.scale(m)))
 }
 
 // price derives a whole catalog.Price: the amount by the rule, the caps
