@@ -47,7 +47,9 @@ func sourcePlan() *catalog.Plan {
 	}
 }
 
-func percent(p string) catalog.PriceRule { return catalog.PriceRule{Kind: catalog.RulePercent, Percent: p} }
+func percent(p string) catalog.PriceRule {
+	return catalog.PriceRule{Kind: catalog.RulePercent, Percent: p}
+}
 
 // TestWorkedChain: provider → L1 (+20 %) → L2 (+10 %), prices to the cent.
 func TestWorkedChain(t *testing.T) {
