@@ -602,3 +602,25 @@ func accountChanges(old, a *account.Account) map[string]any {
 	set("external_id", old.ExternalID, a.ExternalID)
 	return ch
 }
+
+// AccountsByIDs loads many accounts at once (system use: engines that walk
+// the tree in batches), keyed by id; missing ids are left out.
+func (db *DB) AccountsByIDs(ctx context.Context, ids []int64) (map[int64]*account.Account, error) {
+	out := make(map[int64]*account.Account, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.Read.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE `+db.anyID("id", 1), db.idsArg(ids))
+	if err != nil {
+		return nil, fmt.Errorf("accounts by ids: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[a.ID] = a
+	}
+	return out, rows.Err()
+}
