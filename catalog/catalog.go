@@ -132,9 +132,10 @@ type Duration struct {
 	Unit Unit `json:"unit"`
 }
 
-// String is the short form used as a period's default key: "1M", "12M", "14D", "1Y".
+// String is the short form used as a period's default key: "1m", "12m",
+// "14d", "1y" (lower case, as every catalog key).
 func (d Duration) String() string {
-	u := map[Unit]string{Day: "D", Month: "M", Year: "Y"}[d.Unit]
+	u := map[Unit]string{Day: "d", Month: "m", Year: "y"}[d.Unit]
 	return fmt.Sprintf("%d%s", d.N, u)
 }
 

@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"fmt"
+
+	"github.com/govalues/decimal"
 	"slices"
 	"time"
 
@@ -197,6 +199,13 @@ func (p *Plan) Validate(known Known) error {
 	if len(p.Periods) == 0 {
 		f.Add("periods", "at least one subscription period is required")
 	}
+	paid := false
+	for _, pe := range p.Periods {
+		paid = paid || !pe.Trial
+	}
+	if len(p.Periods) > 0 && !paid {
+		f.Add("periods", "a plan needs a paid period for its trial to renew into")
+	}
 	periodKeys := map[string]bool{}
 	for i, pe := range p.Periods {
 		validatePeriod(&f, fmt.Sprintf("periods[%d]", i), &pe, p)
@@ -322,12 +331,22 @@ func validateRule(f *marketplane.FieldErrors, at string, r *PriceRule) {
 	switch r.Kind {
 	case RuleCopy, RuleManual:
 	case RulePercent:
-		if r.Percent == "" {
-			f.Add(at+".percent", "is required for a percent markup")
+		if d, err := decimal.Parse(r.Percent); err != nil {
+			f.Add(at+".percent", "must be a decimal number such as 15 or 12.5")
+		} else if d.Cmp(decimal.MustNew(-100, 0)) < 0 {
+			f.Add(at+".percent", "must not be below -100")
 		}
 	case RuleFixed:
+		if r.Fixed < 0 {
+			f.Add(at+".fixed", "must not be negative")
+		}
 	default:
 		f.Add(at+".kind", "must be copy, percent, fixed or manual")
+	}
+	if r.ExchangeRate != "" {
+		if d, err := decimal.Parse(r.ExchangeRate); err != nil || d.Sign() <= 0 {
+			f.Add(at+".exchange_rate", "must be a positive decimal number such as 0.92")
+		}
 	}
 	if r.Decimals != nil && (*r.Decimals < 0 || *r.Decimals > 6) {
 		f.Add(at+".decimals", "must be between 0 and 6")

@@ -32,7 +32,7 @@ func sourcePlan() *catalog.Plan {
 		Terms: catalog.Text{"en": "Terms v1"}, Billing: catalog.ChargeInAdvance, Published: true,
 		PlanCategory: "mail-editions", SalesCategories: []string{"email"},
 		Periods: []catalog.Period{{
-			Key: "1M", Duration: catalog.Duration{N: 1, Unit: catalog.Month},
+			Key: "1m", Duration: catalog.Duration{N: 1, Unit: catalog.Month},
 			Setup: pr("5.00"), Recurring: catalog.Price{Amount: usd("10.00"), MaxRetail: usd("15.00")},
 			Refund:       catalog.Refund{FullDays: 14, After: catalog.RefundProrated},
 			Descriptions: catalog.FeeTexts{Recurring: catalog.Text{"en": "Monthly fee"}},
@@ -42,7 +42,7 @@ func sourcePlan() *catalog.Plan {
 			{Key: "mailbox", Resource: "mailbox", Included: 5, Min: 1, Max: 100, Recurring: pr("2.00"), Overuse: pr("0.05"),
 				Display: catalog.Spinner, Sort: 1, Category: "mail"},
 			{Key: "storage", Resource: "storage", Included: 10, Min: 0, Max: catalog.Unlimited, Recurring: pr("0.10"),
-				Overuse: pr("0.10"), Measurable: true, Display: catalog.Slider, Sort: 2, Category: "storage", Periods: []string{"1M"}},
+				Overuse: pr("0.10"), Measurable: true, Display: catalog.Slider, Sort: 2, Category: "storage", Periods: []string{"1m"}},
 		},
 	}
 }
@@ -159,7 +159,7 @@ func TestCostAndCaps(t *testing.T) {
 	// A markup below zero would sell below cost.
 	_, err := Delegate(src, 2, "USD", DelegateOptions{Rule: percent("-10")})
 	var e *marketplane.Error
-	if !errors.As(err, &e) || !strings.Contains(e.Fields["periods[1M].recurring.amount"], "below your cost 10.00") {
+	if !errors.As(err, &e) || !strings.Contains(e.Fields["periods[1m].recurring.amount"], "below your cost 10.00") {
 		t.Fatalf("below cost: %v", err)
 	}
 	// Unless the reseller allows selling at a loss.
@@ -168,7 +168,7 @@ func TestCostAndCaps(t *testing.T) {
 	}
 	// Above the cap of 15.00.
 	_, err = Delegate(src, 2, "USD", DelegateOptions{Rule: percent("60")})
-	if !errors.As(err, &e) || !strings.Contains(e.Fields["periods[1M].recurring.amount"], "above the maximum retail price 15.00") {
+	if !errors.As(err, &e) || !strings.Contains(e.Fields["periods[1m].recurring.amount"], "above the maximum retail price 15.00") {
 		t.Fatalf("above cap: %v", err)
 	}
 	// The copy may lower the cap for its own children; L2 inherits it.
@@ -234,9 +234,9 @@ var edits = map[string]edit{
 		p.Rates[1].Max = 500
 	},
 	"new period": func(p *catalog.Plan) {
-		p.Periods = append(p.Periods, catalog.Period{Key: "12M", Duration: catalog.Duration{N: 12, Unit: catalog.Month},
+		p.Periods = append(p.Periods, catalog.Period{Key: "12m", Duration: catalog.Duration{N: 12, Unit: catalog.Month},
 			Recurring: pr("100.00"), Refund: catalog.Refund{After: catalog.RefundNone}, Sort: 2, RecurringPer: catalog.PerPeriod})
-		p.Rates[1].Periods = []string{"1M", "12M"}
+		p.Rates[1].Periods = []string{"1m", "12m"}
 	},
 	"new resource": func(p *catalog.Plan) {
 		p.Rates = append(p.Rates, catalog.Rate{Key: "archive", Resource: "archive", Max: catalog.Unlimited,
@@ -253,10 +253,10 @@ func TestEachOptionChangesExactlyItsFields(t *testing.T) {
 		OptNames:          {"name", "description", "terms"},
 		OptCategories:     {"plan_category", "sales_categories", "rates[mailbox].category"},
 		OptPublication:    {"published"},
-		OptFees:           {"periods[1M].recurring.amount", "periods[1M].descriptions.recurring", "periods[1M].refund.full_days", "periods[1M].show_zero_price", "periods[1M].sort"},
+		OptFees:           {"periods[1m].recurring.amount", "periods[1m].descriptions.recurring", "periods[1m].refund.full_days", "periods[1m].show_zero_price", "periods[1m].sort"},
 		OptResourcePrices: {"rates[mailbox].recurring.amount", "rates[storage].overuse.amount"},
 		OptResourceLimits: {"rates[mailbox].included", "rates[mailbox].min", "rates[storage].max"},
-		OptNewPeriods:     {"periods[12M]", "rates[storage].periods"},
+		OptNewPeriods:     {"periods[12m]", "rates[storage].periods"},
 		OptNewResources:   {"rates[archive]"},
 		OptNewPlans:       nil, // plan-level: the store's sync engine acts on it
 	}
@@ -321,8 +321,8 @@ func TestRestrictionsBlockExactlyTheirFields(t *testing.T) {
 		all[o] = true
 	}
 	blocked := map[Restriction][]string{
-		RestrictPricing:            {"periods[1M].recurring.amount", "rates[mailbox].recurring.amount", "rates[storage].overuse.amount"},
-		RestrictTerms:              {"terms", "periods[1M].refund.full_days"},
+		RestrictPricing:            {"periods[1m].recurring.amount", "rates[mailbox].recurring.amount", "rates[storage].overuse.amount"},
+		RestrictTerms:              {"terms", "periods[1m].refund.full_days"},
 		RestrictPlanCategories:     {"plan_category"},
 		RestrictSalesCategories:    {"sales_categories"},
 		RestrictResourceCategories: {"rates[mailbox].category"},
@@ -373,7 +373,7 @@ func TestRestrictionsBlockExactlyTheirFields(t *testing.T) {
 				if !got.NeedsConfirmation() || got.OnSale() {
 					t.Error("new period and rate arrived priced although pricing is restricted")
 				}
-				pe, _ := got.Period("12M")
+				pe, _ := got.Period("12m")
 				ra, _ := got.Rate("archive")
 				if !pe.Unpriced || !ra.Unpriced || pe.Recurring.Amount != 0 || ra.Recurring.Amount != 0 {
 					t.Errorf("unpriced arrivals: period %+v rate %+v", pe, ra)
@@ -453,7 +453,7 @@ func TestParseOptions(t *testing.T) {
 }
 
 // diffPaths lists the paths where two plans differ, with periods and rates
-// addressed by key, as "periods[1M].recurring.amount".
+// addressed by key, as "periods[1m].recurring.amount".
 func diffPaths(t *testing.T, a, b *catalog.Plan) []string {
 	t.Helper()
 	fa, fb := flatten(t, a), flatten(t, b)

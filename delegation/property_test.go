@@ -205,9 +205,17 @@ func (w *world) check(src, old, got *catalog.Plan, changes []Change, terms Terms
 			continue
 		}
 		own, ok1 := priceAt(got, c.Field)
-		cost, ok2 := priceAt(src, c.Field)
+		srcAmount, ok2 := priceAt(src, c.Field)
 		if !ok1 || !ok2 {
 			w.t.Fatalf("no price at %s", c.Field)
+		}
+		p, err := newPricer(got.Rule, src.Currency, got.Currency)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		cost, err := p.convert(srcAmount)
+		if err != nil {
+			w.t.Fatal(err)
 		}
 		if own < cost && !got.SellBelowCost {
 			w.t.Fatalf("copy %d: sync set %s to %s, below cost %s", got.ID, c.Field, own, cost)
@@ -215,7 +223,7 @@ func (w *world) check(src, old, got *catalog.Plan, changes []Change, terms Terms
 	}
 }
 
-// priceAt finds the amount at a change's field, "periods[1M].recurring.amount".
+// priceAt finds the amount at a change's field, "periods[1m].recurring.amount".
 func priceAt(p *catalog.Plan, field string) (money.Micros, bool) {
 	kind, rest, _ := strings.Cut(field, "[")
 	key, rest, _ := strings.Cut(rest, "].")
