@@ -125,6 +125,7 @@ func New(cfg Config) *API {
 	a.apiKeyRoutes()
 	a.auditRoutes()
 	a.taskRoutes()
+	a.catalogRoutes()
 
 	a.finishSpec()
 	a.mux.HandleFunc("GET "+Prefix+"/openapi.json", a.serveSpec)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/catalog"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/store/storetest"
 )
@@ -21,6 +22,9 @@ type owned struct {
 	roleID  int64
 	keyID   int64
 	taskID  int64
+	planID  int64
+	// catKey and shelfKey are the keys of its plan and sales category.
+	catKey, shelfKey string
 }
 
 func ownedBy(t *testing.T, f *fixture, a *account.Account, marker string) owned {
@@ -39,6 +43,19 @@ func ownedBy(t *testing.T, f *fixture, a *account.Account, marker string) owned 
 	}
 	o.keyID = k.ID
 	o.taskID = f.tasks.add(a.Path, marker+"_task", "failed").ID
+	withCatalog(t, f)
+	o.catKey, o.shelfKey = strings.ToLower(marker)+"-cat", strings.ToLower(marker)+"-shelf"
+	if err := f.db.CreatePlanCategory(ctx, sys, &store.PlanCategory{PlanCategory: catalog.PlanCategory{OwnerID: a.ID, Key: o.catKey,
+		Name: catalog.Text{"en": marker + " category"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.CreateSalesCategory(ctx, sys, &store.SalesCategory{SalesCategory: catalog.SalesCategory{OwnerID: a.ID, Key: o.shelfKey,
+		Name: catalog.Text{"en": marker + " shelf"}, Holds: catalog.HoldsPlans, Displayed: true}}); err != nil {
+		t.Fatal(err)
+	}
+	var pl Plan
+	f.must(t, 201, nameOf(f, a), "POST", "/accounts/"+id(a.ID)+"/plans", planBody(strings.ToLower(marker)+"-plan")).JSON(t, &pl)
+	o.planID = pl.ID
 	return o
 }
 
@@ -62,6 +79,7 @@ type route struct {
 func routesOn(o owned, otherParent int64) []route {
 	acct, user, role, key, task := "/accounts/"+id(o.account.ID), "/users/"+id(o.userID), "/roles/"+id(o.roleID),
 		"/api-keys/"+id(o.keyID), "/tasks/"+id(o.taskID)
+	plan := "/plans/" + id(o.planID)
 	return []route{
 		{"GET", acct, nil},
 		{"PATCH", acct, map[string]any{"name": "Hijacked"}},
@@ -91,6 +109,22 @@ func routesOn(o owned, otherParent int64) []route {
 		{"GET", task, nil},
 		{"POST", task + "/retry", nil},
 		{"POST", task + "/cancel", nil},
+		{"GET", acct + "/plans", nil},
+		{"POST", acct + "/plans", planBody("intruder")},
+		{"GET", plan, nil},
+		{"PUT", plan, planBody("hijacked")},
+		{"DELETE", plan, nil},
+		{"GET", plan + "/copies", nil},
+		{"GET", plan + "/changes", nil},
+		{"GET", acct + "/plan-categories", nil},
+		{"POST", acct + "/plan-categories", map[string]any{"key": "intruder", "name": map[string]string{"en": "Intruder"}}},
+		{"PUT", acct + "/plan-categories/" + o.catKey, map[string]any{"name": map[string]string{"en": "Hijacked"}}},
+		{"GET", acct + "/sales-categories", nil},
+		{"POST", acct + "/sales-categories", map[string]any{"key": "intruder", "name": map[string]string{"en": "Intruder"}, "holds": "plans"}},
+		{"PUT", acct + "/sales-categories/" + o.shelfKey, map[string]any{"name": map[string]string{"en": "Hijacked"}, "holds": "plans"}},
+		{"POST", acct + "/sales-categories/" + o.shelfKey + "/display", map[string]any{"displayed": false}},
+		{"GET", acct + "/delegation-terms", nil},
+		{"PUT", acct + "/delegation-terms", map[string]any{"restrictions": []string{"pricing"}}},
 	}
 }
 
@@ -98,7 +132,7 @@ func routesOn(o owned, otherParent int64) []route {
 func missing(o owned) owned {
 	const none = 987654
 	o.account = &account.Account{ID: none}
-	o.userID, o.roleID, o.keyID, o.taskID = none, none, none, none
+	o.userID, o.roleID, o.keyID, o.taskID, o.planID = none, none, none, none, none
 	return o
 }
 
@@ -184,6 +218,21 @@ func TestIsolation(t *testing.T) {
 		f.must(t, 200, "L1a", "GET", "/tasks/"+id(l1a.taskID), nil).JSON(t, &tk)
 		if tk.Status != "failed" {
 			t.Errorf("L1a's task after the attempts: %+v", tk)
+		}
+		var pl Plan
+		f.must(t, 200, "L1a", "GET", "/plans/"+id(l1a.planID), nil).JSON(t, &pl)
+		if pl.Key != "alpha-plan" || pl.Version != 1 {
+			t.Errorf("L1a's plan after the attempts: %+v", pl)
+		}
+		var sc struct{ Items []SalesCategory }
+		f.must(t, 200, "L1a", "GET", "/accounts/"+id(f.L1a.ID)+"/sales-categories", nil).JSON(t, &sc)
+		if len(sc.Items) != 1 || !sc.Items[0].Displayed || sc.Items[0].Version != 1 {
+			t.Errorf("L1a's sales categories after the attempts: %+v", sc.Items)
+		}
+		var terms DelegationTerms
+		f.must(t, 200, "L1a", "GET", "/accounts/"+id(f.L1a.ID)+"/delegation-terms", nil).JSON(t, &terms)
+		if terms.SetBy != 0 {
+			t.Errorf("L1a's terms after the attempts: %+v", terms)
 		}
 		for _, n := range []string{"P", "L1a", "L2", "C"} {
 			f.must(t, 200, n, "GET", "/accounts/me", nil)

@@ -22,6 +22,12 @@ var wantOperations = []string{
 	"list-api-keys", "create-api-key", "get-api-key", "revoke-api-key",
 	"list-audit-log",
 	"list-tasks", "get-task", "retry-task", "cancel-task",
+	"list-resource-types", "create-resource-type", "get-resource-type", "update-resource-type",
+	"list-templates", "create-template", "get-template", "update-template",
+	"list-plan-categories", "create-plan-category", "update-plan-category",
+	"list-sales-categories", "create-sales-category", "update-sales-category", "display-sales-category",
+	"get-delegation-terms", "set-delegation-terms",
+	"list-account-plans", "create-plan", "get-plan", "update-plan", "delete-plan", "list-plan-copies", "list-plan-changes",
 }
 
 func TestOpenAPIDocument(t *testing.T) {
