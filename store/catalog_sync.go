@@ -84,8 +84,10 @@ func scanSyncRun(r scanner, extra ...any) (*SyncRun, error) {
 // in its normal form) and run.OneLevel. The actor must manage the catalog of
 // the source's owner; it is recorded as the requester. Errors: ENOTFOUND,
 // EFORBIDDEN, EINVALID (options). Fills ID, Status, RequestedBy and the
-// timestamps.
-func (db *DB) CreateSyncRun(ctx context.Context, actor *account.Actor, run *SyncRun) error {
+// timestamps. enqueue, when set, runs in the same transaction with the new
+// run's id: the task that applies the run is committed with it or not at all
+// (the outbox rule).
+func (db *DB) CreateSyncRun(ctx context.Context, actor *account.Actor, run *SyncRun, enqueue func(tx *sql.Tx, runID int64) error) error {
 	opts, err := delegation.ParseOptions(run.Options)
 	if err != nil {
 		return err
@@ -110,6 +112,11 @@ func (db *DB) CreateSyncRun(ctx context.Context, actor *account.Actor, run *Sync
 			run.SourcePlanID, run.Options, run.OneLevel, string(run.Status), nullID(run.RequestedBy), tv(now)).Scan(&run.ID)
 		if err != nil {
 			return fmt.Errorf("create sync run: %w", err)
+		}
+		if enqueue != nil {
+			if err := enqueue(tx, run.ID); err != nil {
+				return fmt.Errorf("queue sync run: %w", err)
+			}
 		}
 		return db.audit(ctx, tx, actor, t.AccountID, t.Path, "sync_run.create", "sync_run", run.ID,
 			map[string]any{"source_plan_id": run.SourcePlanID, "options": run.Options, "one_level": run.OneLevel})

@@ -892,7 +892,7 @@ func TestSaveCopies(t *testing.T) {
 			t.Fatal(err)
 		}
 		run := &store.SyncRun{SourcePlanID: ct.src.ID, Options: "resource_prices,fees"}
-		if err := db.CreateSyncRun(ctx, ct.p, run); err != nil {
+		if err := db.CreateSyncRun(ctx, ct.p, run, nil); err != nil {
 			t.Fatal(err)
 		}
 		if run.Status != store.SyncQueued || run.Options != "fees,resource_prices" || run.RequestedBy == 0 {
@@ -998,12 +998,12 @@ func TestSaveCopies(t *testing.T) {
 			t.Errorf("open runs %+v", open)
 		}
 		// Options are checked; only the source's seller starts a sync.
-		wantCode(t, db.CreateSyncRun(ctx, ct.p, &store.SyncRun{SourcePlanID: ct.src.ID, Options: "prices"}), marketplane.EINVALID)
-		wantCode(t, db.CreateSyncRun(ctx, ct.b, &store.SyncRun{SourcePlanID: ct.src.ID, Options: "fees"}), marketplane.ENOTFOUND)
+		wantCode(t, db.CreateSyncRun(ctx, ct.p, &store.SyncRun{SourcePlanID: ct.src.ID, Options: "prices"}, nil), marketplane.EINVALID)
+		wantCode(t, db.CreateSyncRun(ctx, ct.b, &store.SyncRun{SourcePlanID: ct.src.ID, Options: "fees"}, nil), marketplane.ENOTFOUND)
 		_, err = db.SyncRun(ctx, ct.b, run.ID)
 		wantCode(t, err, marketplane.ENOTFOUND)
 		next := &store.SyncRun{SourcePlanID: ct.copyA.ID, Options: "all", OneLevel: true}
-		if err := db.CreateSyncRun(ctx, ct.a, next); err != nil {
+		if err := db.CreateSyncRun(ctx, ct.a, next, nil); err != nil {
 			t.Fatal(err)
 		}
 		if open, _ := db.OpenSyncRuns(ctx, 10); len(open) != 1 || open[0].ID != next.ID || !open[0].OneLevel {

@@ -313,3 +313,37 @@ func (db *DB) sourcesWithCopies(ctx context.Context, plans []*catalog.Plan) (map
 	}
 	return out, rows.Err()
 }
+
+// Delegate copies plan sourceID to reseller childID with prices by opt's
+// rule. The actor must manage the catalog of the plan's owner, and the child
+// must be a reseller directly below it (see InsertCopy for every refusal).
+// The copy's currency is the child's; a different currency needs an
+// exchange rate in the rule.
+func (db *DB) Delegate(ctx context.Context, actor *account.Actor, sourceID, childID int64, opt delegation.DelegateOptions) (*catalog.Plan, error) {
+	src, err := loadPlan(ctx, db.Read, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	// Authorize before computing anything: price errors would tell the
+	// source's prices to someone who may not see them.
+	if err := account.Authorize(actor, account.ManageCatalog, account.Target{AccountID: src.OwnerID, Path: src.Path}); err != nil {
+		return nil, hideAs(err, "plan")
+	}
+	accts, err := db.AccountsByIDs(ctx, []int64{childID})
+	if err != nil {
+		return nil, err
+	}
+	child := accts[childID]
+	if child == nil || child.ParentID != src.OwnerID {
+		return nil, &marketplane.Error{Code: marketplane.EINVALID, Message: "invalid delegation",
+			Fields: map[string]string{"child_id": "must be a reseller directly below the plan's owner"}}
+	}
+	cp, err := delegation.Delegate(src.Plan, childID, child.Currency, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.InsertCopy(ctx, actor, cp, delegation.CheckPrices); err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
