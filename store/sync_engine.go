@@ -215,6 +215,17 @@ func (w *syncWalk) batch(ctx context.Context, batch []*catalog.Plan, sources map
 			cascade = append(cascade, got)
 		}
 	}
+	if w.apply && w.opts[delegation.OptCategories] {
+		var owners []int64
+		for _, c := range batch {
+			if !terms[c.OwnerID].Restricted(delegation.RestrictPlanCategories) {
+				owners = append(owners, c.OwnerID)
+			}
+		}
+		if err := w.db.syncPlanCategories(ctx, owners); err != nil {
+			return nil, err
+		}
+	}
 	if w.apply && len(changed) > 0 {
 		if w.run != nil {
 			w.run.CopiesChanged += len(changed)
@@ -346,4 +357,22 @@ func (db *DB) Delegate(ctx context.Context, actor *account.Actor, sourceID, chil
 		return nil, err
 	}
 	return cp, nil
+}
+
+// syncPlanCategories brings the plan categories that owners copied from
+// their parents in step with those parents' (name and unique group), one
+// statement for the batch. Sales categories keep their own definitions once
+// copied: the shelves are the reseller's to arrange, and new ones arrive with
+// the plans that use them.
+func (db *DB) syncPlanCategories(ctx context.Context, owners []int64) error {
+	if len(owners) == 0 {
+		return nil
+	}
+	_, err := db.Write.ExecContext(ctx, `UPDATE plan_categories SET body = s.body, version = plan_categories.version + 1, updated_at = $2
+		FROM plan_categories s WHERE s.id = plan_categories.source_id AND `+db.anyID("plan_categories.owner_id", 1)+`
+		AND plan_categories.body <> s.body`, db.idsArg(owners), tv(db.stamp()))
+	if err != nil {
+		return fmt.Errorf("sync plan categories: %w", err)
+	}
+	return nil
 }

@@ -368,3 +368,48 @@ func TestDelegateBadInput(t *testing.T) {
 		}
 	})
 }
+
+func TestSyncPlanCategoryUniqueGroup(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		c := catSetup(t, db)
+		pc := &store.PlanCategory{PlanCategory: catalog.PlanCategory{OwnerID: c.P.ID, Key: "office-editions", Name: catalog.Text{"en": "Office editions"}}}
+		if err := db.CreatePlanCategory(c.ctx, c.p, pc); err != nil {
+			t.Fatal(err)
+		}
+		src := officePlan(c.P.ID, "office-basic")
+		src.PlanCategory = "office-editions"
+		if err := db.CreatePlan(c.ctx, c.p, src); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Delegate(c.ctx, c.p, src.ID, c.A.ID, percent("20")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Delegate(c.ctx, c.p, src.ID, c.B.ID, percent("20")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SetDelegationTerms(c.ctx, c.p, c.B.ID, delegation.Terms{Restrictions: []delegation.Restriction{delegation.RestrictPlanCategories}}); err != nil {
+			t.Fatal(err)
+		}
+		pc.UniqueGroup = true
+		pc.Name = catalog.Text{"en": "Office editions (one per customer)"}
+		if err := db.UpdatePlanCategory(c.ctx, c.p, pc); err != nil {
+			t.Fatal(err)
+		}
+		run := &store.SyncRun{SourcePlanID: src.ID, Options: "categories"}
+		if err := db.CreateSyncRun(c.ctx, c.p, run, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.RunSync(c.ctx, run.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		a, err := db.PlanCategory(c.ctx, c.a, c.A.ID, "office-editions")
+		if err != nil || !a.UniqueGroup || a.Name["en"] != "Office editions (one per customer)" {
+			t.Errorf("A's plan category after sync: %+v %v", a, err)
+		}
+		b, err := db.PlanCategory(c.ctx, c.b, c.B.ID, "office-editions")
+		if err != nil || b.UniqueGroup {
+			t.Errorf("B's restricted plan category changed: %+v %v", b, err)
+		}
+	})
+}
