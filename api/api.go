@@ -17,6 +17,7 @@ package api
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -52,6 +53,11 @@ type Config struct {
 	// also pass a cross-origin check (cookies ride along on cross-site
 	// requests; bearer keys do not), which the API applies itself.
 	Authenticate func(*http.Request) (*account.Actor, error)
+	// EnqueueSync queues the task that applies a sync run, in tx: the
+	// transaction that creates the run, so that the two are committed
+	// together or not at all (the outbox rule). Nil makes POST
+	// /plans/{id}/sync answer 503, after authorizing it.
+	EnqueueSync func(ctx context.Context, tx *sql.Tx, job SyncTask) error
 	// PublicURL is the scheme and host clients reach the server at, such as
 	// "https://cloud.example.com"; it goes into the OpenAPI document's
 	// servers. Empty leaves the server URL relative ("/api/v1").
@@ -63,6 +69,7 @@ type API struct {
 	db           *store.DB
 	log          *slog.Logger
 	tasks        Tasks
+	enqueueSync  func(ctx context.Context, tx *sql.Tx, job SyncTask) error
 	authenticate func(*http.Request) (*account.Actor, error)
 	csrf         *http.CrossOriginProtection
 
@@ -84,6 +91,7 @@ func New(cfg Config) *API {
 		db:           cfg.DB,
 		log:          cfg.Logger,
 		tasks:        cfg.Tasks,
+		enqueueSync:  cfg.EnqueueSync,
 		authenticate: cfg.Authenticate,
 		csrf:         http.NewCrossOriginProtection(),
 		mux:          http.NewServeMux(),
@@ -126,6 +134,7 @@ func New(cfg Config) *API {
 	a.auditRoutes()
 	a.taskRoutes()
 	a.catalogRoutes()
+	a.delegationRoutes()
 
 	a.finishSpec()
 	a.mux.HandleFunc("GET "+Prefix+"/openapi.json", a.serveSpec)
@@ -214,6 +223,8 @@ func notFoundMessage(path string) string {
 		return "API key not found"
 	case "tasks":
 		return "task not found"
+	case "sync-runs":
+		return "sync run not found"
 	}
 	return "not found"
 }

@@ -23,6 +23,8 @@ type owned struct {
 	keyID   int64
 	taskID  int64
 	planID  int64
+	// syncRunID is a sync run of its plan.
+	syncRunID int64
 	// catKey and shelfKey are the keys of its plan and sales category.
 	catKey, shelfKey string
 }
@@ -56,6 +58,11 @@ func ownedBy(t *testing.T, f *fixture, a *account.Account, marker string) owned 
 	var pl Plan
 	f.must(t, 201, nameOf(f, a), "POST", "/accounts/"+id(a.ID)+"/plans", planBody(strings.ToLower(marker)+"-plan")).JSON(t, &pl)
 	o.planID = pl.ID
+	run := &store.SyncRun{SourcePlanID: pl.ID, Options: "fees"}
+	if err := f.db.CreateSyncRun(ctx, sys, run, nil); err != nil {
+		t.Fatal(err)
+	}
+	o.syncRunID = run.ID
 	return o
 }
 
@@ -116,6 +123,11 @@ func routesOn(o owned, otherParent int64) []route {
 		{"DELETE", plan, nil},
 		{"GET", plan + "/copies", nil},
 		{"GET", plan + "/changes", nil},
+		{"POST", plan + "/delegate", map[string]any{"child_id": otherParent, "rule": map[string]any{"kind": "percent", "percent": "10"}}},
+		{"POST", plan + "/sync/preview", map[string]any{"options": []string{"all"}}},
+		{"POST", plan + "/sync", map[string]any{"options": []string{"fees"}}},
+		{"GET", plan + "/sync-runs", nil},
+		{"GET", "/sync-runs/" + id(o.syncRunID), nil},
 		{"GET", acct + "/plan-categories", nil},
 		{"POST", acct + "/plan-categories", map[string]any{"key": "intruder", "name": map[string]string{"en": "Intruder"}}},
 		{"PUT", acct + "/plan-categories/" + o.catKey, map[string]any{"name": map[string]string{"en": "Hijacked"}}},
@@ -132,7 +144,7 @@ func routesOn(o owned, otherParent int64) []route {
 func missing(o owned) owned {
 	const none = 987654
 	o.account = &account.Account{ID: none}
-	o.userID, o.roleID, o.keyID, o.taskID, o.planID = none, none, none, none, none
+	o.userID, o.roleID, o.keyID, o.taskID, o.planID, o.syncRunID = none, none, none, none, none, none
 	return o
 }
 
@@ -223,6 +235,16 @@ func TestIsolation(t *testing.T) {
 		f.must(t, 200, "L1a", "GET", "/plans/"+id(l1a.planID), nil).JSON(t, &pl)
 		if pl.Key != "alpha-plan" || pl.Version != 1 {
 			t.Errorf("L1a's plan after the attempts: %+v", pl)
+		}
+		var runs Page[SyncRun]
+		f.must(t, 200, "L1a", "GET", "/plans/"+id(l1a.planID)+"/sync-runs", nil).JSON(t, &runs)
+		if len(runs.Items) != 1 || runs.Items[0].ID != l1a.syncRunID || runs.Items[0].Status != "queued" {
+			t.Errorf("L1a's sync runs after the attempts: %+v", runs.Items)
+		}
+		var copies Page[Plan]
+		f.must(t, 200, "L1a", "GET", "/plans/"+id(l1a.planID)+"/copies", nil).JSON(t, &copies)
+		if len(copies.Items) != 0 {
+			t.Errorf("L1a's plan was delegated by another: %+v", copies.Items)
 		}
 		var sc struct{ Items []SalesCategory }
 		f.must(t, 200, "L1a", "GET", "/accounts/"+id(f.L1a.ID)+"/sales-categories", nil).JSON(t, &sc)

@@ -28,6 +28,7 @@ var wantOperations = []string{
 	"list-sales-categories", "create-sales-category", "update-sales-category", "display-sales-category",
 	"get-delegation-terms", "set-delegation-terms",
 	"list-account-plans", "create-plan", "get-plan", "update-plan", "delete-plan", "list-plan-copies", "list-plan-changes",
+	"delegate-plan", "preview-plan-sync", "sync-plan", "list-plan-sync-runs", "get-sync-run",
 }
 
 func TestOpenAPIDocument(t *testing.T) {

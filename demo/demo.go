@@ -1,22 +1,28 @@
 // Package demo loads a small demo marketplace into a Marketplane database:
 // a provider, three L1 resellers with two to four L2 resellers each, 300
-// customers with realistic settings, and users of every kind with printed
-// demo passwords, so that a new user can log in to every panel at once.
+// customers with realistic settings, users of every kind with printed demo
+// passwords, and the demo catalog (catalog.DemoDocument) delegated down the
+// whole tree, so that a new user can log in to every panel at once and find
+// plans to sell and buy.
 //
 // Loading is idempotent: demo accounts are found again by their external ids
-// ("demo-l1-1", …) and users by their logins, and what exists is left as it
-// is (passwords included), so running it twice changes nothing.
+// ("demo-l1-1", …), users by their logins, catalog objects by their keys and
+// copies by their source, and what exists is left as it is (passwords and
+// prices included), so running it twice changes nothing.
 package demo
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/catalog"
+	"github.com/marketplane/marketplane/delegation"
 	"github.com/marketplane/marketplane/money"
 	"github.com/marketplane/marketplane/store"
 )
@@ -41,6 +47,19 @@ type Summary struct {
 	UsersCreated    int
 	// Logins are the demo users, in the order printed.
 	Logins []Login
+
+	// Plans counts the provider's plans of the demo catalog and Copies
+	// their delegated copies in the demo tree (found or created).
+	Plans  int
+	Copies int
+	// CatalogCreated counts the catalog objects (resource types,
+	// templates, categories, plans) this run imported, CopiesCreated the
+	// copies it delegated.
+	CatalogCreated int
+	CopiesCreated  int
+	// CatalogSkipped says why the demo catalog was not loaded; "" when it
+	// was.
+	CatalogSkipped string
 }
 
 // Login is one demo user.
@@ -172,12 +191,14 @@ func (l *loader) load(ctx context.Context) error {
 		acct *account.Account
 	}
 	var sellers []withCustomers
+	var tree []branch
 	for i, d := range l1s {
 		l1, err := l.reseller(ctx, prov, d.reseller)
 		if err != nil {
 			return err
 		}
 		sellers = append(sellers, withCustomers{d.reseller, l1})
+		tree = append(tree, branch{l1: l1})
 		if err := l.user(ctx, d.code+"-admin", l1, "reseller L1", account.RoleAdmin, d.name+" administrator"); err != nil {
 			return err
 		}
@@ -190,6 +211,7 @@ func (l *loader) load(ctx context.Context) error {
 				return err
 			}
 			sellers = append(sellers, withCustomers{r, l2})
+			tree[i].l2s = append(tree[i].l2s, l2)
 			if err := l.user(ctx, code+"-admin", l2, "reseller L2", account.RoleAdmin, name+" administrator"); err != nil {
 				return err
 			}
@@ -231,7 +253,7 @@ func (l *loader) load(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return l.catalog(ctx, prov, tree)
 }
 
 // rotate returns ps starting at its k-th element.
@@ -322,10 +344,17 @@ func (l *loader) user(ctx context.Context, login string, acct *account.Account, 
 func (s *Summary) Print(w io.Writer) error {
 	fmt.Fprintf(w, "Demo marketplace: %s with %d resellers (3 L1, %d L2) and %d customers.\n",
 		s.Provider.Name, s.Resellers, s.Resellers-len(l1s), s.Customers)
-	if s.AccountsCreated == 0 && s.UsersCreated == 0 {
+	if s.CatalogSkipped != "" {
+		fmt.Fprintf(w, "Catalog: not loaded: %s.\n", s.CatalogSkipped)
+	} else {
+		fmt.Fprintf(w, "Catalog: %d plans of the provider, delegated as %d copies to every reseller (%s%% markup at L1, %s%% more at L2).\n",
+			s.Plans, s.Copies, l1Markup, l2Markup)
+	}
+	if s.AccountsCreated == 0 && s.UsersCreated == 0 && s.CatalogCreated == 0 && s.CopiesCreated == 0 {
 		fmt.Fprintln(w, "Everything was there already; nothing changed.")
 	} else {
-		fmt.Fprintf(w, "Created now: %d accounts, %d users.\n", s.AccountsCreated, s.UsersCreated)
+		fmt.Fprintf(w, "Created now: %d accounts, %d users, %d catalog objects, %d plan copies.\n",
+			s.AccountsCreated, s.UsersCreated, s.CatalogCreated, s.CopiesCreated)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -344,4 +373,158 @@ func (s *Summary) Print(w io.Writer) error {
 	fmt.Fprintln(w, "These are demo passwords: change them before anyone else can reach this server.")
 	_, err := fmt.Fprintln(w, "Start the server with `marketplane serve`; it prints the URL of the panel and the API.")
 	return err
+}
+
+// The demo catalog's prices down the tree: every L1 reseller sells the
+// provider's plans at l1Markup percent over its cost, every L2 reseller its
+// L1's at l2Markup percent over its own.
+const (
+	l1Markup = "20"
+	l2Markup = "10"
+)
+
+// demoRates are the exchange rates of the demo's copies for a reseller that
+// sells in another currency than its parent (source/copy): fixed, as
+// befits a demo.
+var demoRates = map[string]string{"USD/EUR": "0.92", "EUR/USD": "1.09"}
+
+// branch is an L1 reseller with its L2 resellers.
+type branch struct {
+	l1  *account.Account
+	l2s []*account.Account
+}
+
+// catalog imports the demo catalog into the provider, adding what is
+// missing and leaving what exists as it is, and delegates its plans to
+// every reseller of the tree: the provider's to each L1, each L1's copy to
+// each of its L2s, all published.
+func (l *loader) catalog(ctx context.Context, prov *account.Account, tree []branch) error {
+	doc, err := catalog.DemoDocument()
+	if err != nil {
+		return err
+	}
+	if want := doc.Plans[0].Currency; prov.Currency != want {
+		l.sum.CatalogSkipped = fmt.Sprintf("the demo catalog is priced in %s and %s sells in %s", want, prov.Name, prov.Currency)
+		return nil
+	}
+	have, err := l.db.ExportCatalog(ctx, l.sys, prov.ID)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	changes, err := l.db.ImportCatalog(ctx, l.sys, prov.ID, withMissing(have, doc), store.ImportOptions{})
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	l.sum.CatalogCreated = len(changes)
+
+	originals := make([]*catalog.Plan, len(doc.Plans))
+	for i, p := range doc.Plans {
+		if originals[i], err = l.db.PlanByKey(ctx, l.sys, prov.ID, p.Key); err != nil {
+			return fmt.Errorf("catalog: plan %s: %w", p.Key, err)
+		}
+	}
+	l.sum.Plans = len(originals)
+	var firsts []*account.Account
+	below := map[int64][]*account.Account{} // L1 id → its L2s
+	for _, b := range tree {
+		firsts = append(firsts, b.l1)
+		below[b.l1.ID] = b.l2s
+	}
+	atL1, err := l.delegate(ctx, originals, func(*catalog.Plan) []*account.Account { return firsts }, l1Markup)
+	if err != nil {
+		return err
+	}
+	atL2, err := l.delegate(ctx, atL1, func(src *catalog.Plan) []*account.Account { return below[src.OwnerID] }, l2Markup)
+	if err != nil {
+		return err
+	}
+	l.sum.Copies = len(atL1) + len(atL2)
+	return nil
+}
+
+// delegate gives each of sources' children (by children) a published copy
+// priced at markup percent over the source, unless it holds one, and
+// returns every copy of sources that the children hold. The new copies go
+// to the store in one batch.
+func (l *loader) delegate(ctx context.Context, sources []*catalog.Plan, children func(*catalog.Plan) []*account.Account, markup string) ([]*catalog.Plan, error) {
+	ids := make([]int64, len(sources))
+	for i, s := range sources {
+		ids[i] = s.ID
+	}
+	type pair struct{ owner, source int64 }
+	ours := map[pair]bool{} // the copies the demo gives
+	for _, src := range sources {
+		for _, child := range children(src) {
+			ours[pair{child.ID, src.ID}] = true
+		}
+	}
+	// The copies held already; others' (the operator may have delegated
+	// a demo plan elsewhere) are none of the demo's business.
+	var copies []*catalog.Plan
+	held := map[pair]bool{}
+	for after := int64(0); ; {
+		batch, err := l.db.CopiesOfBatch(ctx, ids, after, 500)
+		if err != nil {
+			return nil, err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		for _, c := range batch {
+			if k := (pair{c.OwnerID, c.SourceID}); ours[k] {
+				copies, held[k] = append(copies, c), true
+			}
+		}
+		after = batch[len(batch)-1].ID
+	}
+	// One batch per level: copies whose upgrade paths name each other
+	// (office-basic ↔ office-pro) go in together.
+	var made []*catalog.Plan
+	for _, src := range sources {
+		for _, child := range children(src) {
+			if held[pair{child.ID, src.ID}] {
+				continue
+			}
+			rule := catalog.PriceRule{Kind: catalog.RulePercent, Percent: markup}
+			if src.Currency != child.Currency {
+				rate, ok := demoRates[src.Currency+"/"+child.Currency]
+				if !ok {
+					continue // no demo rate: this reseller goes without
+				}
+				rule.ExchangeRate = rate
+			}
+			cp, err := delegation.Delegate(src, child.ID, child.Currency, delegation.DelegateOptions{Rule: rule, Publish: true})
+			if err != nil {
+				return nil, fmt.Errorf("delegate plan %s to %s: %w", src.Key, child.Name, err)
+			}
+			made = append(made, cp)
+		}
+	}
+	if err := l.db.InsertCopies(ctx, l.sys, made, delegation.CheckPrices); err != nil {
+		return nil, fmt.Errorf("delegate the demo catalog: %w", err)
+	}
+	l.sum.CopiesCreated += len(made)
+	return append(copies, made...), nil
+}
+
+// withMissing is have with the objects of want whose keys it lacks: the
+// demo adds what is missing and leaves the rest as the operator made it.
+func withMissing(have, want *catalog.Document) *catalog.Document {
+	out := *have
+	out.ResourceTypes = addMissing(have.ResourceTypes, want.ResourceTypes, func(x catalog.ResourceType) string { return x.Key })
+	out.Templates = addMissing(have.Templates, want.Templates, func(x catalog.Template) string { return x.Key })
+	out.PlanCategories = addMissing(have.PlanCategories, want.PlanCategories, func(x catalog.PlanCategory) string { return x.Key })
+	out.SalesCategories = addMissing(have.SalesCategories, want.SalesCategories, func(x catalog.SalesCategory) string { return x.Key })
+	out.Plans = addMissing(have.Plans, want.Plans, func(x catalog.Plan) string { return x.Key })
+	return &out
+}
+
+func addMissing[T any](have, want []T, key func(T) string) []T {
+	out := slices.Clone(have)
+	for _, w := range want {
+		if !slices.ContainsFunc(have, func(h T) bool { return key(h) == key(w) }) {
+			out = append(out, w)
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package demo_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,7 +18,8 @@ import (
 func counts(t *testing.T, db *store.DB) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	for _, table := range []string{"accounts", "users", "user_roles", "audit_log"} {
+	for _, table := range []string{"accounts", "users", "user_roles", "audit_log",
+		"resource_types", "templates", "plan_categories", "sales_categories", "plans"} {
 		var n int
 		if err := db.Read.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
 			t.Fatalf("count %s: %v", table, err)
@@ -42,14 +44,22 @@ func TestLoadTwice(t *testing.T) {
 		if first.AccountsCreated != 1+12+300 || first.UsersCreated != 19 || len(first.Logins) != 19 {
 			t.Errorf("first load created %d accounts, %d users, %d logins", first.AccountsCreated, first.UsersCreated, len(first.Logins))
 		}
+		// The demo catalog: 14 resource types, 4 templates, 3 plan and 6
+		// sales categories, 8 plans; each plan copied to the 3 L1 and the
+		// 9 L2 resellers.
+		if first.Plans != 8 || first.CatalogCreated != 35 || first.Copies != 8*12 || first.CopiesCreated != 8*12 || first.CatalogSkipped != "" {
+			t.Errorf("first load: %d plans (%d catalog objects created), %d copies (%d created), skipped %q",
+				first.Plans, first.CatalogCreated, first.Copies, first.CopiesCreated, first.CatalogSkipped)
+		}
 		for _, want := range []string{"provider-admin", "demo-provider-admin-pw", "l1-3-admin", "l2-3-4-admin",
-			"customer-1", "provider-support", "Support (read-only)", "marketplane serve"} {
+			"customer-1", "provider-support", "Support (read-only)", "marketplane serve",
+			"Catalog: 8 plans of the provider, delegated as 96 copies", "35 catalog objects, 96 plan copies"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("printed table lacks %q", want)
 			}
 		}
 		before := counts(t, db)
-		if before["accounts"] != 313 || before["users"] != 19 {
+		if before["accounts"] != 313 || before["users"] != 19 || before["plans"] != 8+96 {
 			t.Errorf("after the first load: %v", before)
 		}
 
@@ -68,8 +78,12 @@ func TestLoadTwice(t *testing.T) {
 		if err != nil {
 			t.Fatalf("second load: %v", err)
 		}
-		if second.AccountsCreated != 0 || second.UsersCreated != 0 {
-			t.Errorf("second load created %d accounts, %d users", second.AccountsCreated, second.UsersCreated)
+		if second.AccountsCreated != 0 || second.UsersCreated != 0 || second.CatalogCreated != 0 || second.CopiesCreated != 0 {
+			t.Errorf("second load created %d accounts, %d users, %d catalog objects, %d copies",
+				second.AccountsCreated, second.UsersCreated, second.CatalogCreated, second.CopiesCreated)
+		}
+		if second.Plans != 8 || second.Copies != 96 {
+			t.Errorf("second load found %d plans, %d copies", second.Plans, second.Copies)
 		}
 		if !strings.Contains(out.String(), "nothing changed") {
 			t.Errorf("second load printed:\n%s", out.String())
@@ -187,6 +201,108 @@ func TestLoadTree(t *testing.T) {
 	})
 }
 
+// TestLoadCatalog checks the demo catalog down the tree: each L2 reseller
+// sells the provider's plans at the provider's price × 1.2 (its L1's
+// markup) × 1.1 (its own), each step rounded to the cent, and in euros at
+// the demo's exchange rate of 0.92 where the L1 sells in euros.
+func TestLoadCatalog(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		sum, err := demo.Load(ctx, db, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys := account.SystemActor()
+		accountOf := map[string]int64{}
+		for _, lg := range sum.Logins {
+			accountOf[lg.Login] = lg.AccountID
+		}
+		price := func(owner int64, plan, path string) string {
+			t.Helper()
+			p, err := db.PlanByKey(ctx, sys, owner, plan)
+			if err != nil {
+				t.Fatalf("plan %s of account %d: %v", plan, owner, err)
+			}
+			kind, key, _ := strings.Cut(path, ":")
+			if kind == "rate" {
+				r, ok := p.Rate(key)
+				if !ok {
+					t.Fatalf("plan %s of account %d has no rate %s", plan, owner, key)
+				}
+				return p.Currency + " " + r.Recurring.Amount.String()
+			}
+			pe, ok := p.Period(key)
+			if !ok {
+				t.Fatalf("plan %s of account %d has no period %s", plan, owner, key)
+			}
+			return p.Currency + " " + pe.Recurring.Amount.String()
+		}
+		cases := []struct {
+			l1, l2, plan, fee    string // fee: "period:KEY" or "rate:KEY", its recurring price
+			provider, atL1, atL2 string
+		}{
+			// 20.00 × 1.2 = 24.00; × 1.1 = 26.40.
+			{"l1-1-admin", "l2-1-1-admin", "office-pro", "period:1m", "USD 20.00", "USD 24.00", "USD 26.40"},
+			// 3.50 × 1.2 = 4.20; × 1.1 = 4.62.
+			{"l1-1-admin", "l2-1-1-admin", "office-basic", "period:12m", "USD 3.50", "USD 4.20", "USD 4.62"},
+			// 162.00 × 1.2 = 194.40; × 1.1 = 213.84.
+			{"l1-1-admin", "l2-1-2-admin", "vps-standard", "period:12m", "USD 162.00", "USD 194.40", "USD 213.84"},
+			// 0.20 × 1.2 = 0.24; × 1.1 = 0.264, rounded to the cent.
+			{"l1-1-admin", "l2-1-1-admin", "office-basic", "rate:office-storage", "USD 0.20", "USD 0.24", "USD 0.26"},
+			// 20.00 USD × 0.92 = 18.40 EUR; × 1.2 = 22.08; × 1.1 = 24.288 → 24.29.
+			{"l1-2-admin", "l2-2-1-admin", "office-pro", "period:1m", "USD 20.00", "EUR 22.08", "EUR 24.29"},
+		}
+		for _, c := range cases {
+			got := []string{price(sum.Provider.ID, c.plan, c.fee), price(accountOf[c.l1], c.plan, c.fee), price(accountOf[c.l2], c.plan, c.fee)}
+			if want := []string{c.provider, c.atL1, c.atL2}; !slices.Equal(got, want) {
+				t.Errorf("%s %s down the tree to %s: %v, want %v", c.plan, c.fee, c.l2, got, want)
+			}
+		}
+
+		// Copies link to their source, keep its upgrade paths, carry their
+		// rule and are on sale.
+		l2 := accountOf["l2-1-1-admin"]
+		cp, err := db.PlanByKey(ctx, sys, l2, "office-basic")
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := db.Plan(ctx, sys, cp.SourceID)
+		if err != nil || src.OwnerID != accountOf["l1-1-admin"] || src.SourceID == 0 {
+			t.Fatalf("source of the L2 copy: %+v, %v", src, err)
+		}
+		if !slices.Equal(cp.UpgradeTo, []string{"office-pro", "office-standard"}) || cp.Rule == nil ||
+			cp.Rule.Percent != "10" || !cp.OnSale() || cp.PlanCategory != "office-editions" {
+			t.Errorf("L2 copy: upgrade to %v, rule %+v, on sale %v, category %q", cp.UpgradeTo, cp.Rule, cp.OnSale(), cp.PlanCategory)
+		}
+
+		// A customer of an L2 reseller buys from it; a customer of its
+		// L1 does not see the L2's shelf.
+		actor := func(login string) *account.Actor {
+			u, err := db.UserByLogin(ctx, login)
+			if err != nil {
+				t.Fatalf("%s: %v", login, err)
+			}
+			a, err := db.ActorForUser(ctx, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		forSale, err := db.PlansForSale(ctx, actor("customer-2"), l2, store.PlanFilter{})
+		if err != nil || len(forSale) != 8 {
+			t.Fatalf("customer-2 sees %d plans of its vendor, %v", len(forSale), err)
+		}
+		for _, p := range forSale {
+			if p.OwnerID != l2 || p.SourceID == 0 {
+				t.Errorf("customer-2 is offered plan %d of %d", p.ID, p.OwnerID)
+			}
+		}
+		if _, err := db.PlansForSale(ctx, actor("customer-1"), l2, store.PlanFilter{}); marketplane.ErrorCode(err) != marketplane.ENOTFOUND {
+			t.Errorf("customer-1 (of the L1) on the L2's plans: %v, want not found", err)
+		}
+	})
+}
+
 // TestLoadUsesExistingProvider checks that a provider made at first start
 // is used, not duplicated.
 func TestLoadUsesExistingProvider(t *testing.T) {
@@ -197,12 +313,19 @@ func TestLoadUsesExistingProvider(t *testing.T) {
 		if err := db.CreateProvider(ctx, p); err != nil {
 			t.Fatal(err)
 		}
-		sum, err := demo.Load(ctx, db, nil)
+		var out bytes.Buffer
+		sum, err := demo.Load(ctx, db, &out)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if sum.Provider.ID != p.ID || sum.AccountsCreated != 12+300 {
 			t.Errorf("provider %d (want %d), created %d accounts", sum.Provider.ID, p.ID, sum.AccountsCreated)
+		}
+		// The demo catalog is priced in dollars; a provider selling in
+		// pounds gets none rather than dollar prices in pounds.
+		if sum.CatalogSkipped == "" || sum.Plans != 0 || counts(t, db)["plans"] != 0 ||
+			!strings.Contains(out.String(), "Catalog: not loaded: the demo catalog is priced in USD and Acme Distribution sells in GBP") {
+			t.Errorf("catalog with a GBP provider: %+v\n%s", sum, out.String())
 		}
 	})
 }

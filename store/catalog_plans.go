@@ -503,6 +503,18 @@ func (db *DB) InsertCopies(ctx context.Context, actor *account.Actor, plans []*c
 	if err != nil {
 		return err
 	}
+	// Upgrade and downgrade paths may name plans that arrive in the same
+	// batch (office-basic and office-pro name each other); paths to plans the
+	// reseller does not hold at all are dropped from its copy, since its
+	// customers could not move to them.
+	for _, p := range plans {
+		refs.pending(p.OwnerID, []string{p.Key})
+	}
+	for _, p := range plans {
+		held := func(k string) bool { return refs.plans[p.OwnerID][k] }
+		p.UpgradeTo = slices.DeleteFunc(p.UpgradeTo, func(k string) bool { return !held(k) })
+		p.DowngradeTo = slices.DeleteFunc(p.DowngradeTo, func(k string) bool { return !held(k) })
+	}
 	if err := db.adoptCategories(ctx, tx, actor, plans, refs, owners); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -86,7 +87,16 @@ func (db *DB) RunSync(ctx context.Context, id int64, emit func(SyncItem) error) 
 	}
 	w := &syncWalk{db: db, opts: opts, oneLevel: run.OneLevel, apply: true, run: run, emit: emit}
 	if err := w.walk(ctx, src.Plan); err != nil {
-		run.Status, run.Error = SyncFailed, err.Error()
+		// An interruption (shutdown, timeout) or a copy edited by its owner
+		// meanwhile is worth another try: the run stays running and the
+		// task's retry walks again, finding the saved batches in step.
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+			marketplane.ErrorCode(err) == marketplane.EPRECONDITION {
+			return run, fmt.Errorf("sync run %d interrupted, to be resumed: %w", id, err)
+		}
+		// The stored message is what users of the run see: internal
+		// details stay in the task's error log.
+		run.Status, run.Error = SyncFailed, marketplane.ErrorMessage(err)
 		if uerr := db.UpdateSyncRun(context.WithoutCancel(ctx), run); uerr != nil {
 			return run, fmt.Errorf("sync run %d: %w (and recording the failure: %v)", id, err, uerr)
 		}

@@ -52,8 +52,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdMigrate(ctx, rest, stdout)
 	case "demo":
 		err = cmdDemo(ctx, rest, stdout)
+	case "catalog":
+		err = cmdCatalog(ctx, rest, stdout)
 	case "tasks":
 		err = cmdTasks(ctx, rest, stdout)
+	case "sync":
+		err = cmdSync(ctx, rest, stdout, stderr)
 	case "openapi":
 		err = cmdOpenAPI(ctx, rest, stdout)
 	case "bench":
@@ -106,7 +110,9 @@ Commands:
   serve [--demo]              run the web panels, the REST API and the task workers
   migrate [up|status]         apply the database migrations, or show their state
   demo                        load the demo marketplace and print its logins (idempotent)
+  catalog export|import FILE  a seller's catalog as code (YAML or JSON; import --dry-run prints the diff)
   tasks list|show|retry|cancel  look after background tasks
+  sync PLAN --options LIST    sync a plan's delegated copies (--dry-run: print what would change)
   openapi                     print the REST API's OpenAPI 3.1 document
   bench NAME [--scale N]      run a benchmark (`+benchNames()+`) and print its figures
   version                     print the version

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -82,16 +83,55 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 		return nil
 	}, task.KindOptions{Queue: task.QueueDefault, Priority: task.PriorityBackground, MaxAttempts: 5})
 	m.Periodic(task.DailyAt(4, 0), func() task.Args { return pruneArgs{} }, true)
+	// A run applies batch by batch and records its failure itself, so a
+	// retry only helps a run whose process died or whose failure could not
+	// be recorded; the timeout leaves room for tens of thousands of copies.
+	task.Handle(m, runSyncTask(db), task.KindOptions{Queue: task.QueueSync, MaxAttempts: 5, Timeout: 30 * time.Minute})
 	return &taskRunner{m}, nil
+}
+
+// syncRunArgs is the task that applies a sync run. The API queues it in the
+// transaction that creates the run (store.CreateSyncRun's enqueue hook).
+type syncRunArgs struct {
+	RunID int64 `json:"run_id"`
+}
+
+// Kind names the task.
+func (syncRunArgs) Kind() string { return "delegation.sync" }
+
+// runSyncTask applies the run of a task. It is idempotent as tasks must be:
+// a finished run returns at once, and a half-done one resumes, since syncing
+// a copy already in step changes nothing. A failed run fails its task too,
+// so that the task list tells the truth; retrying it does not run the sync
+// again (ask for a new run).
+func runSyncTask(db *store.DB) func(ctx context.Context, t *task.Task[syncRunArgs]) error {
+	return func(ctx context.Context, t *task.Task[syncRunArgs]) error {
+		run, err := db.RunSync(ctx, t.Args.RunID, nil)
+		if err != nil {
+			return err
+		}
+		if run.Status == store.SyncFailed {
+			return fmt.Errorf("sync run %d failed: %s", run.ID, run.Error)
+		}
+		return nil
+	}
+}
+
+// enqueueSync queues the task of a sync run in tx, on the account of the
+// synced plan's owner, so that it shows in that account's task list.
+func (r *taskRunner) enqueueSync(ctx context.Context, tx *sql.Tx, job api.SyncTask) error {
+	_, err := r.EnqueueTx(ctx, tx, syncRunArgs{RunID: job.RunID}, task.ForAccount(job.AccountID, job.AccountPath), task.UniqueByArgs())
+	return err
 }
 
 func (m *Main) apiHandler(panels *web.Web) (http.Handler, error) {
 	a := api.New(api.Config{
-		DB:        m.DB,
-		Logger:    m.Logger,
-		Version:   version,
-		Tasks:     api.TaskManager(m.Tasks.Manager),
-		PublicURL: m.Config.BaseURL,
+		DB:          m.DB,
+		Logger:      m.Logger,
+		Version:     version,
+		Tasks:       api.TaskManager(m.Tasks.Manager),
+		EnqueueSync: m.Tasks.enqueueSync,
+		PublicURL:   m.Config.BaseURL,
 		Authenticate: func(r *http.Request) (*account.Actor, error) {
 			a, err := panels.Actor(r)
 			if err != nil {
