@@ -1,12 +1,16 @@
 // Command marketplane is the one binary of Marketplane: the server, the
-// database migrations, the demo loader, the billing run and the benchmarks.
+// database migrations, the demo loader, catalog as code, plan sync, task
+// administration and the benchmarks.
 //
-//	marketplane serve [--demo]     run the HTTP server and task workers
-//	marketplane migrate [status]   apply or show database migrations
-//	marketplane demo               load the demo marketplace (idempotent)
-//	marketplane tasks …            list, retry or cancel tasks
-//	marketplane bench NAME         run a benchmark and print its figures
-//	marketplane version            print the version
+//	marketplane serve [--demo]        run the HTTP server and task workers
+//	marketplane migrate [status]      apply or show database migrations
+//	marketplane demo                  load the demo marketplace (idempotent)
+//	marketplane catalog export|import a seller's catalog as YAML or JSON
+//	marketplane sync PLAN --options … sync a plan's delegated copies
+//	marketplane tasks …               list, retry or cancel tasks
+//	marketplane openapi               print the OpenAPI document
+//	marketplane bench NAME            run a benchmark and print its figures
+//	marketplane version               print the version
 package main
 
 import (
