@@ -262,25 +262,7 @@ func (db *DB) CreateResourceType(ctx context.Context, actor *account.Actor, rt *
 		if err != nil {
 			return err
 		}
-		if err := rt.ResourceType.Validate(); err != nil {
-			return err
-		}
-		body, err := bodyOf(rt.ResourceType)
-		if err != nil {
-			return err
-		}
-		now := db.stamp()
-		err = tx.QueryRowContext(ctx, `INSERT INTO resource_types (owner_id, key, class, body, version, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id`, t.AccountID, rt.Key, string(rt.Class), body, tv(now)).Scan(&rt.ID)
-		if err != nil {
-			if isUniqueViolation(err) {
-				return keyTaken("resource type", rt.Key)
-			}
-			return fmt.Errorf("create resource type: %w", err)
-		}
-		rt.Meta = Meta{Version: 1, CreatedAt: now, UpdatedAt: now}
-		return db.audit(ctx, tx, actor, t.AccountID, t.Path, "resource_type.create", "resource_type", rt.ID,
-			jsonChanges(nil, rt.ResourceType))
+		return db.createResourceType(ctx, tx, actor, t, rt)
 	})
 }
 
@@ -293,33 +275,62 @@ func (db *DB) UpdateResourceType(ctx context.Context, actor *account.Actor, rt *
 		if err != nil {
 			return err
 		}
-		old, err := scanResourceType(tx.QueryRowContext(ctx, `SELECT `+resourceTypeColumns+` FROM resource_types
-			WHERE owner_id = $1 AND key = $2`, t.AccountID, rt.Key))
-		if err != nil {
-			return notFound(err, "resource type")
-		}
-		if err := rt.ResourceType.Validate(); err != nil {
-			return err
-		}
-		if rt.Version != old.Version {
-			return staleVersion("resource type", old.Version, rt.Version)
-		}
-		body, err := bodyOf(rt.ResourceType)
-		if err != nil {
-			return err
-		}
-		rt.ID, rt.CreatedAt, rt.UpdatedAt, rt.Version = old.ID, old.CreatedAt, db.stamp(), old.Version+1
-		res, err := tx.ExecContext(ctx, `UPDATE resource_types SET class = $1, body = $2, version = $3, updated_at = $4
-			WHERE id = $5 AND version = $6`, string(rt.Class), body, rt.Version, tv(rt.UpdatedAt), rt.ID, old.Version)
-		if err != nil {
-			return fmt.Errorf("update resource type %s: %w", rt.Key, err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return staleVersion("resource type", old.Version+1, old.Version)
-		}
-		return db.audit(ctx, tx, actor, t.AccountID, t.Path, "resource_type.update", "resource_type", rt.ID,
-			jsonChanges(old.ResourceType, rt.ResourceType))
+		return db.updateResourceType(ctx, tx, actor, t, rt)
 	})
+}
+
+// createResourceType adds rt to the catalog of provider t.
+func (db *DB) createResourceType(ctx context.Context, tx *sql.Tx, actor *account.Actor, t account.Target, rt *ResourceType) error {
+	if err := rt.ResourceType.Validate(); err != nil {
+		return err
+	}
+	body, err := bodyOf(rt.ResourceType)
+	if err != nil {
+		return err
+	}
+	now := db.stamp()
+	err = tx.QueryRowContext(ctx, `INSERT INTO resource_types (owner_id, key, class, body, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id`, t.AccountID, rt.Key, string(rt.Class), body, tv(now)).Scan(&rt.ID)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return keyTaken("resource type", rt.Key)
+		}
+		return fmt.Errorf("create resource type: %w", err)
+	}
+	rt.Meta = Meta{Version: 1, CreatedAt: now, UpdatedAt: now}
+	return db.audit(ctx, tx, actor, t.AccountID, t.Path, "resource_type.create", "resource_type", rt.ID,
+		jsonChanges(nil, rt.ResourceType))
+}
+
+// updateResourceType replaces the resource type rt.Key of provider t;
+// rt.Version must be the version read.
+func (db *DB) updateResourceType(ctx context.Context, tx *sql.Tx, actor *account.Actor, t account.Target, rt *ResourceType) error {
+	old, err := scanResourceType(tx.QueryRowContext(ctx, `SELECT `+resourceTypeColumns+` FROM resource_types
+		WHERE owner_id = $1 AND key = $2`, t.AccountID, rt.Key))
+	if err != nil {
+		return notFound(err, "resource type")
+	}
+	if err := rt.ResourceType.Validate(); err != nil {
+		return err
+	}
+	if rt.Version != old.Version {
+		return staleVersion("resource type", old.Version, rt.Version)
+	}
+	body, err := bodyOf(rt.ResourceType)
+	if err != nil {
+		return err
+	}
+	rt.ID, rt.CreatedAt, rt.UpdatedAt, rt.Version = old.ID, old.CreatedAt, db.stamp(), old.Version+1
+	res, err := tx.ExecContext(ctx, `UPDATE resource_types SET class = $1, body = $2, version = $3, updated_at = $4
+		WHERE id = $5 AND version = $6`, string(rt.Class), body, rt.Version, tv(rt.UpdatedAt), rt.ID, old.Version)
+	if err != nil {
+		return fmt.Errorf("update resource type %s: %w", rt.Key, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return staleVersion("resource type", old.Version+1, old.Version)
+	}
+	return db.audit(ctx, tx, actor, t.AccountID, t.Path, "resource_type.update", "resource_type", rt.ID,
+		jsonChanges(old.ResourceType, rt.ResourceType))
 }
 
 // ResourceTypes lists the provider's resource types by key. Anyone signed in
@@ -452,24 +463,7 @@ func (db *DB) CreateTemplate(ctx context.Context, actor *account.Actor, t *Templ
 		if err != nil {
 			return err
 		}
-		if err := db.validateTemplate(ctx, tx, &t.Template); err != nil {
-			return err
-		}
-		body, err := bodyOf(t.Template)
-		if err != nil {
-			return err
-		}
-		now := db.stamp()
-		err = tx.QueryRowContext(ctx, `INSERT INTO templates (owner_id, key, body, version, created_at, updated_at)
-			VALUES ($1, $2, $3, 1, $4, $4) RETURNING id`, p.AccountID, t.Key, body, tv(now)).Scan(&t.ID)
-		if err != nil {
-			if isUniqueViolation(err) {
-				return keyTaken("service template", t.Key)
-			}
-			return fmt.Errorf("create template: %w", err)
-		}
-		t.Meta = Meta{Version: 1, CreatedAt: now, UpdatedAt: now}
-		return db.audit(ctx, tx, actor, p.AccountID, p.Path, "template.create", "template", t.ID, jsonChanges(nil, t.Template))
+		return db.createTemplate(ctx, tx, actor, p, t)
 	})
 }
 
@@ -481,32 +475,60 @@ func (db *DB) UpdateTemplate(ctx context.Context, actor *account.Actor, t *Templ
 		if err != nil {
 			return err
 		}
-		old, err := scanTemplate(tx.QueryRowContext(ctx, `SELECT `+templateColumns+` FROM templates
-			WHERE owner_id = $1 AND key = $2`, p.AccountID, t.Key))
-		if err != nil {
-			return notFound(err, "service template")
-		}
-		if err := db.validateTemplate(ctx, tx, &t.Template); err != nil {
-			return err
-		}
-		if t.Version != old.Version {
-			return staleVersion("service template", old.Version, t.Version)
-		}
-		body, err := bodyOf(t.Template)
-		if err != nil {
-			return err
-		}
-		t.ID, t.CreatedAt, t.UpdatedAt, t.Version = old.ID, old.CreatedAt, db.stamp(), old.Version+1
-		res, err := tx.ExecContext(ctx, `UPDATE templates SET body = $1, version = $2, updated_at = $3 WHERE id = $4 AND version = $5`,
-			body, t.Version, tv(t.UpdatedAt), t.ID, old.Version)
-		if err != nil {
-			return fmt.Errorf("update template %s: %w", t.Key, err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return staleVersion("service template", old.Version+1, old.Version)
-		}
-		return db.audit(ctx, tx, actor, p.AccountID, p.Path, "template.update", "template", t.ID, jsonChanges(old.Template, t.Template))
+		return db.updateTemplate(ctx, tx, actor, p, t)
 	})
+}
+
+// createTemplate adds tpl to the catalog of provider t.
+func (db *DB) createTemplate(ctx context.Context, tx *sql.Tx, actor *account.Actor, t account.Target, tpl *Template) error {
+	if err := db.validateTemplate(ctx, tx, &tpl.Template); err != nil {
+		return err
+	}
+	body, err := bodyOf(tpl.Template)
+	if err != nil {
+		return err
+	}
+	now := db.stamp()
+	err = tx.QueryRowContext(ctx, `INSERT INTO templates (owner_id, key, body, version, created_at, updated_at)
+		VALUES ($1, $2, $3, 1, $4, $4) RETURNING id`, t.AccountID, tpl.Key, body, tv(now)).Scan(&tpl.ID)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return keyTaken("service template", tpl.Key)
+		}
+		return fmt.Errorf("create template: %w", err)
+	}
+	tpl.Meta = Meta{Version: 1, CreatedAt: now, UpdatedAt: now}
+	return db.audit(ctx, tx, actor, t.AccountID, t.Path, "template.create", "template", tpl.ID, jsonChanges(nil, tpl.Template))
+}
+
+// updateTemplate replaces the template tpl.Key of provider t; tpl.Version
+// must be the version read.
+func (db *DB) updateTemplate(ctx context.Context, tx *sql.Tx, actor *account.Actor, t account.Target, tpl *Template) error {
+	old, err := scanTemplate(tx.QueryRowContext(ctx, `SELECT `+templateColumns+` FROM templates
+		WHERE owner_id = $1 AND key = $2`, t.AccountID, tpl.Key))
+	if err != nil {
+		return notFound(err, "service template")
+	}
+	if err := db.validateTemplate(ctx, tx, &tpl.Template); err != nil {
+		return err
+	}
+	if tpl.Version != old.Version {
+		return staleVersion("service template", old.Version, tpl.Version)
+	}
+	body, err := bodyOf(tpl.Template)
+	if err != nil {
+		return err
+	}
+	tpl.ID, tpl.CreatedAt, tpl.UpdatedAt, tpl.Version = old.ID, old.CreatedAt, db.stamp(), old.Version+1
+	res, err := tx.ExecContext(ctx, `UPDATE templates SET body = $1, version = $2, updated_at = $3 WHERE id = $4 AND version = $5`,
+		body, tpl.Version, tv(tpl.UpdatedAt), tpl.ID, old.Version)
+	if err != nil {
+		return fmt.Errorf("update template %s: %w", tpl.Key, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return staleVersion("service template", old.Version+1, old.Version)
+	}
+	return db.audit(ctx, tx, actor, t.AccountID, t.Path, "template.update", "template", tpl.ID, jsonChanges(old.Template, tpl.Template))
 }
 
 // Templates lists the provider's service templates by key. Anyone signed in

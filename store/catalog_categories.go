@@ -54,25 +54,7 @@ func (db *DB) CreatePlanCategory(ctx context.Context, actor *account.Actor, c *P
 		if err != nil {
 			return err
 		}
-		if err := invalid("plan category", nil, c.PlanCategory.Validate(),
-			checkCategorySource(ctx, tx, "plan_categories", s, c.SourceID, "plan category")); err != nil {
-			return err
-		}
-		body, err := bodyOf(c.PlanCategory)
-		if err != nil {
-			return err
-		}
-		now := db.stamp()
-		err = tx.QueryRowContext(ctx, `INSERT INTO plan_categories (owner_id, source_id, key, body, version, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id`, c.OwnerID, nullID(c.SourceID), c.Key, body, tv(now)).Scan(&c.ID)
-		if err != nil {
-			if isUniqueViolation(err) {
-				return keyTaken("plan category", c.Key)
-			}
-			return fmt.Errorf("create plan category: %w", err)
-		}
-		c.Meta = Meta{Version: 1, CreatedAt: now, UpdatedAt: now}
-		return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan_category.create", "plan_category", c.ID, jsonChanges(nil, c.PlanCategory))
+		return db.createPlanCategory(ctx, tx, actor, s, c)
 	})
 }
 
@@ -85,33 +67,62 @@ func (db *DB) UpdatePlanCategory(ctx context.Context, actor *account.Actor, c *P
 		if err != nil {
 			return hideAs(err, "plan category")
 		}
-		old, err := scanPlanCategory(tx.QueryRowContext(ctx, `SELECT `+planCategoryColumns+` FROM plan_categories
-			WHERE owner_id = $1 AND key = $2`, c.OwnerID, c.Key))
-		if err != nil {
-			return notFound(err, "plan category")
-		}
-		if err := c.PlanCategory.Validate(); err != nil {
-			return err
-		}
-		if c.Version != old.Version {
-			return staleVersion("plan category", old.Version, c.Version)
-		}
-		c.ID, c.SourceID, c.CreatedAt, c.UpdatedAt, c.Version = old.ID, old.SourceID, old.CreatedAt, db.stamp(), old.Version+1
-		body, err := bodyOf(c.PlanCategory)
-		if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE plan_categories SET body = $1, version = $2, updated_at = $3 WHERE id = $4 AND version = $5`,
-			body, c.Version, tv(c.UpdatedAt), c.ID, old.Version)
-		if err != nil {
-			return fmt.Errorf("update plan category %s: %w", c.Key, err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return staleVersion("plan category", old.Version+1, old.Version)
-		}
-		return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan_category.update", "plan_category", c.ID,
-			jsonChanges(old.PlanCategory, c.PlanCategory))
+		return db.updatePlanCategory(ctx, tx, actor, s, c)
 	})
+}
+
+// createPlanCategory adds c to the catalog of seller s (c.OwnerID).
+func (db *DB) createPlanCategory(ctx context.Context, tx *sql.Tx, actor *account.Actor, s *seller, c *PlanCategory) error {
+	if err := invalid("plan category", nil, c.PlanCategory.Validate(),
+		checkCategorySource(ctx, tx, "plan_categories", s, c.SourceID, "plan category")); err != nil {
+		return err
+	}
+	body, err := bodyOf(c.PlanCategory)
+	if err != nil {
+		return err
+	}
+	now := db.stamp()
+	err = tx.QueryRowContext(ctx, `INSERT INTO plan_categories (owner_id, source_id, key, body, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id`, c.OwnerID, nullID(c.SourceID), c.Key, body, tv(now)).Scan(&c.ID)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return keyTaken("plan category", c.Key)
+		}
+		return fmt.Errorf("create plan category: %w", err)
+	}
+	c.Meta = Meta{Version: 1, CreatedAt: now, UpdatedAt: now}
+	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan_category.create", "plan_category", c.ID, jsonChanges(nil, c.PlanCategory))
+}
+
+// updatePlanCategory replaces the name and unique-group flag of category
+// c.Key of seller s; c.Version must be the version read.
+func (db *DB) updatePlanCategory(ctx context.Context, tx *sql.Tx, actor *account.Actor, s *seller, c *PlanCategory) error {
+	old, err := scanPlanCategory(tx.QueryRowContext(ctx, `SELECT `+planCategoryColumns+` FROM plan_categories
+		WHERE owner_id = $1 AND key = $2`, s.AccountID, c.Key))
+	if err != nil {
+		return notFound(err, "plan category")
+	}
+	if err := c.PlanCategory.Validate(); err != nil {
+		return err
+	}
+	if c.Version != old.Version {
+		return staleVersion("plan category", old.Version, c.Version)
+	}
+	c.ID, c.OwnerID, c.SourceID, c.CreatedAt, c.UpdatedAt, c.Version = old.ID, old.OwnerID, old.SourceID, old.CreatedAt, db.stamp(), old.Version+1
+	body, err := bodyOf(c.PlanCategory)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE plan_categories SET body = $1, version = $2, updated_at = $3 WHERE id = $4 AND version = $5`,
+		body, c.Version, tv(c.UpdatedAt), c.ID, old.Version)
+	if err != nil {
+		return fmt.Errorf("update plan category %s: %w", c.Key, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return staleVersion("plan category", old.Version+1, old.Version)
+	}
+	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan_category.update", "plan_category", c.ID,
+		jsonChanges(old.PlanCategory, c.PlanCategory))
 }
 
 // PlanCategories lists the plan categories of account ownerID by key.
@@ -277,34 +288,7 @@ func (db *DB) CreateSalesCategory(ctx context.Context, actor *account.Actor, c *
 		if err != nil {
 			return err
 		}
-		shelves, _, err := loadShelves(ctx, tx, c.OwnerID)
-		if err != nil {
-			return err
-		}
-		if err := invalid("sales category", nil, validateShelf(&c.SalesCategory, shelves),
-			checkCategorySource(ctx, tx, "sales_categories", s, c.SourceID, "sales category")); err != nil {
-			return err
-		}
-		if _, ok := shelves[c.Key]; ok {
-			return keyTaken("sales category", c.Key)
-		}
-		body, err := bodyOf(c.SalesCategory)
-		if err != nil {
-			return err
-		}
-		now := db.stamp()
-		err = tx.QueryRowContext(ctx, `INSERT INTO sales_categories (owner_id, source_id, key, parent_key, position, holds, displayed,
-			body, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING id`,
-			c.OwnerID, nullID(c.SourceID), c.Key, c.Parent, c.Position, string(c.Holds), c.Displayed, body, tv(now)).Scan(&c.ID)
-		if err != nil {
-			if isUniqueViolation(err) {
-				return keyTaken("sales category", c.Key)
-			}
-			return fmt.Errorf("create sales category: %w", err)
-		}
-		c.Meta = Meta{Version: 1, CreatedAt: now, UpdatedAt: now}
-		return db.audit(ctx, tx, actor, s.AccountID, s.Path, "sales_category.create", "sales_category", c.ID,
-			jsonChanges(nil, c.SalesCategory))
+		return db.createSalesCategory(ctx, tx, actor, s, c)
 	})
 }
 
@@ -321,57 +305,97 @@ func (db *DB) UpdateSalesCategory(ctx context.Context, actor *account.Actor, c *
 		if err != nil {
 			return hideAs(err, "sales category")
 		}
-		shelves, _, err := loadShelves(ctx, tx, c.OwnerID)
-		if err != nil {
-			return err
-		}
-		old, ok := shelves[c.Key]
-		if !ok {
-			return marketplane.Errorf(marketplane.ENOTFOUND, "sales category not found")
-		}
-		var f marketplane.FieldErrors
-		if old.Holds == catalog.HoldsCategories && c.Holds == catalog.HoldsPlans {
-			for _, o := range shelves {
-				if o.Parent == c.Key {
-					f.Add("holds", "the category has sub-categories; move them first")
-					break
-				}
-			}
-		}
-		if old.Holds == catalog.HoldsPlans && c.Holds == catalog.HoldsCategories {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM plans WHERE owner_id = $1 AND `+
-				db.jsonListHas("body", "sales_categories", 2), c.OwnerID, c.Key).Scan(&n); err != nil {
-				return fmt.Errorf("plans on sales category %s: %w", c.Key, err)
-			}
-			if n > 0 {
-				f.Add("holds", fmt.Sprintf("%d plans are on this category; take them off first", n))
-			}
-		}
-		if err := invalid("sales category", f, validateShelf(&c.SalesCategory, shelves)); err != nil {
-			return err
-		}
-		if c.Version != old.Version {
-			return staleVersion("sales category", old.Version, c.Version)
-		}
-		c.ID, c.SourceID, c.Displayed = old.ID, old.SourceID, old.Displayed
-		c.CreatedAt, c.UpdatedAt, c.Version = old.CreatedAt, db.stamp(), old.Version+1
-		body, err := bodyOf(c.SalesCategory)
-		if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE sales_categories SET parent_key = $1, position = $2, holds = $3, body = $4,
-			version = $5, updated_at = $6 WHERE id = $7 AND version = $8`,
-			c.Parent, c.Position, string(c.Holds), body, c.Version, tv(c.UpdatedAt), c.ID, old.Version)
-		if err != nil {
-			return fmt.Errorf("update sales category %s: %w", c.Key, err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return staleVersion("sales category", old.Version+1, old.Version)
-		}
-		return db.audit(ctx, tx, actor, s.AccountID, s.Path, "sales_category.update", "sales_category", c.ID,
-			jsonChanges(old.SalesCategory, c.SalesCategory))
+		return db.updateSalesCategory(ctx, tx, actor, s, c)
 	})
+}
+
+// createSalesCategory adds c to the catalog of seller s (c.OwnerID) with
+// its display setting.
+func (db *DB) createSalesCategory(ctx context.Context, tx *sql.Tx, actor *account.Actor, s *seller, c *SalesCategory) error {
+	shelves, _, err := loadShelves(ctx, tx, c.OwnerID)
+	if err != nil {
+		return err
+	}
+	if err := invalid("sales category", nil, validateShelf(&c.SalesCategory, shelves),
+		checkCategorySource(ctx, tx, "sales_categories", s, c.SourceID, "sales category")); err != nil {
+		return err
+	}
+	if _, ok := shelves[c.Key]; ok {
+		return keyTaken("sales category", c.Key)
+	}
+	body, err := bodyOf(c.SalesCategory)
+	if err != nil {
+		return err
+	}
+	now := db.stamp()
+	err = tx.QueryRowContext(ctx, `INSERT INTO sales_categories (owner_id, source_id, key, parent_key, position, holds, displayed,
+		body, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING id`,
+		c.OwnerID, nullID(c.SourceID), c.Key, c.Parent, c.Position, string(c.Holds), c.Displayed, body, tv(now)).Scan(&c.ID)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return keyTaken("sales category", c.Key)
+		}
+		return fmt.Errorf("create sales category: %w", err)
+	}
+	c.Meta = Meta{Version: 1, CreatedAt: now, UpdatedAt: now}
+	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "sales_category.create", "sales_category", c.ID,
+		jsonChanges(nil, c.SalesCategory))
+}
+
+// updateSalesCategory replaces name, parent, position and holds of category
+// c.Key of seller s, keeping its display setting; c.Version must be the
+// version read.
+func (db *DB) updateSalesCategory(ctx context.Context, tx *sql.Tx, actor *account.Actor, s *seller, c *SalesCategory) error {
+	shelves, _, err := loadShelves(ctx, tx, s.AccountID)
+	if err != nil {
+		return err
+	}
+	old, ok := shelves[c.Key]
+	if !ok {
+		return marketplane.Errorf(marketplane.ENOTFOUND, "sales category not found")
+	}
+	var f marketplane.FieldErrors
+	if old.Holds == catalog.HoldsCategories && c.Holds == catalog.HoldsPlans {
+		for _, o := range shelves {
+			if o.Parent == c.Key {
+				f.Add("holds", "the category has sub-categories; move them first")
+				break
+			}
+		}
+	}
+	if old.Holds == catalog.HoldsPlans && c.Holds == catalog.HoldsCategories {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM plans WHERE owner_id = $1 AND `+
+			db.jsonListHas("body", "sales_categories", 2), s.AccountID, c.Key).Scan(&n); err != nil {
+			return fmt.Errorf("plans on sales category %s: %w", c.Key, err)
+		}
+		if n > 0 {
+			f.Add("holds", fmt.Sprintf("%d plans are on this category; take them off first", n))
+		}
+	}
+	if err := invalid("sales category", f, validateShelf(&c.SalesCategory, shelves)); err != nil {
+		return err
+	}
+	if c.Version != old.Version {
+		return staleVersion("sales category", old.Version, c.Version)
+	}
+	c.ID, c.OwnerID, c.SourceID, c.Displayed = old.ID, old.OwnerID, old.SourceID, old.Displayed
+	c.CreatedAt, c.UpdatedAt, c.Version = old.CreatedAt, db.stamp(), old.Version+1
+	body, err := bodyOf(c.SalesCategory)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE sales_categories SET parent_key = $1, position = $2, holds = $3, body = $4,
+		version = $5, updated_at = $6 WHERE id = $7 AND version = $8`,
+		c.Parent, c.Position, string(c.Holds), body, c.Version, tv(c.UpdatedAt), c.ID, old.Version)
+	if err != nil {
+		return fmt.Errorf("update sales category %s: %w", c.Key, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return staleVersion("sales category", old.Version+1, old.Version)
+	}
+	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "sales_category.update", "sales_category", c.ID,
+		jsonChanges(old.SalesCategory, c.SalesCategory))
 }
 
 // SetSalesCategoryDisplayed sets whether the sales category key of account

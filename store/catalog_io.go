@@ -8,10 +8,11 @@ package store
 // what a dry run prints is exactly what the import would do, refusals
 // included.
 //
-// The transaction-level helpers below (createResourceType, updatePlan, …)
-// do what the public methods of catalog.go, catalog_categories.go and
-// catalog_plans.go do inside their own transactions, minus the
-// authorization, which the import does once for the whole document.
+// The import writes with the transaction-level helpers the public methods
+// wrap (createResourceType, updatePlan, … beside them in catalog.go,
+// catalog_categories.go and catalog_plans.go), minus the authorization,
+// which it does once for the whole document. Deletes are the import's own
+// (at the end of this file).
 
 import (
 	"context"
@@ -505,68 +506,20 @@ func (im *importer) plan(ctx context.Context, c catalog.Change) error {
 	if old.SourceID != 0 {
 		check = delegation.CheckPrices
 	}
-	return im.db.updatePlan(ctx, im.tx, im.actor, im.seller, p, check, pending)
+	// The plan as stored now rather than as the import read it: one changed
+	// meanwhile fails the version check, naming both versions.
+	stored, err := loadPlan(ctx, im.tx, old.ID)
+	if err != nil {
+		return err
+	}
+	return im.db.updatePlan(ctx, im.tx, im.actor, im.seller, stored.Plan, p, check, pending)
 }
 
-// ----- transaction-level writes -----
+// ----- transaction-level deletes -----
 //
-// Each takes an account already authorized by its caller and does the rest
-// of what the public method of the same name does: validation, the write,
-// the audit entry.
-
-// createResourceType adds rt to the catalog of provider t.
-func (db *DB) createResourceType(ctx context.Context, tx *sql.Tx, actor *account.Actor, t account.Target, rt *ResourceType) error {
-	if err := rt.ResourceType.Validate(); err != nil {
-		return err
-	}
-	body, err := bodyOf(rt.ResourceType)
-	if err != nil {
-		return err
-	}
-	now := db.stamp()
-	err = tx.QueryRowContext(ctx, `INSERT INTO resource_types (owner_id, key, class, body, version, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id`, t.AccountID, rt.Key, string(rt.Class), body, tv(now)).Scan(&rt.ID)
-	if err != nil {
-		if isUniqueViolation(err) {
-			return keyTaken("resource type", rt.Key)
-		}
-		return fmt.Errorf("create resource type: %w", err)
-	}
-	rt.Meta = Meta{Version: 1, CreatedAt: now, UpdatedAt: now}
-	return db.audit(ctx, tx, actor, t.AccountID, t.Path, "resource_type.create", "resource_type", rt.ID,
-		jsonChanges(nil, rt.ResourceType))
-}
-
-// updateResourceType replaces the resource type rt.Key of provider t;
-// rt.Version must be the version read.
-func (db *DB) updateResourceType(ctx context.Context, tx *sql.Tx, actor *account.Actor, t account.Target, rt *ResourceType) error {
-	old, err := scanResourceType(tx.QueryRowContext(ctx, `SELECT `+resourceTypeColumns+` FROM resource_types
-		WHERE owner_id = $1 AND key = $2`, t.AccountID, rt.Key))
-	if err != nil {
-		return notFound(err, "resource type")
-	}
-	if err := rt.ResourceType.Validate(); err != nil {
-		return err
-	}
-	if rt.Version != old.Version {
-		return staleVersion("resource type", old.Version, rt.Version)
-	}
-	body, err := bodyOf(rt.ResourceType)
-	if err != nil {
-		return err
-	}
-	rt.ID, rt.CreatedAt, rt.UpdatedAt, rt.Version = old.ID, old.CreatedAt, db.stamp(), old.Version+1
-	res, err := tx.ExecContext(ctx, `UPDATE resource_types SET class = $1, body = $2, version = $3, updated_at = $4
-		WHERE id = $5 AND version = $6`, string(rt.Class), body, rt.Version, tv(rt.UpdatedAt), rt.ID, old.Version)
-	if err != nil {
-		return fmt.Errorf("update resource type %s: %w", rt.Key, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return staleVersion("resource type", old.Version+1, old.Version)
-	}
-	return db.audit(ctx, tx, actor, t.AccountID, t.Path, "resource_type.update", "resource_type", rt.ID,
-		jsonChanges(old.ResourceType, rt.ResourceType))
-}
+// Each takes an account already authorized by its caller and an object of
+// its catalog, refuses the delete while something depends on the object,
+// and writes the audit entry.
 
 // deleteResourceType deletes resource type old of provider t. A resource
 // type a template still lists is refused: the template's plans sell it.
@@ -586,58 +539,6 @@ func (db *DB) deleteResourceType(ctx context.Context, tx *sql.Tx, actor *account
 	return db.audit(ctx, tx, actor, t.AccountID, t.Path, "resource_type.delete", "resource_type", old.ID, map[string]any{"key": old.Key})
 }
 
-// createTemplate adds tpl to the catalog of provider t.
-func (db *DB) createTemplate(ctx context.Context, tx *sql.Tx, actor *account.Actor, t account.Target, tpl *Template) error {
-	if err := db.validateTemplate(ctx, tx, &tpl.Template); err != nil {
-		return err
-	}
-	body, err := bodyOf(tpl.Template)
-	if err != nil {
-		return err
-	}
-	now := db.stamp()
-	err = tx.QueryRowContext(ctx, `INSERT INTO templates (owner_id, key, body, version, created_at, updated_at)
-		VALUES ($1, $2, $3, 1, $4, $4) RETURNING id`, t.AccountID, tpl.Key, body, tv(now)).Scan(&tpl.ID)
-	if err != nil {
-		if isUniqueViolation(err) {
-			return keyTaken("service template", tpl.Key)
-		}
-		return fmt.Errorf("create template: %w", err)
-	}
-	tpl.Meta = Meta{Version: 1, CreatedAt: now, UpdatedAt: now}
-	return db.audit(ctx, tx, actor, t.AccountID, t.Path, "template.create", "template", tpl.ID, jsonChanges(nil, tpl.Template))
-}
-
-// updateTemplate replaces the template tpl.Key of provider t; tpl.Version
-// must be the version read.
-func (db *DB) updateTemplate(ctx context.Context, tx *sql.Tx, actor *account.Actor, t account.Target, tpl *Template) error {
-	old, err := scanTemplate(tx.QueryRowContext(ctx, `SELECT `+templateColumns+` FROM templates
-		WHERE owner_id = $1 AND key = $2`, t.AccountID, tpl.Key))
-	if err != nil {
-		return notFound(err, "service template")
-	}
-	if err := db.validateTemplate(ctx, tx, &tpl.Template); err != nil {
-		return err
-	}
-	if tpl.Version != old.Version {
-		return staleVersion("service template", old.Version, tpl.Version)
-	}
-	body, err := bodyOf(tpl.Template)
-	if err != nil {
-		return err
-	}
-	tpl.ID, tpl.CreatedAt, tpl.UpdatedAt, tpl.Version = old.ID, old.CreatedAt, db.stamp(), old.Version+1
-	res, err := tx.ExecContext(ctx, `UPDATE templates SET body = $1, version = $2, updated_at = $3 WHERE id = $4 AND version = $5`,
-		body, tpl.Version, tv(tpl.UpdatedAt), tpl.ID, old.Version)
-	if err != nil {
-		return fmt.Errorf("update template %s: %w", tpl.Key, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return staleVersion("service template", old.Version+1, old.Version)
-	}
-	return db.audit(ctx, tx, actor, t.AccountID, t.Path, "template.update", "template", tpl.ID, jsonChanges(old.Template, tpl.Template))
-}
-
 // deleteTemplate deletes template old of provider t. A template that any
 // plan is made of, at any seller, is refused.
 func (db *DB) deleteTemplate(ctx context.Context, tx *sql.Tx, actor *account.Actor, t account.Target, old *Template) error {
@@ -652,60 +553,6 @@ func (db *DB) deleteTemplate(ctx context.Context, tx *sql.Tx, actor *account.Act
 		return fmt.Errorf("delete template %s: %w", old.Key, err)
 	}
 	return db.audit(ctx, tx, actor, t.AccountID, t.Path, "template.delete", "template", old.ID, map[string]any{"key": old.Key})
-}
-
-// createPlanCategory adds c to the catalog of seller s (c.OwnerID).
-func (db *DB) createPlanCategory(ctx context.Context, tx *sql.Tx, actor *account.Actor, s *seller, c *PlanCategory) error {
-	if err := invalid("plan category", nil, c.PlanCategory.Validate(),
-		checkCategorySource(ctx, tx, "plan_categories", s, c.SourceID, "plan category")); err != nil {
-		return err
-	}
-	body, err := bodyOf(c.PlanCategory)
-	if err != nil {
-		return err
-	}
-	now := db.stamp()
-	err = tx.QueryRowContext(ctx, `INSERT INTO plan_categories (owner_id, source_id, key, body, version, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id`, c.OwnerID, nullID(c.SourceID), c.Key, body, tv(now)).Scan(&c.ID)
-	if err != nil {
-		if isUniqueViolation(err) {
-			return keyTaken("plan category", c.Key)
-		}
-		return fmt.Errorf("create plan category: %w", err)
-	}
-	c.Meta = Meta{Version: 1, CreatedAt: now, UpdatedAt: now}
-	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan_category.create", "plan_category", c.ID, jsonChanges(nil, c.PlanCategory))
-}
-
-// updatePlanCategory replaces the name and unique-group flag of category
-// c.Key of seller s; c.Version must be the version read.
-func (db *DB) updatePlanCategory(ctx context.Context, tx *sql.Tx, actor *account.Actor, s *seller, c *PlanCategory) error {
-	old, err := scanPlanCategory(tx.QueryRowContext(ctx, `SELECT `+planCategoryColumns+` FROM plan_categories
-		WHERE owner_id = $1 AND key = $2`, s.AccountID, c.Key))
-	if err != nil {
-		return notFound(err, "plan category")
-	}
-	if err := c.PlanCategory.Validate(); err != nil {
-		return err
-	}
-	if c.Version != old.Version {
-		return staleVersion("plan category", old.Version, c.Version)
-	}
-	c.ID, c.OwnerID, c.SourceID, c.CreatedAt, c.UpdatedAt, c.Version = old.ID, old.OwnerID, old.SourceID, old.CreatedAt, db.stamp(), old.Version+1
-	body, err := bodyOf(c.PlanCategory)
-	if err != nil {
-		return err
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE plan_categories SET body = $1, version = $2, updated_at = $3 WHERE id = $4 AND version = $5`,
-		body, c.Version, tv(c.UpdatedAt), c.ID, old.Version)
-	if err != nil {
-		return fmt.Errorf("update plan category %s: %w", c.Key, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return staleVersion("plan category", old.Version+1, old.Version)
-	}
-	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan_category.update", "plan_category", c.ID,
-		jsonChanges(old.PlanCategory, c.PlanCategory))
 }
 
 // deletePlanCategory deletes category old of seller s, refused while plans
@@ -724,95 +571,6 @@ func (db *DB) deletePlanCategory(ctx context.Context, tx *sql.Tx, actor *account
 		return fmt.Errorf("delete plan category %s: %w", old.Key, err)
 	}
 	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan_category.delete", "plan_category", old.ID, map[string]any{"key": old.Key})
-}
-
-// createSalesCategory adds c to the catalog of seller s (c.OwnerID) with
-// its display setting.
-func (db *DB) createSalesCategory(ctx context.Context, tx *sql.Tx, actor *account.Actor, s *seller, c *SalesCategory) error {
-	shelves, _, err := loadShelves(ctx, tx, c.OwnerID)
-	if err != nil {
-		return err
-	}
-	if err := invalid("sales category", nil, validateShelf(&c.SalesCategory, shelves),
-		checkCategorySource(ctx, tx, "sales_categories", s, c.SourceID, "sales category")); err != nil {
-		return err
-	}
-	if _, ok := shelves[c.Key]; ok {
-		return keyTaken("sales category", c.Key)
-	}
-	body, err := bodyOf(c.SalesCategory)
-	if err != nil {
-		return err
-	}
-	now := db.stamp()
-	err = tx.QueryRowContext(ctx, `INSERT INTO sales_categories (owner_id, source_id, key, parent_key, position, holds, displayed,
-		body, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING id`,
-		c.OwnerID, nullID(c.SourceID), c.Key, c.Parent, c.Position, string(c.Holds), c.Displayed, body, tv(now)).Scan(&c.ID)
-	if err != nil {
-		if isUniqueViolation(err) {
-			return keyTaken("sales category", c.Key)
-		}
-		return fmt.Errorf("create sales category: %w", err)
-	}
-	c.Meta = Meta{Version: 1, CreatedAt: now, UpdatedAt: now}
-	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "sales_category.create", "sales_category", c.ID,
-		jsonChanges(nil, c.SalesCategory))
-}
-
-// updateSalesCategory replaces name, parent, position and holds of category
-// c.Key of seller s, keeping its display setting; c.Version must be the
-// version read.
-func (db *DB) updateSalesCategory(ctx context.Context, tx *sql.Tx, actor *account.Actor, s *seller, c *SalesCategory) error {
-	shelves, _, err := loadShelves(ctx, tx, s.AccountID)
-	if err != nil {
-		return err
-	}
-	old, ok := shelves[c.Key]
-	if !ok {
-		return marketplane.Errorf(marketplane.ENOTFOUND, "sales category not found")
-	}
-	var f marketplane.FieldErrors
-	if old.Holds == catalog.HoldsCategories && c.Holds == catalog.HoldsPlans {
-		for _, o := range shelves {
-			if o.Parent == c.Key {
-				f.Add("holds", "the category has sub-categories; move them first")
-				break
-			}
-		}
-	}
-	if old.Holds == catalog.HoldsPlans && c.Holds == catalog.HoldsCategories {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM plans WHERE owner_id = $1 AND `+
-			db.jsonListHas("body", "sales_categories", 2), s.AccountID, c.Key).Scan(&n); err != nil {
-			return fmt.Errorf("plans on sales category %s: %w", c.Key, err)
-		}
-		if n > 0 {
-			f.Add("holds", fmt.Sprintf("%d plans are on this category; take them off first", n))
-		}
-	}
-	if err := invalid("sales category", f, validateShelf(&c.SalesCategory, shelves)); err != nil {
-		return err
-	}
-	if c.Version != old.Version {
-		return staleVersion("sales category", old.Version, c.Version)
-	}
-	c.ID, c.OwnerID, c.SourceID, c.Displayed = old.ID, old.OwnerID, old.SourceID, old.Displayed
-	c.CreatedAt, c.UpdatedAt, c.Version = old.CreatedAt, db.stamp(), old.Version+1
-	body, err := bodyOf(c.SalesCategory)
-	if err != nil {
-		return err
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE sales_categories SET parent_key = $1, position = $2, holds = $3, body = $4,
-		version = $5, updated_at = $6 WHERE id = $7 AND version = $8`,
-		c.Parent, c.Position, string(c.Holds), body, c.Version, tv(c.UpdatedAt), c.ID, old.Version)
-	if err != nil {
-		return fmt.Errorf("update sales category %s: %w", c.Key, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return staleVersion("sales category", old.Version+1, old.Version)
-	}
-	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "sales_category.update", "sales_category", c.ID,
-		jsonChanges(old.SalesCategory, c.SalesCategory))
 }
 
 // deleteSalesCategory deletes category old of seller s, refused while it
@@ -837,100 +595,6 @@ func (db *DB) deleteSalesCategory(ctx context.Context, tx *sql.Tx, actor *accoun
 		return fmt.Errorf("delete sales category %s: %w", old.Key, err)
 	}
 	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "sales_category.delete", "sales_category", old.ID, map[string]any{"key": old.Key})
-}
-
-// createPlan creates the original plan p in the catalog of seller s
-// (p.OwnerID). Upgrade and downgrade paths may name the plans of pending
-// besides the plans s holds: the plans the caller creates in the same
-// transaction.
-func (db *DB) createPlan(ctx context.Context, tx *sql.Tx, actor *account.Actor, s *seller, p *catalog.Plan, pending []string) error {
-	var f marketplane.FieldErrors
-	if p.SourceID != 0 {
-		f.Add("source_id", "an original plan has no source; delegate the source plan to make a copy")
-	}
-	if p.Rule != nil {
-		f.Add("rule", "only a delegated copy has a price rule")
-	}
-	refs, err := db.loadPlanRefs(ctx, tx, []*catalog.Plan{p})
-	if err != nil {
-		return err
-	}
-	refs.pending(p.OwnerID, pending)
-	if err := invalid("plan", f, refs.check(p, s.Currency)); err != nil {
-		return err
-	}
-	if err := keyFree(ctx, tx, p.OwnerID, p.Key, 0); err != nil {
-		return err
-	}
-	p.ChangedUpstream = false
-	if err := db.insertPlan(ctx, tx, p, 0); err != nil {
-		return err
-	}
-	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan.create", "plan", p.ID, jsonChanges(nil, p))
-}
-
-// updatePlan saves p over plan p.ID of seller s as UpdatePlan does (check
-// runs on copies); pending is as for createPlan.
-func (db *DB) updatePlan(ctx context.Context, tx *sql.Tx, actor *account.Actor, s *seller, p *catalog.Plan, check CopyCheck, pending []string) error {
-	old, err := loadPlan(ctx, tx, p.ID)
-	if err != nil {
-		return err
-	}
-	if old.OwnerID != s.AccountID {
-		return marketplane.Errorf(marketplane.ENOTFOUND, "plan not found")
-	}
-	if p.Version != old.Version {
-		return staleVersion("plan", old.Version, p.Version)
-	}
-	p.OwnerID, p.SourceID, p.ChangedUpstream, p.CreatedAt = old.OwnerID, old.SourceID, old.ChangedUpstream, old.CreatedAt
-	var f marketplane.FieldErrors
-	if old.SourceID == 0 && p.Rule != nil {
-		f.Add("rule", "only a delegated copy has a price rule")
-	}
-	if old.SourceID != 0 {
-		sameStructure(&f, old.Plan, p)
-	}
-	refs, err := db.loadPlanRefs(ctx, tx, []*catalog.Plan{p})
-	if err != nil {
-		return err
-	}
-	refs.pending(p.OwnerID, pending)
-	if err := invalid("plan", f, refs.check(p, s.Currency)); err != nil {
-		return err
-	}
-	if old.SourceID != 0 && check != nil {
-		src, err := loadPlan(ctx, tx, old.SourceID)
-		if err != nil {
-			return err
-		}
-		if err := check(src.Plan, p); err != nil {
-			return err
-		}
-	}
-	if p.Key != old.Key {
-		if err := keyFree(ctx, tx, p.OwnerID, p.Key, p.ID); err != nil {
-			return err
-		}
-	}
-	body, err := bodyOf(p)
-	if err != nil {
-		return err
-	}
-	p.Version, p.UpdatedAt = old.Version+1, db.stamp()
-	res, err := tx.ExecContext(ctx, `UPDATE plans SET key = $1, template_key = $2, currency = $3, plan_category = $4,
-		published = $5, needs_confirmation = $6, body = $7, version = $8, updated_at = $9 WHERE id = $10 AND version = $11`,
-		p.Key, p.Template, p.Currency, p.PlanCategory, p.Published, p.NeedsConfirmation(), body, p.Version, tv(p.UpdatedAt),
-		p.ID, old.Version)
-	if err != nil {
-		if isUniqueViolation(err) {
-			return keyTaken("plan", p.Key)
-		}
-		return fmt.Errorf("update plan %d: %w", p.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return staleVersion("plan", old.Version+1, old.Version)
-	}
-	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan.update", "plan", p.ID, jsonChanges(old.Plan, p))
 }
 
 // deletePlan deletes plan old of seller s as DeletePlan does: a plan with
@@ -970,17 +634,4 @@ func (db *DB) deletePlan(ctx context.Context, tx *sql.Tx, actor *account.Actor, 
 	}
 	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan.delete", "plan", old.ID,
 		map[string]any{"key": old.Key, "source_id": old.SourceID})
-}
-
-// pending adds keys to the plans of owner that upgrade paths may name.
-func (r *planRefs) pending(owner int64, keys []string) {
-	if len(keys) == 0 {
-		return
-	}
-	if r.plans[owner] == nil {
-		r.plans[owner] = map[string]bool{}
-	}
-	for _, k := range keys {
-		r.plans[owner][k] = true
-	}
 }

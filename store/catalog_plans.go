@@ -189,6 +189,19 @@ func (r *planRefs) known(p *catalog.Plan) catalog.Known {
 	}
 }
 
+// pending adds keys to the plans of owner that upgrade paths may name.
+func (r *planRefs) pending(owner int64, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	if r.plans[owner] == nil {
+		r.plans[owner] = map[string]bool{}
+	}
+	for _, k := range keys {
+		r.plans[owner][k] = true
+	}
+}
+
 // check validates p with the catalog's rules and what it refers to: the
 // currency is its owner's (currency), its sales categories hold plans, and
 // only copies wait for prices of their owner.
@@ -311,29 +324,38 @@ func (db *DB) CreatePlan(ctx context.Context, actor *account.Actor, p *catalog.P
 		if err != nil {
 			return err
 		}
-		var f marketplane.FieldErrors
-		if p.SourceID != 0 {
-			f.Add("source_id", "an original plan has no source; delegate the source plan to make a copy")
-		}
-		if p.Rule != nil {
-			f.Add("rule", "only a delegated copy has a price rule")
-		}
-		refs, err := db.loadPlanRefs(ctx, tx, []*catalog.Plan{p})
-		if err != nil {
-			return err
-		}
-		if err := invalid("plan", f, refs.check(p, s.Currency)); err != nil {
-			return err
-		}
-		if err := keyFree(ctx, tx, p.OwnerID, p.Key, 0); err != nil {
-			return err
-		}
-		p.ChangedUpstream = false
-		if err := db.insertPlan(ctx, tx, p, 0); err != nil {
-			return err
-		}
-		return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan.create", "plan", p.ID, jsonChanges(nil, p))
+		return db.createPlan(ctx, tx, actor, s, p, nil)
 	})
+}
+
+// createPlan creates the original plan p in the catalog of seller s
+// (p.OwnerID). Upgrade and downgrade paths may name the plans of pending
+// besides the plans s holds: the plans the caller creates in the same
+// transaction.
+func (db *DB) createPlan(ctx context.Context, tx *sql.Tx, actor *account.Actor, s *seller, p *catalog.Plan, pending []string) error {
+	var f marketplane.FieldErrors
+	if p.SourceID != 0 {
+		f.Add("source_id", "an original plan has no source; delegate the source plan to make a copy")
+	}
+	if p.Rule != nil {
+		f.Add("rule", "only a delegated copy has a price rule")
+	}
+	refs, err := db.loadPlanRefs(ctx, tx, []*catalog.Plan{p})
+	if err != nil {
+		return err
+	}
+	refs.pending(p.OwnerID, pending)
+	if err := invalid("plan", f, refs.check(p, s.Currency)); err != nil {
+		return err
+	}
+	if err := keyFree(ctx, tx, p.OwnerID, p.Key, 0); err != nil {
+		return err
+	}
+	p.ChangedUpstream = false
+	if err := db.insertPlan(ctx, tx, p, 0); err != nil {
+		return err
+	}
+	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan.create", "plan", p.ID, jsonChanges(nil, p))
 }
 
 // InsertCopy creates a delegated copy of plan p.SourceID for reseller
@@ -693,58 +715,67 @@ func (db *DB) UpdatePlan(ctx context.Context, actor *account.Actor, p *catalog.P
 		if err != nil {
 			return hideAs(err, "plan")
 		}
-		if p.Version != old.Version {
-			return staleVersion("plan", old.Version, p.Version)
-		}
-		p.OwnerID, p.SourceID, p.ChangedUpstream, p.CreatedAt = old.OwnerID, old.SourceID, old.ChangedUpstream, old.CreatedAt
-		var f marketplane.FieldErrors
-		if old.SourceID == 0 && p.Rule != nil {
-			f.Add("rule", "only a delegated copy has a price rule")
-		}
-		if old.SourceID != 0 {
-			sameStructure(&f, old.Plan, p)
-		}
-		refs, err := db.loadPlanRefs(ctx, tx, []*catalog.Plan{p})
-		if err != nil {
-			return err
-		}
-		if err := invalid("plan", f, refs.check(p, s.Currency)); err != nil {
-			return err
-		}
-		if old.SourceID != 0 && check != nil {
-			src, err := loadPlan(ctx, tx, old.SourceID)
-			if err != nil {
-				return err
-			}
-			if err := check(src.Plan, p); err != nil {
-				return err
-			}
-		}
-		if p.Key != old.Key {
-			if err := keyFree(ctx, tx, p.OwnerID, p.Key, p.ID); err != nil {
-				return err
-			}
-		}
-		body, err := bodyOf(p)
-		if err != nil {
-			return err
-		}
-		p.Version, p.UpdatedAt = old.Version+1, db.stamp()
-		res, err := tx.ExecContext(ctx, `UPDATE plans SET key = $1, template_key = $2, currency = $3, plan_category = $4,
-			published = $5, needs_confirmation = $6, body = $7, version = $8, updated_at = $9 WHERE id = $10 AND version = $11`,
-			p.Key, p.Template, p.Currency, p.PlanCategory, p.Published, p.NeedsConfirmation(), body, p.Version, tv(p.UpdatedAt),
-			p.ID, old.Version)
-		if err != nil {
-			if isUniqueViolation(err) {
-				return keyTaken("plan", p.Key)
-			}
-			return fmt.Errorf("update plan %d: %w", p.ID, err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return staleVersion("plan", old.Version+1, old.Version)
-		}
-		return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan.update", "plan", p.ID, jsonChanges(old.Plan, p))
+		return db.updatePlan(ctx, tx, actor, s, old.Plan, p, check, nil)
 	})
+}
+
+// updatePlan saves p over old, the plan p.ID of seller s as read in tx, as
+// UpdatePlan does (check runs on copies); pending is as for createPlan. The
+// caller loads old and knows it is s's: UpdatePlan authorizes its owner,
+// the import finds it in the catalog of s.
+func (db *DB) updatePlan(ctx context.Context, tx *sql.Tx, actor *account.Actor, s *seller, old, p *catalog.Plan, check CopyCheck, pending []string) error {
+	if p.Version != old.Version {
+		return staleVersion("plan", old.Version, p.Version)
+	}
+	p.OwnerID, p.SourceID, p.ChangedUpstream, p.CreatedAt = old.OwnerID, old.SourceID, old.ChangedUpstream, old.CreatedAt
+	var f marketplane.FieldErrors
+	if old.SourceID == 0 && p.Rule != nil {
+		f.Add("rule", "only a delegated copy has a price rule")
+	}
+	if old.SourceID != 0 {
+		sameStructure(&f, old, p)
+	}
+	refs, err := db.loadPlanRefs(ctx, tx, []*catalog.Plan{p})
+	if err != nil {
+		return err
+	}
+	refs.pending(p.OwnerID, pending)
+	if err := invalid("plan", f, refs.check(p, s.Currency)); err != nil {
+		return err
+	}
+	if old.SourceID != 0 && check != nil {
+		src, err := loadPlan(ctx, tx, old.SourceID)
+		if err != nil {
+			return err
+		}
+		if err := check(src.Plan, p); err != nil {
+			return err
+		}
+	}
+	if p.Key != old.Key {
+		if err := keyFree(ctx, tx, p.OwnerID, p.Key, p.ID); err != nil {
+			return err
+		}
+	}
+	body, err := bodyOf(p)
+	if err != nil {
+		return err
+	}
+	p.Version, p.UpdatedAt = old.Version+1, db.stamp()
+	res, err := tx.ExecContext(ctx, `UPDATE plans SET key = $1, template_key = $2, currency = $3, plan_category = $4,
+		published = $5, needs_confirmation = $6, body = $7, version = $8, updated_at = $9 WHERE id = $10 AND version = $11`,
+		p.Key, p.Template, p.Currency, p.PlanCategory, p.Published, p.NeedsConfirmation(), body, p.Version, tv(p.UpdatedAt),
+		p.ID, old.Version)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return keyTaken("plan", p.Key)
+		}
+		return fmt.Errorf("update plan %d: %w", p.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return staleVersion("plan", old.Version+1, old.Version)
+	}
+	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan.update", "plan", p.ID, jsonChanges(old, p))
 }
 
 // DeletePlan deletes plan id with its change log and sync runs. A plan with
