@@ -141,6 +141,14 @@ var benchmarks = map[string]benchmark{
 		minScale:     minSubtree,
 		run:          runSubtree,
 	},
+	"sync": {
+		about: "delegate one provider plan to SCALE L1 resellers and by each to 10 L2 resellers " +
+			"(SCALE×11 copies; built or reused), then time syncing a price change and a new " +
+			"resource to every copy (price_change_s, new_resource_s, copies)",
+		defaultScale: 2000,
+		minScale:     1,
+		run:          runSync,
+	},
 }
 
 // Names lists the benchmarks, sorted.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -26,7 +27,7 @@ type copyOwner struct {
 // validation to report. It costs nothing when nothing is missing (refs
 // already holds the owners' categories), and refs is updated with what it
 // adds.
-func (db *DB) adoptCategories(ctx context.Context, tx *sql.Tx, actor *account.Actor, plans []*catalog.Plan, refs *planRefs, owners map[int64]copyOwner) error {
+func (db *DB) adoptCategories(ctx context.Context, conn *sql.Conn, tx *sql.Tx, actor *account.Actor, plans []*catalog.Plan, refs *planRefs, owners map[int64]copyOwner) error {
 	needPlan, needSales := map[int64][]string{}, map[int64][]string{}
 	for _, p := range plans {
 		if p.SourceID == 0 {
@@ -93,36 +94,37 @@ func (db *DB) adoptCategories(ctx context.Context, tx *sql.Tx, actor *account.Ac
 		return err
 	}
 
+	// The rows to add are collected first and go in with the engine's bulk
+	// path (COPY on PostgreSQL), with their audit entries: a first
+	// delegation to thousands of resellers adopts categories for every one
+	// of them, and a statement per row would cost a round trip each.
 	now := db.stamp()
+	type adoptedPlanCat struct {
+		owner int64
+		src   *PlanCategory
+	}
+	type adoptedSalesCat struct {
+		owner int64
+		src   *SalesCategory
+	}
+	var newPlan []adoptedPlanCat
+	var newSales []adoptedSalesCat
 	for _, o := range sortedKeys(needPlan) {
-		own, parent := owners[o], owners[o].parentID
+		parent := owners[o].parentID
 		for _, k := range needPlan[o] {
 			src := planCats[parent][k]
 			if src == nil || planCats[o][k] != nil {
 				continue
 			}
-			c := &PlanCategory{PlanCategory: src.PlanCategory}
-			c.ID, c.OwnerID, c.SourceID = 0, o, src.ID
-			body, err := bodyOf(c.PlanCategory)
-			if err != nil {
-				return err
-			}
-			if err := tx.QueryRowContext(ctx, `INSERT INTO plan_categories (owner_id, source_id, key, body, version, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id`, o, src.ID, k, body, tv(now)).Scan(&c.ID); err != nil {
-				return fmt.Errorf("adopt plan category %s for account %d: %w", k, o, err)
-			}
+			newPlan = append(newPlan, adoptedPlanCat{o, src})
 			if refs.planCats[o] == nil {
 				refs.planCats[o] = map[string]bool{}
 			}
 			refs.planCats[o][k] = true
-			if err := db.audit(ctx, tx, actor, o, own.path, "plan_category.adopt", "plan_category", c.ID,
-				map[string]any{"key": k, "source_id": src.ID}); err != nil {
-				return err
-			}
 		}
 	}
 	for _, o := range sortedKeys(needSales) {
-		own, parent := owners[o], owners[o].parentID
+		parent := owners[o].parentID
 		if shelves[o] == nil {
 			shelves[o] = salesShelves{}
 		}
@@ -144,30 +146,71 @@ func (db *DB) adoptCategories(ctx context.Context, tx *sql.Tx, actor *account.Ac
 			}
 			for i := len(chain) - 1; i >= 0; i-- {
 				src := chain[i]
-				c := &SalesCategory{SalesCategory: src.SalesCategory}
-				c.ID, c.OwnerID, c.SourceID = 0, o, src.ID
-				body, err := bodyOf(c.SalesCategory)
-				if err != nil {
-					return err
-				}
-				if err := tx.QueryRowContext(ctx, `INSERT INTO sales_categories (owner_id, source_id, key, parent_key, position, holds,
-					displayed, body, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING id`,
-					o, src.ID, c.Key, c.Parent, c.Position, string(c.Holds), c.Displayed, body, tv(now)).Scan(&c.ID); err != nil {
-					return fmt.Errorf("adopt sales category %s for account %d: %w", c.Key, o, err)
-				}
-				shelves[o][c.Key] = c
+				newSales = append(newSales, adoptedSalesCat{o, src})
+				shelves[o][src.Key] = src // the owner has it now (as far as this batch goes)
 				if refs.salesCats[o] == nil {
 					refs.salesCats[o] = map[string]catalog.Holds{}
 				}
-				refs.salesCats[o][c.Key] = c.Holds
-				if err := db.audit(ctx, tx, actor, o, own.path, "sales_category.adopt", "sales_category", c.ID,
-					map[string]any{"key": c.Key, "source_id": src.ID}); err != nil {
-					return err
-				}
+				refs.salesCats[o][src.Key] = src.Holds
 			}
 		}
 	}
-	return nil
+	planIDs, err := db.dialect.reserveIDs(ctx, tx, "plan_categories", len(newPlan))
+	if err != nil {
+		return err
+	}
+	salesIDs, err := db.dialect.reserveIDs(ctx, tx, "sales_categories", len(newSales))
+	if err != nil {
+		return err
+	}
+	if err := db.bulk().insertRows(ctx, conn, tx, "plan_categories",
+		[]string{"id", "owner_id", "source_id", "key", "body", "version", "created_at", "updated_at"}, len(newPlan),
+		func(i int) ([]any, error) {
+			a := newPlan[i]
+			c := a.src.PlanCategory
+			c.ID, c.OwnerID, c.SourceID = 0, a.owner, a.src.ID
+			body, err := bodyOf(c)
+			if err != nil {
+				return nil, err
+			}
+			return []any{planIDs[i], a.owner, a.src.ID, c.Key, body, int64(1), now, now}, nil
+		}); err != nil {
+		return fmt.Errorf("adopt plan categories: %w", err)
+	}
+	if err := db.bulk().insertRows(ctx, conn, tx, "sales_categories",
+		[]string{"id", "owner_id", "source_id", "key", "parent_key", "position", "holds", "displayed", "body", "version", "created_at", "updated_at"},
+		len(newSales), func(i int) ([]any, error) {
+			a := newSales[i]
+			c := a.src.SalesCategory
+			c.ID, c.OwnerID, c.SourceID = 0, a.owner, a.src.ID
+			body, err := bodyOf(c)
+			if err != nil {
+				return nil, err
+			}
+			return []any{salesIDs[i], a.owner, a.src.ID, c.Key, c.Parent, c.Position, string(c.Holds), c.Displayed, body, int64(1), now, now}, nil
+		}); err != nil {
+		return fmt.Errorf("adopt sales categories: %w", err)
+	}
+	var userID, keyID, actorAcct any
+	if actor != nil && !actor.System {
+		userID, keyID, actorAcct = nullID(actor.UserID), nullID(actor.KeyID), nullID(actor.AccountID)
+	}
+	return db.bulk().insertRows(ctx, conn, tx, "audit_log", auditColumns, len(newPlan)+len(newSales), func(i int) ([]any, error) {
+		var owner, id, src int64
+		var action, entity, key string
+		if i < len(newPlan) {
+			a := newPlan[i]
+			owner, id, src, key, action, entity = a.owner, planIDs[i], a.src.ID, a.src.Key, "plan_category.adopt", "plan_category"
+		} else {
+			a := newSales[i-len(newPlan)]
+			owner, id, src, key, action, entity = a.owner, salesIDs[i-len(newPlan)], a.src.ID, a.src.Key, "sales_category.adopt", "sales_category"
+		}
+		ch, err := json.Marshal(map[string]any{"key": key, "source_id": src})
+		if err != nil {
+			return nil, err
+		}
+		return []any{now, userID, keyID, actorAcct, owner, owners[owner].path, action, entity, id, string(ch)}, nil
+	})
 }
 
 func sortedKeys[V any](m map[int64]V) []int64 {

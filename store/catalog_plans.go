@@ -537,7 +537,7 @@ func (db *DB) InsertCopies(ctx context.Context, actor *account.Actor, plans []*c
 		p.UpgradeTo = slices.DeleteFunc(p.UpgradeTo, func(k string) bool { return !held(k) })
 		p.DowngradeTo = slices.DeleteFunc(p.DowngradeTo, func(k string) bool { return !held(k) })
 	}
-	if err := db.adoptCategories(ctx, tx, actor, plans, refs, owners); err != nil {
+	if err := db.adoptCategories(ctx, conn, tx, actor, plans, refs, owners); err != nil {
 		return err
 	}
 	for i, p := range plans {

@@ -377,7 +377,7 @@ func (db *DB) SaveCopies(ctx context.Context, plans []*catalog.Plan, changes []P
 	for _, s := range have {
 		owners[s.owner] = copyOwner{parentID: s.parent, path: s.path}
 	}
-	if err := db.adoptCategories(ctx, tx, account.SystemActor(), plans, refs, owners); err != nil {
+	if err := db.adoptCategories(ctx, conn, tx, account.SystemActor(), plans, refs, owners); err != nil {
 		return err
 	}
 	rows := make([]copyRow, len(plans))
