@@ -413,3 +413,67 @@ func TestSyncPlanCategoryUniqueGroup(t *testing.T) {
 		}
 	})
 }
+
+func TestSyncNewPlans(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		c := catSetup(t, db)
+		basic := officePlan(c.P.ID, "office-basic")
+		if err := db.CreatePlan(c.ctx, c.p, basic); err != nil {
+			t.Fatal(err)
+		}
+		// A sells office plans with a 20 % markup; B sells none.
+		if _, err := db.Delegate(c.ctx, c.p, basic.ID, c.A.ID, percent("20")); err != nil {
+			t.Fatal(err)
+		}
+		pro := officePlan(c.P.ID, "office-pro")
+		pro.Periods[0].Recurring.Amount = m("15.00")
+		pro.Published = true
+		if err := db.CreatePlan(c.ctx, c.p, pro); err != nil {
+			t.Fatal(err)
+		}
+		// The preview names the copy to be made and makes nothing.
+		var items []store.SyncItem
+		opts, _ := delegation.ParseOptions("new_plans")
+		if err := db.PreviewSync(c.ctx, c.p, pro.ID, opts, false, func(it store.SyncItem) error {
+			items = append(items, it)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(items) != 1 || !items[0].NewCopy || items[0].OwnerID != c.A.ID {
+			t.Fatalf("preview of new plans: %+v", items)
+		}
+		if _, err := db.PlanByKey(c.ctx, c.a, c.A.ID, "office-pro"); marketplane.ErrorCode(err) != marketplane.ENOTFOUND {
+			t.Fatalf("the preview made a copy: %v", err)
+		}
+		run := &store.SyncRun{SourcePlanID: pro.ID, Options: "new_plans"}
+		if err := db.CreateSyncRun(c.ctx, c.p, run, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.RunSync(c.ctx, run.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.PlanByKey(c.ctx, c.a, c.A.ID, "office-pro")
+		if err != nil {
+			t.Fatalf("A did not get the new plan: %v", err)
+		}
+		if got.SourceID != pro.ID || got.Periods[0].Recurring.Amount != m("18.00") || got.Rule == nil || got.Rule.Percent != "20" {
+			t.Errorf("A's copy of the new plan: source %d, fee %s, rule %+v", got.SourceID, got.Periods[0].Recurring.Amount, got.Rule)
+		}
+		if _, err := db.PlanByKey(c.ctx, c.b, c.B.ID, "office-pro"); marketplane.ErrorCode(err) != marketplane.ENOTFOUND {
+			t.Errorf("B, which sells no office plan, got a copy: %v", err)
+		}
+		// Running it again makes nothing new.
+		again := &store.SyncRun{SourcePlanID: pro.ID, Options: "new_plans"}
+		if err := db.CreateSyncRun(c.ctx, c.p, again, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.RunSync(c.ctx, again.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, db, "plans"); n != 4 {
+			t.Errorf("%d plans, want 4 (2 originals, 2 copies of A)", n)
+		}
+	})
+}
