@@ -302,10 +302,11 @@ func validateRate(f *marketplane.FieldErrors, at string, r *Rate, periods map[st
 	if r.Min < 0 {
 		f.Add(at+".min", "must not be negative")
 	}
+	// Included may be below the minimum: the units between them are the
+	// minimum a customer pays for (golden scenario 17: none included, two
+	// seats at least). It may not exceed the maximum.
 	if r.Included < Unlimited {
 		f.Add(at+".included", "must be -1 (unlimited) or at least 0")
-	} else if r.Included != Unlimited && r.Included < r.Min {
-		f.Add(at+".included", "must be at least the minimum, or unlimited")
 	}
 	if r.Max < Unlimited {
 		f.Add(at+".max", "must be -1 (unlimited) or at least 0")

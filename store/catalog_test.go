@@ -443,7 +443,7 @@ func TestPlanCreateReadUpdate(t *testing.T) {
 				p.Periods[0].RecurringPer = catalog.PerMonth
 			}, marketplane.EINVALID, []string{"periods[0].recurring_per"}},
 			{"unknown resource", func(p *catalog.Plan) { p.Rates[0].Resource, p.Rates[0].Key = "vcpu", "vcpu" }, marketplane.EINVALID, []string{"rates[0].resource"}},
-			{"included below min", func(p *catalog.Plan) { p.Rates[0].Included = 0 }, marketplane.EINVALID, []string{"rates[0].included"}},
+			{"included below unlimited", func(p *catalog.Plan) { p.Rates[0].Included = -2 }, marketplane.EINVALID, []string{"rates[0].included"}},
 			{"max below included", func(p *catalog.Plan) { p.Rates[0].Max = 2 }, marketplane.EINVALID, []string{"rates[0].max"}},
 			{"rate period", func(p *catalog.Plan) { p.Rates[0].Periods = []string{"2y"} }, marketplane.EINVALID, []string{"rates[0].periods[0]"}},
 			{"display", func(p *catalog.Plan) { p.Rates[0].Display = "knob" }, marketplane.EINVALID, []string{"rates[0].display"}},

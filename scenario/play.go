@@ -1,0 +1,223 @@
+package scenario
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/govalues/decimal"
+
+	"github.com/marketplane/marketplane/money"
+	"github.com/marketplane/marketplane/order"
+)
+
+// Issued is a document the player issued.
+type Issued struct {
+	On   time.Time
+	Type string // invoice or credit_memo
+	// From and To are the seller and buyer tiers; empty in a scenario
+	// without tiers.
+	From, To      string
+	Due           time.Time // zero without payment terms
+	ReverseCharge bool
+	Currency      string
+	Lines         []order.Line
+	Total         money.Micros
+	Step          int // index of the step that issued it
+}
+
+// StepError is an order step the order package refused.
+type StepError struct {
+	Step int // index in the case's steps
+	Err  error
+}
+
+// Result is what playing a case produced and how far the player got.
+type Result struct {
+	Documents []Issued
+	Errors    []StepError
+	// Stop is the index of the step the player stopped at, the first bill
+	// step, or the number of steps when it played them all.
+	Stop int
+	// StopOn is the date of the stop step; zero when every step was played.
+	StopOn time.Time
+	// Skipped are the billing steps before Stop that the player passed
+	// over (usage, pay, topup, release, check): they do not change an
+	// order's documents.
+	Skipped []int
+}
+
+// Whole reports whether every step was played (none skipped, none left).
+func (r *Result) Whole() bool { return r.StopOn.IsZero() && len(r.Skipped) == 0 }
+
+// Play plays case i of s through the order package, on a fresh market, and
+// returns the documents issued on order, change and cancellation dates. It
+// stops at the first bill step (the billing run is not pure) and passes
+// over the other billing steps. An order step the order package refuses is
+// recorded in Result.Errors and play goes on. The error is for a scenario
+// the player cannot set up at all.
+func Play(s *Scenario, i int) (*Result, error) {
+	if i < 0 || i >= len(s.Cases) {
+		return nil, fmt.Errorf("%s: no case %d", s.File, i)
+	}
+	k := &s.Cases[i]
+	m, err := s.Market()
+	if err != nil {
+		return nil, err
+	}
+	p := &player{s: s, m: m, res: &Result{Stop: len(k.Steps)}, customer: s.Customer}
+	if k.Customer != nil {
+		p.customer = k.Customer
+	}
+	p.terms = order.Terms{Location: time.UTC}
+	switch k.Mode {
+	case "next_billing_date":
+		p.terms.Downgrade = order.DowngradeNextBillingDate
+	case "none":
+		p.terms.Proration = order.NoProration
+	}
+	for j, st := range k.Steps {
+		if st.Do == Bill {
+			p.res.Stop, p.res.StopOn = j, st.On.Time
+			break
+		}
+		if Billing(st.Do) {
+			p.res.Skipped = append(p.res.Skipped, j)
+			continue
+		}
+		if err := p.play(j, &st); err != nil {
+			p.res.Errors = append(p.res.Errors, StepError{Step: j, Err: err})
+		}
+	}
+	return p.res, nil
+}
+
+type player struct {
+	s        *Scenario
+	m        *Market
+	res      *Result
+	customer *Customer
+	terms    order.Terms
+
+	sub           *order.Subscription
+	seller, buyer string
+	chain         order.Chain // the subscription's plan and its sources
+}
+
+func (p *player) play(j int, st *Step) error {
+	retail := p.terms
+	retail.Tax = p.tax()
+	switch st.Do {
+	case Order:
+		p.buyer = Buyer
+		if st.As != "" {
+			p.buyer = st.As
+		}
+		p.seller = p.m.Parent[p.buyer]
+		chain, err := p.m.Chain(p.seller, st.Plan)
+		if err != nil {
+			return err
+		}
+		key, err := PeriodKey(st.Duration)
+		if err != nil {
+			return err
+		}
+		req := order.NewRequest{On: st.On.Time, Period: key, Resources: st.Resources, ConfirmZero: st.ConfirmZero}
+		q, err := order.QuoteNew(chain[0], req, retail)
+		if err != nil {
+			return err
+		}
+		tiers, err := order.WholesaleNew(chain, req, p.terms)
+		if err != nil {
+			return err
+		}
+		p.sub, p.chain = q.Subscription, chain
+		p.issue(j, st.On.Time, q, tiers)
+	case Change:
+		if p.sub == nil {
+			return fmt.Errorf("no subscription to change")
+		}
+		req := order.ChangeRequest{On: st.On.Time, Resources: st.Resources}
+		var to order.Chain
+		if st.To != "" {
+			var err error
+			if to, err = p.m.Chain(p.seller, st.To); err != nil {
+				return err
+			}
+			req.Plan = to[0]
+		}
+		q, err := order.QuoteChange(p.sub, req, retail)
+		if err != nil {
+			return err
+		}
+		tiers, err := order.WholesaleChange(p.sub, p.chain, to, req, p.terms)
+		if err != nil {
+			return err
+		}
+		p.sub = q.Subscription
+		if to != nil && p.sub.Pending == nil {
+			p.chain = to
+		}
+		p.issue(j, st.On.Time, q, tiers)
+	case Cancel:
+		if p.sub == nil {
+			return fmt.Errorf("no subscription to cancel")
+		}
+		q, err := order.QuoteCancel(p.sub, st.On.Time, retail)
+		if err != nil {
+			return err
+		}
+		tiers, err := order.WholesaleCancel(p.sub, p.chain, st.On.Time, p.terms)
+		if err != nil {
+			return err
+		}
+		p.sub = nil
+		p.issue(j, st.On.Time, q, tiers)
+	}
+	return nil
+}
+
+// tax is the retail sale's tax: the vendor's rate for the customer's
+// country, or reverse charge.
+func (p *player) tax() order.TaxRule {
+	v := p.s.Vendor
+	if v == nil || p.customer == nil {
+		return order.TaxRule{}
+	}
+	rates := map[string]decimal.Decimal{}
+	for c, r := range v.Tax {
+		rates[c] = r.Decimal
+	}
+	return order.TaxFor(v.Country, rates, order.Buyer{Country: p.customer.Country, VATID: p.customer.VATID})
+}
+
+// issue turns the retail quote and the tiers' quotes into documents, in
+// issue order: the customer's first, then each tier up to the provider.
+func (p *player) issue(j int, on time.Time, q *order.Quote, tiers []*order.Quote) {
+	due := time.Time{}
+	if p.customer != nil && p.customer.Terms != nil && p.customer.Terms.NetDays != nil {
+		due = on.AddDate(0, 0, *p.customer.Terms.NetDays)
+	}
+	p.add(j, on, q, p.seller, p.buyer, due)
+	below := p.seller
+	for _, tq := range tiers {
+		above := p.m.Parent[below]
+		p.add(j, on, tq, above, below, time.Time{})
+		below = above
+	}
+}
+
+func (p *player) add(j int, on time.Time, q *order.Quote, from, to string, due time.Time) {
+	if q.Empty() {
+		return // rule 8: a document whose lines are all zero is not issued
+	}
+	d := Issued{On: on, Type: "invoice", ReverseCharge: q.ReverseCharge, Currency: q.Currency, Lines: q.Lines, Total: q.Total, Step: j}
+	if q.Total < 0 {
+		d.Type = "credit_memo"
+	} else {
+		d.Due = due
+	}
+	if p.m.Tiered {
+		d.From, d.To = from, to
+	}
+	p.res.Documents = append(p.res.Documents, d)
+}
