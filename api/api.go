@@ -29,6 +29,7 @@ import (
 
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/provisioning"
 	"github.com/marketplane/marketplane/store"
 )
 
@@ -62,6 +63,14 @@ type Config struct {
 	// "https://cloud.example.com"; it goes into the OpenAPI document's
 	// servers. Empty leaves the server URL relative ("/api/v1").
 	PublicURL string
+	// CallbackBase returns the server's base URL as connectors reach it,
+	// for the callback of a connector's registration (served at
+	// provisioning.CallbackPath, outside the API). Nil uses PublicURL;
+	// empty makes registering a connector answer 503.
+	CallbackBase func() string
+	// ConnectorClient tunes the calls to connectors while registering them
+	// (zero: the defaults).
+	ConnectorClient provisioning.Options
 }
 
 // API is the REST API. Build it with New and serve Handler.
@@ -72,6 +81,9 @@ type API struct {
 	enqueueSync  func(ctx context.Context, tx *sql.Tx, job SyncTask) error
 	authenticate func(*http.Request) (*account.Actor, error)
 	csrf         *http.CrossOriginProtection
+	// callbackBase and connectorClient serve connector registration.
+	callbackBase    func() string
+	connectorClient provisioning.Options
 
 	mux  *http.ServeMux
 	huma huma.API
@@ -95,6 +107,13 @@ func New(cfg Config) *API {
 		authenticate: cfg.Authenticate,
 		csrf:         http.NewCrossOriginProtection(),
 		mux:          http.NewServeMux(),
+
+		callbackBase:    cfg.CallbackBase,
+		connectorClient: cfg.ConnectorClient,
+	}
+	if a.callbackBase == nil {
+		public := strings.TrimSuffix(cfg.PublicURL, "/")
+		a.callbackBase = func() string { return public }
 	}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -135,6 +154,7 @@ func New(cfg Config) *API {
 	a.taskRoutes()
 	a.catalogRoutes()
 	a.delegationRoutes()
+	a.connectorRoutes()
 
 	a.finishSpec()
 	a.mux.HandleFunc("GET "+Prefix+"/openapi.json", a.serveSpec)
@@ -225,6 +245,8 @@ func notFoundMessage(path string) string {
 		return "task not found"
 	case "sync-runs":
 		return "sync run not found"
+	case "connectors":
+		return "connector not found"
 	}
 	return "not found"
 }

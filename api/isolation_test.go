@@ -266,3 +266,51 @@ func TestIsolation(t *testing.T) {
 func (f *fixture) keysAccount(who string) int64 {
 	return f.admins[strings.TrimSuffix(who, "-support")].AccountID
 }
+
+// connectorRoutes are the routes of the provider's connectors, aimed at
+// the registered connector "memory" at u.
+func connectorRoutes(u string) []route {
+	return []route{
+		{"GET", "/connectors", nil},
+		{"POST", "/connectors", registerBody(u, connectorSecret, false)},
+		{"POST", "/connectors", registerBody(u, connectorSecret, true)},
+		{"GET", "/connectors/memory", nil},
+		{"GET", "/connectors/nope", nil},
+		{"POST", "/connectors/memory/refresh", nil},
+		{"POST", "/connectors/memory/refresh", map[string]any{"dry_run": true}},
+	}
+}
+
+// TestConnectorIsolation calls every connector route with the keys of
+// every account but the provider: connectors are the provider's, so each
+// answer is the same 403 whatever the connector (an unknown name included),
+// shows nothing of it, and the connector is never called.
+func TestConnectorIsolation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		v := withConnectors(t, f)
+		f.must(t, 201, "P", "POST", "/connectors", registerBody(v.url, connectorSecret, false))
+		hits := v.hits.Load()
+		for _, who := range []string{"L1a", "L1a-support", "L1b", "L2", "C"} {
+			for _, rt := range connectorRoutes(v.url) {
+				r := f.call(t, who, rt.method, rt.path, rt.body)
+				if r.Status != http.StatusForbidden {
+					t.Errorf("%s %s as %s: status %d, want 403: %s", rt.method, rt.path, who, r.Status, r.Body)
+					continue
+				}
+				if p := r.Problem(t); p.Detail != "connectors are the provider's: only its users see and register them" ||
+					strings.Contains(string(r.Body), v.url) || strings.Contains(string(r.Body), connectorSecret) {
+					t.Errorf("%s %s as %s: %s", rt.method, rt.path, who, r.Body)
+				}
+			}
+		}
+		if n := v.hits.Load(); n != hits {
+			t.Errorf("the connector got %d requests from others' calls", n-hits)
+		}
+		var c Connector
+		f.must(t, 200, "P", "GET", "/connectors/memory", nil).JSON(t, &c)
+		if c.Version != 1 || c.Status != "registered" {
+			t.Errorf("the connector after the attempts: %+v", c)
+		}
+	})
+}

@@ -29,6 +29,7 @@ var wantOperations = []string{
 	"get-delegation-terms", "set-delegation-terms",
 	"list-account-plans", "create-plan", "get-plan", "update-plan", "delete-plan", "list-plan-copies", "list-plan-changes",
 	"delegate-plan", "preview-plan-sync", "sync-plan", "list-plan-sync-runs", "get-sync-run",
+	"list-connectors", "register-connector", "get-connector", "refresh-connector",
 }
 
 func TestOpenAPIDocument(t *testing.T) {

@@ -6,6 +6,7 @@
 //	marketplane migrate [status]      apply or show database migrations
 //	marketplane demo                  load the demo marketplace (idempotent)
 //	marketplane catalog export|import a seller's catalog as YAML or JSON
+//	marketplane connector …           register, refresh or list connectors
 //	marketplane sync PLAN --options … sync a plan's delegated copies
 //	marketplane tasks …               list, retry or cancel tasks
 //	marketplane openapi               print the OpenAPI document
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, rest, stdout)
 	case "catalog":
 		err = cmdCatalog(ctx, rest, stdout)
+	case "connector":
+		err = cmdConnector(ctx, rest, stdout, stderr)
 	case "tasks":
 		err = cmdTasks(ctx, rest, stdout)
 	case "sync":
@@ -115,6 +118,7 @@ Commands:
   migrate [up|status]         apply the database migrations, or show their state
   demo                        load the demo marketplace and print its logins (idempotent)
   catalog export|import FILE  a seller's catalog as code (YAML or JSON; import --dry-run prints the diff)
+  connector register URL|refresh NAME|list  register connectors (--secret S; --dry-run prints the diff)
   tasks list|show|retry|cancel  look after background tasks
   sync PLAN --options LIST    sync a plan's delegated copies (--dry-run: print what would change)
   openapi                     print the REST API's OpenAPI 3.1 document

@@ -20,6 +20,7 @@ import (
 
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/provisioning"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/web"
 )
@@ -215,6 +216,9 @@ func (m *Main) handler() (http.Handler, error) {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/api/v1/", apiHandler)
+	// Outside the API: a connector's registration callback is
+	// authenticated by its signature alone.
+	mux.Handle("POST "+provisioning.CallbackPath, provisioning.CallbackHandler(m.DB))
 	mux.Handle("/", panels)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

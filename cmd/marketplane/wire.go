@@ -139,6 +139,7 @@ func (m *Main) apiHandler(panels *web.Web) (http.Handler, error) {
 			}
 			return a, nil
 		},
+		CallbackBase: m.callbackBase,
 	})
 	return panels.LoadSession(a.Handler()), nil
 }
