@@ -1,0 +1,330 @@
+package provisioning
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/connector"
+	"github.com/marketplane/marketplane/order"
+	"github.com/marketplane/marketplane/store"
+	"github.com/marketplane/marketplane/subscription"
+)
+
+// Orchestrator carries orders to the connectors: it makes, changes and
+// removes the service of a subscription, and collects usage. Its methods
+// are the bodies of the provisioning tasks; they are idempotent, so a task
+// run again after a crash or a retry does no harm (the connector sees the
+// same request id and answers with the same tenant).
+type Orchestrator struct {
+	DB     *store.DB
+	Logger *slog.Logger
+	// Options are the client options for every connector (timeouts,
+	// retries, polling).
+	Options Options
+	// UsageConcurrency bounds the usage calls in flight per connector.
+	UsageConcurrency int
+
+	mu      sync.Mutex
+	clients map[string]*Client
+}
+
+// client returns the client of connector name, built once from the registry.
+func (o *Orchestrator) client(ctx context.Context, name string) (*Client, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if c, ok := o.clients[name]; ok {
+		return c, nil
+	}
+	reg, err := o.DB.Connector(ctx, account.SystemActor(), name)
+	if err != nil {
+		return nil, fmt.Errorf("connector %s: %w", name, err)
+	}
+	secret, err := o.DB.ConnectorSecret(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("connector %s: %w", name, err)
+	}
+	c, err := New(reg.URL, secret, o.Options)
+	if err != nil {
+		return nil, fmt.Errorf("connector %s: %w", name, err)
+	}
+	if o.clients == nil {
+		o.clients = map[string]*Client{}
+	}
+	o.clients[name] = c
+	return c, nil
+}
+
+// Forget drops the cached client of connector name (after its URL or
+// secret changed).
+func (o *Orchestrator) Forget(name string) {
+	o.mu.Lock()
+	delete(o.clients, name)
+	o.mu.Unlock()
+}
+
+func (o *Orchestrator) log() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+// Provision carries out order id at its connector. lastAttempt says whether
+// the task will not run again: then a passing failure (connector down,
+// malformed replies, a 202 that never finished) fails the order with its
+// reason instead of waiting for another try. It returns an error only when
+// the task should run again.
+func (o *Orchestrator) Provision(ctx context.Context, id int64, lastAttempt bool) error {
+	sys := account.SystemActor()
+	ord, err := o.DB.Order(ctx, sys, id)
+	if err != nil {
+		return err
+	}
+	if ord.Status != order.StatusProvisioning {
+		return nil // done, failed or cancelled meanwhile: nothing to do
+	}
+	sub, err := o.DB.Subscription(ctx, sys, ord.SubscriptionID)
+	if err != nil {
+		return err
+	}
+	if sub.Connector == "" {
+		// A service without a connector has nothing to make.
+		_, err := o.DB.CompleteOrder(ctx, id, store.TenantInfo{Status: connector.StatusReady})
+		return err
+	}
+	c, err := o.client(ctx, sub.Connector)
+	if err != nil {
+		return o.fail(ctx, ord, order.ManualActionRequired, err, lastAttempt)
+	}
+	requestID := fmt.Sprintf("order-%d", ord.ID)
+	limits, err := o.limits(ctx, ord)
+	if err != nil {
+		return o.fail(ctx, ord, order.ManualActionRequired, err, lastAttempt)
+	}
+	var t connector.Tenant
+	var pending bool
+	switch ord.Type {
+	case order.SO:
+		t, pending, err = c.Create(ctx, connector.CreateRequest{RequestID: requestID, SubscriptionID: sub.ID,
+			AccountID: sub.CustomerID, Limits: limits, Parameters: sub.Parameters})
+		if err == nil && pending {
+			t, err = c.WaitReady(ctx, t.ID)
+		}
+	case order.CH:
+		t, pending, err = c.Update(ctx, sub.TenantID, connector.UpdateRequest{RequestID: requestID, Limits: limits})
+		if err == nil && pending {
+			t, err = c.WaitReady(ctx, t.ID)
+		}
+	case order.CL:
+		t, pending, err = c.Delete(ctx, sub.TenantID, requestID)
+		if err == nil && pending {
+			t, err = c.WaitDeleted(ctx, t.ID)
+		}
+	default:
+		return o.fail(ctx, ord, order.ManualActionRequired, fmt.Errorf("orders of type %s are not provisioned", ord.Type), true)
+	}
+	if err != nil {
+		var failed *FailedError
+		switch {
+		case errors.As(err, &failed):
+			return o.fail(ctx, ord, order.ProvisioningFailed, err, true)
+		case marketplane.ErrorCode(err) == marketplane.EINVALID:
+			// The connector refused the order's limits or parameters: no
+			// retry will change that.
+			return o.fail(ctx, ord, order.ProvisioningFailed, err, true)
+		default:
+			return o.fail(ctx, ord, order.ProvisioningFailed, err, lastAttempt || !Retryable(err) && !isPassing(err))
+		}
+	}
+	_, err = o.DB.CompleteOrder(ctx, id, store.TenantInfo{Connector: sub.Connector, TenantID: t.ID, Status: t.Status, Attributes: t.Attributes})
+	if err == nil {
+		o.log().Info("order provisioned", "order", id, "type", ord.Type, "connector", sub.Connector, "tenant", t.ID)
+	}
+	return err
+}
+
+// isPassing reports errors worth another try besides Retryable ones: poll
+// timeouts and an interrupted task.
+func isPassing(err error) bool {
+	var pt *PollTimeoutError
+	return errors.As(err, &pt) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		marketplane.ErrorCode(err) == marketplane.EUNAVAILABLE
+}
+
+// fail records a final failure of ord, or returns err for another try.
+func (o *Orchestrator) fail(ctx context.Context, ord *store.Order, reason order.StatusReason, err error, final bool) error {
+	if !final {
+		o.log().Warn("provisioning will be retried", "order", ord.ID, "err", err)
+		return err
+	}
+	msg := err.Error()
+	var failed *FailedError
+	if errors.As(err, &failed) {
+		msg = failed.Message
+	}
+	if _, ferr := o.DB.FailOrder(context.WithoutCancel(ctx), ord.ID, reason, msg); ferr != nil {
+		return fmt.Errorf("order %d failed (%v) and recording it failed: %w", ord.ID, err, ferr)
+	}
+	o.log().Warn("order provisioning failed", "order", ord.ID, "reason", reason, "message", msg)
+	return nil
+}
+
+// limits turns the order's resource amounts (by rate key) into the
+// connector's limits (by the connector's resource keys): a rate of a
+// resource type bound to the connector passes its amount; a composite rate
+// passes its amount times the units of each part.
+func (o *Orchestrator) limits(ctx context.Context, ord *store.Order) (map[string]int64, error) {
+	out := map[string]int64{}
+	plan, err := o.DB.Plan(ctx, account.SystemActor(), ord.PlanID)
+	if err != nil {
+		return nil, err
+	}
+	amounts := ord.Details.Resources
+	binding := map[string]string{}
+	bound := func(key string) (string, error) {
+		if b, ok := binding[key]; ok {
+			return b, nil
+		}
+		rt, err := o.DB.ResourceType(ctx, account.SystemActor(), key)
+		if err != nil {
+			return "", fmt.Errorf("resource type %s: %w", key, err)
+		}
+		binding[key] = rt.Connector
+		return rt.Connector, nil
+	}
+	add := func(key string, n int64) error {
+		b, err := bound(key)
+		if err != nil || b == "" {
+			return err
+		}
+		if n < 0 || out[b] < 0 {
+			out[b] = -1 // unlimited stays unlimited
+			return nil
+		}
+		out[b] += n
+		return nil
+	}
+	for _, r := range plan.Rates {
+		n, ok := amounts[r.Key]
+		if !ok {
+			continue
+		}
+		if r.Composite() {
+			for _, part := range r.Parts {
+				if err := add(part.Resource, n*part.Units); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		if err := add(r.Resource, n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// CollectUsage asks every registered connector for the usage of its active
+// subscriptions, page by page, with at most UsageConcurrency calls in flight
+// per connector, and stores the readings for billing and gauges. A
+// connector that fails for one subscription does not stop the others; the
+// number of failures is returned with the first error.
+func (o *Orchestrator) CollectUsage(ctx context.Context) (collected int, err error) {
+	conns, err := o.DB.Connectors(ctx, account.SystemActor())
+	if err != nil {
+		return 0, err
+	}
+	var firstErr error
+	failures := 0
+	for _, reg := range conns {
+		n, f, err := o.collectConnector(ctx, reg.Name)
+		collected += n
+		failures += f
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return collected, fmt.Errorf("usage: %d subscriptions failed, first: %w", failures, firstErr)
+	}
+	return collected, nil
+}
+
+func (o *Orchestrator) collectConnector(ctx context.Context, name string) (collected, failures int, firstErr error) {
+	c, err := o.client(ctx, name)
+	if err != nil {
+		return 0, 0, err
+	}
+	limit := o.UsageConcurrency
+	if limit <= 0 {
+		limit = 8
+	}
+	// Reverse binding: the connector's resource key → the rate key of each
+	// subscription's plan is the resource type "<connector>.<key>"; the
+	// readings are stored under the resource type key.
+	prefix := name + "."
+	var after int64
+	for {
+		batch, err := o.DB.ActiveSubscriptionsBatch(ctx, name, after, 500)
+		if err != nil {
+			return collected, failures, err
+		}
+		if len(batch) == 0 {
+			return collected, failures, firstErr
+		}
+		after = batch[len(batch)-1].ID
+		results := make([]store.SubscriptionUsage, len(batch))
+		errs := make([]error, len(batch))
+		sem := make(chan struct{}, limit)
+		var wg sync.WaitGroup
+		for i, s := range batch {
+			if s.TenantID == "" {
+				continue
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(i int, s *subscription.Subscription) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				readings, err := c.Usage(ctx, s.TenantID)
+				if err != nil {
+					errs[i] = fmt.Errorf("subscription %d: %w", s.ID, err)
+					return
+				}
+				su := store.SubscriptionUsage{SubscriptionID: s.ID}
+				for _, r := range readings {
+					su.Readings = append(su.Readings, store.UsageReading{Resource: prefix + r.Resource, Value: r.Value,
+						Additive: r.Additive, At: r.At})
+				}
+				results[i] = su
+			}(i, s)
+		}
+		wg.Wait()
+		var ok []store.SubscriptionUsage
+		for i := range batch {
+			if errs[i] != nil {
+				failures++
+				if firstErr == nil {
+					firstErr = errs[i]
+				}
+				continue
+			}
+			if len(results[i].Readings) > 0 {
+				ok = append(ok, results[i])
+			}
+		}
+		n, err := o.DB.RecordUsageBatch(ctx, ok)
+		if err != nil {
+			return collected, failures, err
+		}
+		collected += n
+		if len(batch) < 500 {
+			return collected, failures, firstErr
+		}
+	}
+}
