@@ -59,6 +59,14 @@ var (
 	ManageCatalog  = Action{Name: "manage the catalog", Privilege: PrivCatalog, Level: Manage}
 	CancelSubs     = Action{Name: "cancel subscriptions", Privilege: PrivCancelSubs, Level: Enabled}
 	ChangeAutoRenw = Action{Name: "change auto-renew", Privilege: PrivAutoRenew, Level: Enabled}
+
+	// Orders and subscriptions are authorized on the customer's account: a
+	// customer acts on itself, its vendor and the vendor's ancestors with
+	// reach act on it.
+	ViewOrders          = Action{Name: "view orders", Privilege: PrivOrders, Level: View}
+	ManageOrders        = Action{Name: "manage orders", Privilege: PrivOrders, Level: Manage}
+	ViewSubscriptions   = Action{Name: "view subscriptions", Privilege: PrivSubs, Level: View}
+	ManageSubscriptions = Action{Name: "manage subscriptions", Privilege: PrivSubs, Level: Manage}
 )
 
 // Target is the account an action is aimed at. UserID is set when the action

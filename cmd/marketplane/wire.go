@@ -15,6 +15,7 @@ import (
 	"github.com/marketplane/marketplane/api"
 	"github.com/marketplane/marketplane/bench"
 	"github.com/marketplane/marketplane/demo"
+	"github.com/marketplane/marketplane/provisioning"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/task"
 	"github.com/marketplane/marketplane/web"
@@ -52,7 +53,10 @@ func runBench(ctx context.Context, db *store.DB, name string, scale int, stdout,
 
 // taskRunner is the task manager of a process with Marketplane's own task
 // kinds registered.
-type taskRunner struct{ *task.Manager }
+type taskRunner struct {
+	*task.Manager
+	orch *provisioning.Orchestrator
+}
 
 // pruneArgs is the daily housekeeping task that deletes expired panel
 // sessions and old login attempts.
@@ -87,7 +91,42 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 	// retry only helps a run whose process died or whose failure could not
 	// be recorded; the timeout leaves room for tens of thousands of copies.
 	task.Handle(m, runSyncTask(db), task.KindOptions{Queue: task.QueueSync, MaxAttempts: 5, Timeout: 30 * time.Minute})
-	return &taskRunner{m}, nil
+	orch := &provisioning.Orchestrator{DB: db, Logger: log}
+	// Provisioning retries passing faults (connector down, malformed
+	// replies, a 202 still unfinished) with backoff; on the last attempt the
+	// order fails with the reason for staff to retry or cancel.
+	task.Handle(m, func(ctx context.Context, t *task.Task[provisionArgs]) error {
+		return orch.Provision(ctx, t.Args.OrderID, t.Attempt >= t.MaxAttempts)
+	}, task.KindOptions{Queue: task.QueueProvisioning, MaxAttempts: 8, Timeout: 15 * time.Minute})
+	task.Handle(m, func(ctx context.Context, t *task.Task[collectUsageArgs]) error {
+		n, err := orch.CollectUsage(ctx)
+		log.Info("usage collected", "readings", n, "err", err)
+		return err
+	}, task.KindOptions{Queue: task.QueueProvisioning, Priority: task.PriorityLow, MaxAttempts: 3, Timeout: 30 * time.Minute})
+	m.Periodic(task.Every(time.Hour), func() task.Args { return collectUsageArgs{} }, false)
+	return &taskRunner{Manager: m, orch: orch}, nil
+}
+
+// provisionArgs is the task that carries an order to its connector; it is
+// queued in the transaction that places the order.
+type provisionArgs struct {
+	OrderID int64 `json:"order_id"`
+}
+
+// Kind names the task.
+func (provisionArgs) Kind() string { return "order.provision" }
+
+// collectUsageArgs is the periodic task that asks connectors for usage.
+type collectUsageArgs struct{}
+
+// Kind names the task.
+func (collectUsageArgs) Kind() string { return "usage.collect" }
+
+// enqueueProvision queues the provisioning of an order in tx, on the
+// customer's account so that it shows in that account's task list.
+func (r *taskRunner) enqueueProvision(ctx context.Context, tx *sql.Tx, orderID, customerID int64, customerPath string) error {
+	_, err := r.EnqueueTx(ctx, tx, provisionArgs{OrderID: orderID}, task.ForAccount(customerID, customerPath), task.UniqueByArgs())
+	return err
 }
 
 // syncRunArgs is the task that applies a sync run. The API queues it in the

@@ -1,0 +1,212 @@
+package store
+
+// Usage: the readings connectors report for subscriptions, stored for
+// billing (pay-as-you-go, overuse) and gauges in the panels, and the walk
+// over running subscriptions that the usage collector makes.
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/subscription"
+)
+
+// UsageReading is one measurement of a resource of a subscription, as the
+// connector reported it.
+type UsageReading struct {
+	// Resource is the connector's resource key.
+	Resource string
+	// Value is the amount in the resource's unit.
+	Value int64
+	// Additive readings are amounts consumed since the previous reading
+	// (a counter); others are the current value (a gauge).
+	Additive bool
+	// At is when the value was measured; zero means when it is recorded.
+	At time.Time
+}
+
+// UsageRecord is a stored reading.
+type UsageRecord struct {
+	ID             int64
+	SubscriptionID int64
+	UsageReading
+	CollectedAt time.Time
+}
+
+// SubscriptionUsage is the readings of one subscription, for
+// RecordUsageBatch.
+type SubscriptionUsage struct {
+	SubscriptionID int64
+	Readings       []UsageReading
+}
+
+// RecordUsage stores readings of subscription subscriptionID (system use:
+// the usage collector) and returns how many were new. See
+// RecordUsageBatch.
+func (db *DB) RecordUsage(ctx context.Context, subscriptionID int64, readings []UsageReading) (int, error) {
+	return db.RecordUsageBatch(ctx, []SubscriptionUsage{{SubscriptionID: subscriptionID, Readings: readings}})
+}
+
+// usageRowsPerInsert bounds the rows of one multi-row INSERT of readings.
+const usageRowsPerInsert = 200
+
+// RecordUsageBatch stores the readings of many subscriptions in one
+// transaction with multi-row inserts (system use: the usage collector saves
+// a batch of subscriptions at once) and returns how many readings were new.
+// A reading of a subscription, resource and time that is stored already is
+// skipped, so that collecting twice (a retried task) counts usage once.
+// Errors: ENOTFOUND (a subscription), EINVALID (a reading without a
+// resource or with a negative value); nothing is stored then.
+func (db *DB) RecordUsageBatch(ctx context.Context, batch []SubscriptionUsage) (int, error) {
+	type row struct {
+		sub int64
+		r   UsageReading
+	}
+	var rows []row
+	var ids []int64
+	var f marketplane.FieldErrors
+	now := db.stamp()
+	for i, b := range batch {
+		ids = append(ids, b.SubscriptionID)
+		for j, r := range b.Readings {
+			at := fmt.Sprintf("batch[%d].readings[%d]", i, j)
+			if r.Resource == "" {
+				f.Add(at+".resource", "is required")
+			}
+			if r.Value < 0 {
+				f.Add(at+".value", "must not be negative")
+			}
+			if r.At.IsZero() {
+				r.At = now
+			}
+			rows = append(rows, row{b.SubscriptionID, r})
+		}
+	}
+	if err := f.Err("usage"); err != nil {
+		return 0, err
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	inserted := 0
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		found := map[int64]bool{}
+		res, err := tx.QueryContext(ctx, `SELECT id FROM subscriptions WHERE `+db.anyID("id", 1), db.idsArg(sortedIDs(ids)))
+		if err != nil {
+			return fmt.Errorf("record usage: %w", err)
+		}
+		for res.Next() {
+			var id int64
+			if err := res.Scan(&id); err != nil {
+				res.Close()
+				return fmt.Errorf("record usage: %w", err)
+			}
+			found[id] = true
+		}
+		res.Close()
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("record usage: %w", err)
+		}
+		for _, id := range ids {
+			if !found[id] {
+				return marketplane.Errorf(marketplane.ENOTFOUND, "subscription %d not found", id)
+			}
+		}
+		for start := 0; start < len(rows); start += usageRowsPerInsert {
+			chunk := rows[start:min(start+usageRowsPerInsert, len(rows))]
+			var q strings.Builder
+			q.WriteString(`INSERT INTO usage_records (subscription_id, resource, value, additive, at, collected_at) VALUES `)
+			args := make([]any, 0, 6*len(chunk))
+			for i, r := range chunk {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				n := len(args)
+				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6)
+				args = append(args, r.sub, r.r.Resource, r.r.Value, r.r.Additive, tv(r.r.At), tv(now))
+			}
+			q.WriteString(` ON CONFLICT (subscription_id, resource, at) DO NOTHING`)
+			res, err := tx.ExecContext(ctx, q.String(), args...)
+			if err != nil {
+				return fmt.Errorf("record usage: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("record usage: %w", err)
+			}
+			inserted += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return inserted, nil
+}
+
+// maxUsageRows bounds what one Usage call returns.
+const maxUsageRows = 10_000
+
+// Usage lists the readings of subscription subscriptionID measured in
+// [from, to), of one resource or of all when resource is empty, oldest
+// first. The actor needs to view the customer's subscriptions. A range
+// holding more than 10,000 readings is refused (EINVALID): ask for a
+// shorter one.
+func (db *DB) Usage(ctx context.Context, actor *account.Actor, subscriptionID int64, resource string, from, to time.Time) ([]UsageRecord, error) {
+	if _, _, err := db.subscriptionFor(ctx, db.Read, actor, account.ViewSubscriptions, subscriptionID, false); err != nil {
+		return nil, err
+	}
+	if !to.After(from) {
+		return nil, &marketplane.Error{Code: marketplane.EINVALID, Message: "invalid usage range",
+			Fields: map[string]string{"to": "must be after from"}}
+	}
+	q := `SELECT id, subscription_id, resource, value, additive, at, collected_at FROM usage_records
+		WHERE subscription_id = $1 AND at >= $2 AND at < $3`
+	args := []any{subscriptionID, tv(from), tv(to)}
+	if resource != "" {
+		args = append(args, resource)
+		q += " AND resource = $4"
+	}
+	args = append(args, maxUsageRows+1)
+	q += fmt.Sprintf(" ORDER BY at, resource LIMIT $%d", len(args))
+	rows, err := db.Read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("usage of subscription %d: %w", subscriptionID, err)
+	}
+	defer rows.Close()
+	out := []UsageRecord{}
+	for rows.Next() {
+		var u UsageRecord
+		if err := rows.Scan(&u.ID, &u.SubscriptionID, &u.Resource, &u.Value, &u.Additive, ts(&u.At), ts(&u.CollectedAt)); err != nil {
+			return nil, fmt.Errorf("usage of subscription %d: %w", subscriptionID, err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("usage of subscription %d: %w", subscriptionID, err)
+	}
+	if len(out) > maxUsageRows {
+		return nil, &marketplane.Error{Code: marketplane.EINVALID, Message: "invalid usage range",
+			Fields: map[string]string{"to": fmt.Sprintf("the range holds more than %d readings; ask for a shorter one", maxUsageRows)}}
+	}
+	return out, nil
+}
+
+// ActiveSubscriptionsBatch returns up to limit (at most 500) running
+// subscriptions of connector (active or graced: their services are in use)
+// with ids above afterID, in id order (system use: the usage collector
+// walks them batch by batch with the last id as cursor).
+func (db *DB) ActiveSubscriptionsBatch(ctx context.Context, connector string, afterID int64, limit int) ([]*subscription.Subscription, error) {
+	rows, err := db.Read.QueryContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions s
+		WHERE s.connector = $1 AND s.status IN ('active', 'graced') AND s.id > $2 ORDER BY s.id LIMIT $3`,
+		connector, afterID, clampLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("subscriptions of connector %s: %w", connector, err)
+	}
+	return scanSubscriptions(rows)
+}
