@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/govalues/decimal"
 	"golang.org/x/text/language"
 
 	"github.com/marketplane/marketplane"
@@ -85,12 +86,31 @@ type Account struct {
 	// PaymentTermsDays is the net days of invoices (Net30 …); billing
 	// refines payment terms.
 	PaymentTermsDays int
+	// VATID is the account's VAT (or other sales tax) registration, for
+	// reverse charge of sales between businesses of different countries.
+	VATID string
+	// Selling holds the account's settings as a seller (provider and
+	// resellers): proration of changes, timing of downgrades, tax rates.
+	Selling Selling
 	// ExternalID is an optional key owned by an integration (or the demo),
 	// unique under the same parent, so that imports can be idempotent.
 	ExternalID string
 	Version    int64
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+// Selling is how an account sells to its customers.
+type Selling struct {
+	// Proration of mid-period changes: "prorate" (the default: prorated
+	// charges now) or "none".
+	Proration string `json:"proration,omitempty"`
+	// Downgrades take effect "now" (the default) or wait for the
+	// "next_billing_date".
+	Downgrades string `json:"downgrades,omitempty"`
+	// TaxRates are the tax in percent the seller charges buyers of each
+	// country, e.g. {"DE": "19"}; buyers of other countries pay none.
+	TaxRates map[string]string `json:"tax_rates,omitempty"`
 }
 
 // Level is the name panels use for a reseller's depth: L1, L2 …; empty for
@@ -151,6 +171,31 @@ func (a *Account) Validate() error {
 	}
 	if a.PaymentTermsDays < 0 || a.PaymentTermsDays > 365 {
 		f.Add("payment_terms_days", "must be between 0 and 365")
+	}
+	if len(a.VATID) > 30 || strings.IndexFunc(a.VATID, func(r rune) bool {
+		return !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-')
+	}) >= 0 {
+		f.Add("vat_id", "must be at most 30 upper-case letters, digits or '-'")
+	}
+	switch a.Selling.Proration {
+	case "", "prorate", "none":
+	default:
+		f.Add("selling.proration", "must be prorate or none")
+	}
+	switch a.Selling.Downgrades {
+	case "", "now", "next_billing_date":
+	default:
+		f.Add("selling.downgrades", "must be now or next_billing_date")
+	}
+	for c, r := range a.Selling.TaxRates {
+		if !isCountry(c) {
+			f.Add("selling.tax_rates."+c, "must be keyed by an ISO 3166 two-letter country code")
+			continue
+		}
+		d, err := decimal.Parse(r)
+		if err != nil || d.Sign() < 0 || d.Cmp(decimal.MustNew(100, 0)) > 0 {
+			f.Add("selling.tax_rates."+c, "must be a percentage between 0 and 100, such as 19 or 7.7")
+		}
 	}
 	if len(a.ExternalID) > 100 {
 		f.Add("external_id", "must be at most 100 characters")

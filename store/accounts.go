@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,20 +24,27 @@ const accountColumns = `id, COALESCE(parent_id, 0), path, depth, kind, name,
 	contact_name, contact_email, contact_phone,
 	address_line1, address_line2, address_city, address_region, address_postal_code, country,
 	locale, currency, time_zone, status, credit_limit, payment_terms_days, COALESCE(external_id, ''),
-	version, created_at, updated_at`
+	vat_id, selling, version, created_at, updated_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanAccount(r scanner) (*account.Account, error) {
 	a := &account.Account{}
 	var credit int64
+	var selling string
 	err := r.Scan(&a.ID, &a.ParentID, &a.Path, &a.Depth, &a.Kind, &a.Name,
 		&a.Contact.Name, &a.Contact.Email, &a.Contact.Phone,
 		&a.Address.Line1, &a.Address.Line2, &a.Address.City, &a.Address.Region, &a.Address.PostalCode, &a.Address.Country,
 		&a.Locale, &a.Currency, &a.TimeZone, &a.Status, &credit, &a.PaymentTermsDays, &a.ExternalID,
-		&a.Version, ts(&a.CreatedAt), ts(&a.UpdatedAt))
+		&a.VATID, &selling, &a.Version, ts(&a.CreatedAt), ts(&a.UpdatedAt))
+	if err != nil {
+		return a, err
+	}
 	a.CreditLimit = money.Micros(credit)
-	return a, err
+	if err := json.Unmarshal([]byte(selling), &a.Selling); err != nil {
+		return a, fmt.Errorf("account %d selling settings: %w", a.ID, err)
+	}
+	return a, nil
 }
 
 func loadAccount(ctx context.Context, q querier, id int64) (*account.Account, error) {
@@ -180,13 +188,14 @@ func (db *DB) insertAccount(ctx context.Context, tx *sql.Tx, a *account.Account,
 	err := tx.QueryRowContext(ctx, `INSERT INTO accounts (parent_id, path, depth, kind, name,
 		contact_name, contact_email, contact_phone,
 		address_line1, address_line2, address_city, address_region, address_postal_code, country,
-		locale, currency, time_zone, status, credit_limit, payment_terms_days, external_id, version, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 1, $22, $22)
+		locale, currency, time_zone, status, credit_limit, payment_terms_days, external_id, vat_id, selling, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $23, $24, 1, $22, $22)
 		RETURNING id`,
 		parent, "pending:"+randomToken(8), 0, a.Kind, strings.TrimSpace(a.Name),
 		a.Contact.Name, a.Contact.Email, a.Contact.Phone,
 		a.Address.Line1, a.Address.Line2, a.Address.City, a.Address.Region, a.Address.PostalCode, a.Address.Country,
-		a.Locale, a.Currency, a.TimeZone, a.Status, int64(a.CreditLimit), a.PaymentTermsDays, ext, tv(now)).Scan(&a.ID)
+		a.Locale, a.Currency, a.TimeZone, a.Status, int64(a.CreditLimit), a.PaymentTermsDays, ext, tv(now),
+		a.VATID, sellingJSON(a.Selling)).Scan(&a.ID)
 	if err != nil {
 		if isUniqueViolation(err) {
 			if a.Kind == account.Provider {
@@ -385,10 +394,11 @@ func (db *DB) UpdateAccount(ctx context.Context, actor *account.Actor, a *accoun
 		_, err = tx.ExecContext(ctx, `UPDATE accounts SET name = $1, contact_name = $2, contact_email = $3, contact_phone = $4,
 			address_line1 = $5, address_line2 = $6, address_city = $7, address_region = $8, address_postal_code = $9, country = $10,
 			locale = $11, currency = $12, time_zone = $13, credit_limit = $14, payment_terms_days = $15, external_id = $16,
-			version = $17, updated_at = $18 WHERE id = $19`,
+			version = $17, updated_at = $18, vat_id = $20, selling = $21 WHERE id = $19`,
 			strings.TrimSpace(a.Name), a.Contact.Name, a.Contact.Email, a.Contact.Phone,
 			a.Address.Line1, a.Address.Line2, a.Address.City, a.Address.Region, a.Address.PostalCode, a.Address.Country,
-			a.Locale, a.Currency, a.TimeZone, int64(a.CreditLimit), a.PaymentTermsDays, ext, a.Version, tv(a.UpdatedAt), a.ID)
+			a.Locale, a.Currency, a.TimeZone, int64(a.CreditLimit), a.PaymentTermsDays, ext, a.Version, tv(a.UpdatedAt), a.ID,
+			a.VATID, sellingJSON(a.Selling))
 		if err != nil {
 			if isUniqueViolation(err) {
 				return marketplane.Errorf(marketplane.ECONFLICT, "an account with external id %q exists under this parent", a.ExternalID)
@@ -600,7 +610,20 @@ func accountChanges(old, a *account.Account) map[string]any {
 	set("credit_limit", old.CreditLimit.String(), a.CreditLimit.String())
 	set("payment_terms_days", old.PaymentTermsDays, a.PaymentTermsDays)
 	set("external_id", old.ExternalID, a.ExternalID)
+	set("vat_id", old.VATID, a.VATID)
+	if o, n := sellingJSON(old.Selling), sellingJSON(a.Selling); o != n {
+		ch["selling"] = []json.RawMessage{json.RawMessage(o), json.RawMessage(n)}
+	}
 	return ch
+}
+
+// sellingJSON is the stored form of a seller's settings.
+func sellingJSON(s account.Selling) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
 }
 
 // AccountsByIDs loads many accounts at once (system use: engines that walk

@@ -41,6 +41,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/govalues/decimal"
 	"maps"
 	"strconv"
 	"strings"
@@ -300,7 +301,7 @@ func (db *DB) priceNew(ctx context.Context, q querier, actor *account.Actor, act
 	if s.on.IsZero() {
 		s.on = db.Clock.Now()
 	}
-	terms := vendorTerms(vendor)
+	terms := vendorTerms(vendor, cust)
 	nr := order.NewRequest{On: s.on, Period: req.Period, Resources: req.Resources, ConfirmZero: req.ConfirmZero}
 	quote, quoteErr := order.QuoteNew(plan, nr, terms)
 	var f marketplane.FieldErrors
@@ -444,8 +445,12 @@ func (db *DB) ChangeOrder(ctx context.Context, actor *account.Actor, subscriptio
 		if on.IsZero() {
 			on = db.Clock.Now()
 		}
+		buyer, err := loadAccount(ctx, tx, sub.CustomerID)
+		if err != nil {
+			return err
+		}
 		state := pricingState(sub, cur.Plan)
-		terms := vendorTerms(vendor)
+		terms := vendorTerms(vendor, buyer)
 		cr := order.ChangeRequest{On: on, Plan: target, Resources: req.Resources}
 		q, err := order.QuoteChange(state, cr, terms)
 		if err != nil {
@@ -526,8 +531,12 @@ func (db *DB) CancelOrder(ctx context.Context, actor *account.Actor, subscriptio
 		if on.IsZero() {
 			on = db.Clock.Now()
 		}
+		buyer, err := loadAccount(ctx, tx, sub.CustomerID)
+		if err != nil {
+			return err
+		}
 		state := pricingState(sub, cur.Plan)
-		terms := vendorTerms(vendor)
+		terms := vendorTerms(vendor, buyer)
 		q, err := order.QuoteCancel(state, on, terms)
 		if err != nil {
 			return err
@@ -1142,12 +1151,23 @@ func ancestorPath(path string, id int64) string {
 // database on each call.
 var zones sync.Map
 
-// vendorTerms are the pricing terms of vendor v: its time zone, and the
-// order package's defaults for proration and downgrades (vendor settings do
-// not exist yet), without tax.
-func vendorTerms(v *account.Account) order.Terms {
+// vendorTerms are the pricing terms of vendor v's sales to buyer: the
+// vendor's time zone, its proration and downgrade settings, and the tax the
+// vendor charges the buyer (by the buyer's country and VAT id).
+func vendorTerms(v, buyer *account.Account) order.Terms {
+	t := order.Terms{Proration: order.Proration(v.Selling.Proration), Downgrade: order.DowngradeTiming(v.Selling.Downgrades)}
+	if len(v.Selling.TaxRates) > 0 && buyer != nil {
+		rates := make(map[string]decimal.Decimal, len(v.Selling.TaxRates))
+		for c, r := range v.Selling.TaxRates {
+			if d, err := decimal.Parse(r); err == nil {
+				rates[c] = d
+			}
+		}
+		t.Tax = order.TaxFor(v.Address.Country, rates, order.Buyer{Country: buyer.Address.Country, VATID: buyer.VATID})
+	}
 	if loc, ok := zones.Load(v.TimeZone); ok {
-		return order.Terms{Location: loc.(*time.Location)}
+		t.Location = loc.(*time.Location)
+		return t
 	}
 	loc, err := time.LoadLocation(v.TimeZone)
 	if err != nil || v.TimeZone == "" {
@@ -1156,7 +1176,8 @@ func vendorTerms(v *account.Account) order.Terms {
 		loc = time.UTC
 	}
 	zones.Store(v.TimeZone, loc)
-	return order.Terms{Location: loc}
+	t.Location = loc
+	return t
 }
 
 // pricingState is the order package's view of sub on plan: the current
