@@ -30,9 +30,18 @@ type Account struct {
 	CreditLimit      string    `json:"credit_limit" example:"1000.00" doc:"Decimal amount in the account's currency."`
 	PaymentTermsDays int       `json:"payment_terms_days" example:"30"`
 	ExternalID       string    `json:"external_id,omitempty" doc:"A key owned by an integration, unique under the parent."`
+	VATID            string    `json:"vat_id,omitempty" doc:"VAT registration, for reverse charge between businesses."`
+	Selling          Selling   `json:"selling" doc:"How the account sells (providers and resellers)."`
 	Version          int64     `json:"version" doc:"Grows with every change; also the ETag."`
 	CreatedAt        time.Time `json:"created_at"`
 	UpdatedAt        time.Time `json:"updated_at"`
+}
+
+// Selling is how an account sells to its customers.
+type Selling struct {
+	Proration  string            `json:"proration,omitempty" enum:"prorate,none" doc:"Proration of mid-period changes; default prorate."`
+	Downgrades string            `json:"downgrades,omitempty" enum:"now,next_billing_date" doc:"When downgrades take effect; default now."`
+	TaxRates   map[string]string `json:"tax_rates,omitempty" doc:"Tax in percent charged to buyers by country, e.g. {\"DE\": \"19\"}."`
 }
 
 // Contact is the person to talk to at an account.
@@ -58,7 +67,7 @@ func accountView(a *account.Account) Account {
 		Contact: Contact(a.Contact), Address: Address(a.Address),
 		Locale: a.Locale, Currency: a.Currency, TimeZone: a.TimeZone, Status: string(a.Status),
 		CreditLimit: a.CreditLimit.String(), PaymentTermsDays: a.PaymentTermsDays, ExternalID: a.ExternalID,
-		Version: a.Version, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		VATID: a.VATID, Selling: Selling(a.Selling), Version: a.Version, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
 }
 
@@ -178,6 +187,8 @@ type createAccountInput struct {
 		CreditLimit      *string       `json:"credit_limit,omitempty" example:"1000.00" doc:"Decimal amount; default 0."`
 		PaymentTermsDays int           `json:"payment_terms_days,omitempty" example:"30"`
 		ExternalID       string        `json:"external_id,omitempty" maxLength:"100"`
+		VATID            string        `json:"vat_id,omitempty" maxLength:"30"`
+		Selling          *Selling      `json:"selling,omitempty"`
 		Status           string        `json:"status,omitempty" enum:"pending,active,credit_hold,admin_hold,cancelled" doc:"Default active."`
 	}
 }
@@ -195,6 +206,8 @@ type updateAccountInput struct {
 		CreditLimit      *string       `json:"credit_limit,omitempty" example:"1000.00"`
 		PaymentTermsDays *int          `json:"payment_terms_days,omitempty"`
 		ExternalID       *string       `json:"external_id,omitempty" maxLength:"100"`
+		VATID            *string       `json:"vat_id,omitempty" maxLength:"30"`
+		Selling          *Selling      `json:"selling,omitempty" doc:"Replaces the selling settings as a whole."`
 	}
 }
 
@@ -297,6 +310,10 @@ func (a *API) createAccount(ctx context.Context, in *createAccountInput) (*accou
 		ParentID: b.ParentID, Kind: account.Kind(b.Kind), Name: b.Name,
 		Locale: b.Locale, Currency: b.Currency, TimeZone: b.TimeZone,
 		PaymentTermsDays: b.PaymentTermsDays, ExternalID: b.ExternalID, Status: account.Status(b.Status),
+		VATID: b.VATID,
+	}
+	if b.Selling != nil {
+		acct.Selling = account.Selling(*b.Selling)
 	}
 	if acct.ParentID == 0 {
 		acct.ParentID = actor.AccountID
@@ -338,6 +355,10 @@ func (a *API) updateAccount(ctx context.Context, in *updateAccountInput) (*accou
 	set(&acct.TimeZone, b.TimeZone)
 	set(&acct.PaymentTermsDays, b.PaymentTermsDays)
 	set(&acct.ExternalID, b.ExternalID)
+	set(&acct.VATID, b.VATID)
+	if b.Selling != nil {
+		acct.Selling = account.Selling(*b.Selling)
+	}
 	var f marketplane.FieldErrors
 	parseMoney(&f, "credit_limit", b.CreditLimit, &acct.CreditLimit)
 	if len(f) > 0 {
