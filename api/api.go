@@ -31,6 +31,7 @@ import (
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/provisioning"
 	"github.com/marketplane/marketplane/store"
+	"github.com/marketplane/marketplane/subscription"
 )
 
 // Prefix is where the API lives. A server mounts Handler at Prefix + "/".
@@ -59,6 +60,18 @@ type Config struct {
 	// together or not at all (the outbox rule). Nil makes POST
 	// /plans/{id}/sync answer 503, after authorizing it.
 	EnqueueSync func(ctx context.Context, tx *sql.Tx, job SyncTask) error
+	// EnqueueProvision queues the provisioning task of an order in tx: the
+	// transaction that places, changes, cancels or retries the order, so
+	// that the order and its task are committed together or not at all
+	// (the outbox rule). Nil makes those routes answer 503 after
+	// authorizing and checking the request; nothing is stored.
+	EnqueueProvision func(ctx context.Context, tx *sql.Tx, o *store.Order) error
+	// EnqueueSubscriptionStatus queues the task that suspends or resumes a
+	// subscription's service at its connector, in tx: the transaction that
+	// changes the subscription's status. Nil makes POST
+	// /subscriptions/{id}/suspend and /resume answer 503 after authorizing
+	// them; nothing changes.
+	EnqueueSubscriptionStatus func(ctx context.Context, tx *sql.Tx, s *subscription.Subscription) error
 	// PublicURL is the scheme and host clients reach the server at, such as
 	// "https://cloud.example.com"; it goes into the OpenAPI document's
 	// servers. Empty leaves the server URL relative ("/api/v1").
@@ -75,12 +88,16 @@ type Config struct {
 
 // API is the REST API. Build it with New and serve Handler.
 type API struct {
-	db           *store.DB
-	log          *slog.Logger
-	tasks        Tasks
-	enqueueSync  func(ctx context.Context, tx *sql.Tx, job SyncTask) error
-	authenticate func(*http.Request) (*account.Actor, error)
-	csrf         *http.CrossOriginProtection
+	db          *store.DB
+	log         *slog.Logger
+	tasks       Tasks
+	enqueueSync func(ctx context.Context, tx *sql.Tx, job SyncTask) error
+	// enqueueProvision and enqueueStatus queue the provisioning tasks of
+	// orders and of suspensions (Config).
+	enqueueProvision func(ctx context.Context, tx *sql.Tx, o *store.Order) error
+	enqueueStatus    func(ctx context.Context, tx *sql.Tx, s *subscription.Subscription) error
+	authenticate     func(*http.Request) (*account.Actor, error)
+	csrf             *http.CrossOriginProtection
 	// callbackBase and connectorClient serve connector registration.
 	callbackBase    func() string
 	connectorClient provisioning.Options
@@ -100,13 +117,16 @@ const bearerScheme = "bearer"
 func New(cfg Config) *API {
 	useBadRequestForValidation()
 	a := &API{
-		db:           cfg.DB,
-		log:          cfg.Logger,
-		tasks:        cfg.Tasks,
-		enqueueSync:  cfg.EnqueueSync,
-		authenticate: cfg.Authenticate,
-		csrf:         http.NewCrossOriginProtection(),
-		mux:          http.NewServeMux(),
+		db:          cfg.DB,
+		log:         cfg.Logger,
+		tasks:       cfg.Tasks,
+		enqueueSync: cfg.EnqueueSync,
+		// Orders and suspensions queue their provisioning tasks.
+		enqueueProvision: cfg.EnqueueProvision,
+		enqueueStatus:    cfg.EnqueueSubscriptionStatus,
+		authenticate:     cfg.Authenticate,
+		csrf:             http.NewCrossOriginProtection(),
+		mux:              http.NewServeMux(),
 
 		callbackBase:    cfg.CallbackBase,
 		connectorClient: cfg.ConnectorClient,
@@ -155,6 +175,8 @@ func New(cfg Config) *API {
 	a.catalogRoutes()
 	a.delegationRoutes()
 	a.connectorRoutes()
+	a.orderRoutes()
+	a.subscriptionRoutes()
 
 	a.finishSpec()
 	a.mux.HandleFunc("GET "+Prefix+"/openapi.json", a.serveSpec)
@@ -247,6 +269,10 @@ func notFoundMessage(path string) string {
 		return "sync run not found"
 	case "connectors":
 		return "connector not found"
+	case "orders":
+		return "order not found"
+	case "subscriptions":
+		return "subscription not found"
 	}
 	return "not found"
 }

@@ -27,6 +27,10 @@ type owned struct {
 	syncRunID int64
 	// catKey and shelfKey are the keys of its plan and sales category.
 	catKey, shelfKey string
+	// customer is a customer of the account, with a subscription to its
+	// plan (active, its sales order completed) and a usage reading.
+	customer                *account.Account
+	orderID, subscriptionID int64
 }
 
 func ownedBy(t *testing.T, f *fixture, a *account.Account, marker string) owned {
@@ -63,6 +67,18 @@ func ownedBy(t *testing.T, f *fixture, a *account.Account, marker string) owned 
 		t.Fatal(err)
 	}
 	o.syncRunID = run.ID
+	o.customer = newAccount(t, f.db, a, account.Customer, marker+" customer")
+	ord, err := f.db.PlaceOrder(ctx, sys, store.OrderRequest{CustomerID: o.customer.ID, PlanID: pl.ID, Period: "1m"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.CompleteOrder(ctx, ord.ID, store.TenantInfo{TenantID: marker + "-tenant", Status: "ready"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.RecordUsage(ctx, ord.SubscriptionID, []store.UsageReading{{Resource: "mailbox", Value: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	o.orderID, o.subscriptionID = ord.ID, ord.SubscriptionID
 	return o
 }
 
@@ -87,6 +103,7 @@ func routesOn(o owned, otherParent int64) []route {
 	acct, user, role, key, task := "/accounts/"+id(o.account.ID), "/users/"+id(o.userID), "/roles/"+id(o.roleID),
 		"/api-keys/"+id(o.keyID), "/tasks/"+id(o.taskID)
 	plan := "/plans/" + id(o.planID)
+	ord, sub := "/orders/"+id(o.orderID), "/subscriptions/"+id(o.subscriptionID)
 	return []route{
 		{"GET", acct, nil},
 		{"PATCH", acct, map[string]any{"name": "Hijacked"}},
@@ -137,6 +154,20 @@ func routesOn(o owned, otherParent int64) []route {
 		{"POST", acct + "/sales-categories/" + o.shelfKey + "/display", map[string]any{"displayed": false}},
 		{"GET", acct + "/delegation-terms", nil},
 		{"PUT", acct + "/delegation-terms", map[string]any{"restrictions": []string{"pricing"}}},
+		{"GET", ord, nil},
+		{"POST", ord + "/retry", nil},
+		{"POST", ord + "/cancel", nil},
+		{"GET", "/orders?customer_id=" + id(o.customer.ID), nil},
+		{"GET", "/orders?vendor_id=" + id(o.account.ID), nil},
+		{"GET", sub, nil},
+		{"POST", sub + "/change", map[string]any{"resources": map[string]int64{"mailbox": 6}}},
+		{"POST", sub + "/cancel", nil},
+		{"PUT", sub + "/auto-renew", map[string]any{"mode": "off"}},
+		{"POST", sub + "/suspend", nil},
+		{"POST", sub + "/resume", nil},
+		{"GET", sub + "/usage", nil},
+		{"GET", "/subscriptions?customer_id=" + id(o.customer.ID), nil},
+		{"GET", "/subscriptions?vendor_id=" + id(o.account.ID), nil},
 	}
 }
 
@@ -145,6 +176,8 @@ func missing(o owned) owned {
 	const none = 987654
 	o.account = &account.Account{ID: none}
 	o.userID, o.roleID, o.keyID, o.taskID, o.planID, o.syncRunID = none, none, none, none, none, none
+	o.customer = &account.Account{ID: none}
+	o.orderID, o.subscriptionID = none, none
 	return o
 }
 
@@ -196,6 +229,23 @@ func TestIsolation(t *testing.T) {
 					}
 				}
 			})
+		}
+
+		// Quoting and ordering for another's customer: the customer does
+		// not exist.
+		for _, c := range []struct {
+			who    string
+			victim owned
+		}{{"L1b", l1a}, {"C", l2}, {"L2", l1a}} {
+			for _, path := range []string{"/quotes", "/orders"} {
+				body := map[string]any{"customer_id": c.victim.customer.ID, "plan_id": c.victim.planID, "period": "1m"}
+				p := f.must(t, 400, c.who, "POST", path, body).Problem(t)
+				body["customer_id"] = 987654
+				ghost := f.must(t, 400, c.who, "POST", path, body).Problem(t)
+				if p.Detail != ghost.Detail || len(p.Errors) != 1 || p.Errors[0] != ghost.Errors[0] || p.Errors[0].Location != "body.customer_id" {
+					t.Errorf("%s %s for another's customer: %+v, for a missing one %+v", c.who, path, p, ghost)
+				}
+			}
 		}
 
 		// Creating below another's account: the parent does not exist.
@@ -255,6 +305,21 @@ func TestIsolation(t *testing.T) {
 		f.must(t, 200, "L1a", "GET", "/accounts/"+id(f.L1a.ID)+"/delegation-terms", nil).JSON(t, &terms)
 		if terms.SetBy != 0 {
 			t.Errorf("L1a's terms after the attempts: %+v", terms)
+		}
+		var ord Order
+		f.must(t, 200, "L1a", "GET", "/orders/"+id(l1a.orderID), nil).JSON(t, &ord)
+		if ord.Status != "completed" || ord.Version != 2 {
+			t.Errorf("L1a's order after the attempts: %+v", ord)
+		}
+		var sub Subscription
+		f.must(t, 200, "L1a", "GET", "/subscriptions/"+id(l1a.subscriptionID), nil).JSON(t, &sub)
+		if sub.Status != "active" || sub.Version != 2 || sub.AutoRenew.Mode != "before_expiration" || sub.Resources["mailbox"] != 5 {
+			t.Errorf("L1a's subscription after the attempts: %+v", sub)
+		}
+		var subOrders Page[Order]
+		f.must(t, 200, "L2", "GET", "/orders?subscription_id="+id(l2.subscriptionID), nil).JSON(t, &subOrders)
+		if len(subOrders.Items) != 1 {
+			t.Errorf("orders of L2's customer after the attempts: %+v", subOrders.Items)
 		}
 		for _, n := range []string{"P", "L1a", "L2", "C"} {
 			f.must(t, 200, n, "GET", "/accounts/me", nil)

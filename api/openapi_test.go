@@ -30,6 +30,9 @@ var wantOperations = []string{
 	"list-account-plans", "create-plan", "get-plan", "update-plan", "delete-plan", "list-plan-copies", "list-plan-changes",
 	"delegate-plan", "preview-plan-sync", "sync-plan", "list-plan-sync-runs", "get-sync-run",
 	"list-connectors", "register-connector", "get-connector", "refresh-connector",
+	"quote-order", "place-order", "list-orders", "get-order", "retry-order", "cancel-order",
+	"list-subscriptions", "get-subscription", "change-subscription", "cancel-subscription", "set-subscription-auto-renew",
+	"suspend-subscription", "resume-subscription", "list-subscription-usage",
 }
 
 func TestOpenAPIDocument(t *testing.T) {

@@ -129,6 +129,21 @@ func (r *taskRunner) enqueueProvision(ctx context.Context, tx *sql.Tx, orderID, 
 	return err
 }
 
+// enqueueOrder queues the provisioning of order o in tx, the transaction
+// that places, changes, cancels or retries it (the API's EnqueueProvision).
+// The task is filed under the customer's account, whose path the store's
+// hook does not hand over, so it is read here in tx: reading it from the
+// pool instead would take a second connection while tx holds one, and on
+// PostgreSQL the pool is shared, so a burst of orders could wait on each
+// other for good.
+func (r *taskRunner) enqueueOrder(ctx context.Context, tx *sql.Tx, o *store.Order) error {
+	var path string
+	if err := tx.QueryRowContext(ctx, `SELECT path FROM accounts WHERE id = $1`, o.CustomerID).Scan(&path); err != nil {
+		return fmt.Errorf("order %d: account of customer %d: %w", o.ID, o.CustomerID, err)
+	}
+	return r.enqueueProvision(ctx, tx, o.ID, o.CustomerID, path)
+}
+
 // syncRunArgs is the task that applies a sync run. The API queues it in the
 // transaction that creates the run (store.CreateSyncRun's enqueue hook).
 type syncRunArgs struct {
@@ -170,7 +185,13 @@ func (m *Main) apiHandler(panels *web.Web) (http.Handler, error) {
 		Version:     version,
 		Tasks:       api.TaskManager(m.Tasks.Manager),
 		EnqueueSync: m.Tasks.enqueueSync,
-		PublicURL:   m.Config.BaseURL,
+		// Orders queue their provisioning with them. Suspending and
+		// resuming a service at its connector has no task yet (the
+		// orchestrator makes, changes and removes services), so
+		// EnqueueSubscriptionStatus is left out and those routes answer
+		// 503 rather than change a status the service does not follow.
+		EnqueueProvision: m.Tasks.enqueueOrder,
+		PublicURL:        m.Config.BaseURL,
 		Authenticate: func(r *http.Request) (*account.Actor, error) {
 			a, err := panels.Actor(r)
 			if err != nil {

@@ -1,0 +1,90 @@
+package api
+
+// The usage route: the readings connectors report for a subscription (the
+// usage collector stores them, store/usage.go), for gauges in panels and,
+// later, pay-as-you-go and overuse billing.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/store"
+)
+
+// UsageRecord is one reading of a resource of a subscription.
+type UsageRecord struct {
+	Resource    string    `json:"resource" example:"pgdbaas.storage_mb" doc:"The connector's resource key."`
+	Value       int64     `json:"value" doc:"The amount in the resource's unit."`
+	Additive    bool      `json:"additive" doc:"true: consumed since the previous reading (a counter); false: the current value (a gauge)."`
+	At          time.Time `json:"at" doc:"When the connector measured it."`
+	CollectedAt time.Time `json:"collected_at" doc:"When Marketplane stored it."`
+}
+
+type usageInput struct {
+	ID       int64  `path:"id" doc:"Subscription id."`
+	Resource string `query:"resource" doc:"Only this resource; absent: all."`
+	From     string `query:"from" example:"2027-01-01" doc:"Start of the range (included): a date (midnight UTC) or an RFC 3339 time. Default: 30 days before to."`
+	To       string `query:"to" example:"2027-02-01" doc:"End of the range (excluded), as from. Default: now."`
+}
+
+type usageOutput struct {
+	Body Page[UsageRecord]
+}
+
+// defaultUsageDays is the range of a usage request that names no start.
+const defaultUsageDays = 30
+
+// timeParam reads query parameter name: a date (midnight UTC) or an RFC
+// 3339 time; def when absent.
+func timeParam(name, s string, def time.Time) (time.Time, error) {
+	if s == "" {
+		return def, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, badParam("query."+name, "must be a date such as 2027-01-31 or an RFC 3339 time such as 2027-01-31T12:00:00Z")
+}
+
+// queryInvalid locates the field errors of an EINVALID error in the query
+// (problemOf puts them in the body, where most fields are). Other errors
+// pass.
+func queryInvalid(err error) error {
+	var e *marketplane.Error
+	if !errors.As(err, &e) || e.Code != marketplane.EINVALID {
+		return err
+	}
+	return huma.NewError(http.StatusBadRequest, e.Message, fieldDetails("query", e.Fields)...)
+}
+
+func (a *API) listUsage(ctx context.Context, in *usageInput) (*usageOutput, error) {
+	to, err := timeParam("to", in.To, a.db.Clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	from, err := timeParam("from", in.From, to.AddDate(0, 0, -defaultUsageDays))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := a.db.Usage(ctx, actorFrom(ctx), in.ID, in.Resource, from, to)
+	if err != nil {
+		return nil, queryInvalid(err)
+	}
+	out := &usageOutput{Body: Page[UsageRecord]{Items: make([]UsageRecord, len(rows))}}
+	for i, u := range rows {
+		out.Body.Items[i] = usageView(u)
+	}
+	return out, nil
+}
+
+func usageView(u store.UsageRecord) UsageRecord {
+	return UsageRecord{Resource: u.Resource, Value: u.Value, Additive: u.Additive, At: u.At, CollectedAt: u.CollectedAt}
+}
