@@ -97,6 +97,15 @@ func (o *Orchestrator) Provision(ctx context.Context, id int64, lastAttempt bool
 		_, err := o.DB.CompleteOrder(ctx, id, store.TenantInfo{Status: connector.StatusReady})
 		return err
 	}
+	if ord.Type == order.CH && ord.Details.Deferred {
+		// A change that waits for a later day (a downgrade at the next
+		// billing date) changes nothing at the connector now: the customer
+		// keeps the service it paid for until then. Completing the order
+		// leaves the change pending on the subscription; the connector
+		// gets it when it takes effect.
+		_, err := o.DB.CompleteOrder(ctx, id, store.TenantInfo{})
+		return err
+	}
 	c, err := o.client(ctx, sub.Connector)
 	if err != nil {
 		return o.fail(ctx, ord, order.ManualActionRequired, err, lastAttempt)
@@ -122,6 +131,13 @@ func (o *Orchestrator) Provision(ctx context.Context, id int64, lastAttempt bool
 		}
 	case order.CL:
 		t, pending, err = c.Delete(ctx, sub.TenantID, requestID)
+		if marketplane.ErrorCode(err) == marketplane.ENOTFOUND {
+			// The connector no longer knows the tenant: it is gone, which
+			// is what a cancellation asks for. The protocol lets a
+			// connector forget deleted tenants, so a retried delete whose
+			// first answer was lost may well get a 404.
+			t, pending, err = connector.Tenant{ID: sub.TenantID, Status: connector.StatusDeleted}, false, nil
+		}
 		if err == nil && pending {
 			t, err = c.WaitDeleted(ctx, t.ID)
 		}
@@ -138,7 +154,12 @@ func (o *Orchestrator) Provision(ctx context.Context, id int64, lastAttempt bool
 			// retry will change that.
 			return o.fail(ctx, ord, order.ProvisioningFailed, err, true)
 		default:
-			return o.fail(ctx, ord, order.ProvisioningFailed, err, lastAttempt || !Retryable(err) && !isPassing(err))
+			// A task cut short (a shutdown, the task's timeout) is worth
+			// another run whatever its error says: the task manager cancels
+			// with a cause of its own, which the client passes on instead
+			// of context.Canceled.
+			passing := Retryable(err) || isPassing(err) || ctx.Err() != nil
+			return o.fail(ctx, ord, order.ProvisioningFailed, err, lastAttempt || !passing)
 		}
 	}
 	_, err = o.DB.CompleteOrder(ctx, id, store.TenantInfo{Connector: sub.Connector, TenantID: t.ID, Status: t.Status, Attributes: t.Attributes})
@@ -327,4 +348,42 @@ func (o *Orchestrator) collectConnector(ctx context.Context, name string) (colle
 			return collected, failures, firstErr
 		}
 	}
+}
+
+// ApplyStatus makes the service of subscription id follow its status:
+// suspended subscriptions are suspended at the connector, active ones
+// resumed. The request id carries the subscription's version, so a retry of
+// the same change is one call for the connector and a later change a new one.
+// Other statuses, and subscriptions without a tenant, need nothing.
+func (o *Orchestrator) ApplyStatus(ctx context.Context, id int64) error {
+	sub, err := o.DB.Subscription(ctx, account.SystemActor(), id)
+	if err != nil {
+		return err
+	}
+	if sub.Connector == "" || sub.TenantID == "" {
+		return nil
+	}
+	c, err := o.client(ctx, sub.Connector)
+	if err != nil {
+		return err
+	}
+	requestID := fmt.Sprintf("sub-%d-v%d-%s", sub.ID, sub.Version, sub.Status)
+	var t connector.Tenant
+	var pending bool
+	switch sub.Status {
+	case subscription.Suspended:
+		t, pending, err = c.Suspend(ctx, sub.TenantID, requestID)
+	case subscription.Active:
+		t, pending, err = c.Resume(ctx, sub.TenantID, requestID)
+	default:
+		return nil
+	}
+	if err == nil && pending {
+		t, err = c.WaitReady(ctx, t.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("subscription %d: %s at connector %s: %w", sub.ID, sub.Status, sub.Connector, err)
+	}
+	o.log().Info("subscription status applied", "subscription", sub.ID, "status", sub.Status, "tenant", t.ID, "tenant_status", t.Status)
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/marketplane/marketplane/demo"
 	"github.com/marketplane/marketplane/provisioning"
 	"github.com/marketplane/marketplane/store"
+	"github.com/marketplane/marketplane/subscription"
 	"github.com/marketplane/marketplane/task"
 	"github.com/marketplane/marketplane/web"
 )
@@ -98,6 +99,9 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 	task.Handle(m, func(ctx context.Context, t *task.Task[provisionArgs]) error {
 		return orch.Provision(ctx, t.Args.OrderID, t.Attempt >= t.MaxAttempts)
 	}, task.KindOptions{Queue: task.QueueProvisioning, MaxAttempts: 8, Timeout: 15 * time.Minute})
+	task.Handle(m, func(ctx context.Context, t *task.Task[subscriptionStatusArgs]) error {
+		return orch.ApplyStatus(ctx, t.Args.SubscriptionID)
+	}, task.KindOptions{Queue: task.QueueProvisioning, MaxAttempts: 10, Timeout: 15 * time.Minute})
 	task.Handle(m, func(ctx context.Context, t *task.Task[collectUsageArgs]) error {
 		n, err := orch.CollectUsage(ctx)
 		log.Info("usage collected", "readings", n, "err", err)
@@ -115,6 +119,27 @@ type provisionArgs struct {
 
 // Kind names the task.
 func (provisionArgs) Kind() string { return "order.provision" }
+
+// subscriptionStatusArgs is the task that suspends or resumes the service
+// of a subscription at its connector after its status changed.
+type subscriptionStatusArgs struct {
+	SubscriptionID int64 `json:"subscription_id"`
+	Version        int64 `json:"version"`
+}
+
+// Kind names the task.
+func (subscriptionStatusArgs) Kind() string { return "subscription.status" }
+
+// enqueueStatus queues the status task of s in tx, on the customer's account.
+func (r *taskRunner) enqueueStatus(ctx context.Context, tx *sql.Tx, s *subscription.Subscription) error {
+	var path string
+	if err := tx.QueryRowContext(ctx, `SELECT path FROM accounts WHERE id = $1`, s.CustomerID).Scan(&path); err != nil {
+		return fmt.Errorf("subscription %d: account of customer %d: %w", s.ID, s.CustomerID, err)
+	}
+	_, err := r.EnqueueTx(ctx, tx, subscriptionStatusArgs{SubscriptionID: s.ID, Version: s.Version},
+		task.ForAccount(s.CustomerID, path), task.UniqueByArgs())
+	return err
+}
 
 // collectUsageArgs is the periodic task that asks connectors for usage.
 type collectUsageArgs struct{}
@@ -190,8 +215,8 @@ func (m *Main) apiHandler(panels *web.Web) (http.Handler, error) {
 		// orchestrator makes, changes and removes services), so
 		// EnqueueSubscriptionStatus is left out and those routes answer
 		// 503 rather than change a status the service does not follow.
-		EnqueueProvision: m.Tasks.enqueueOrder,
-		PublicURL:        m.Config.BaseURL,
+		EnqueueProvision: m.Tasks.enqueueOrder, EnqueueSubscriptionStatus: m.Tasks.enqueueStatus,
+		PublicURL: m.Config.BaseURL,
 		Authenticate: func(r *http.Request) (*account.Actor, error) {
 			a, err := panels.Actor(r)
 			if err != nil {
