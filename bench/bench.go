@@ -133,6 +133,14 @@ var benchmarks = map[string]benchmark{
 		minScale:     1,
 		run:          runAccounts,
 	},
+	"orders": {
+		about: "place and provision SCALE orders, 8 at a time, against a connector served in-process, " +
+			"alternating between a customer of 10 users and one of 10,000 (orders_per_s, p50_ms, p99_ms, " +
+			"users_10000_vs_10_ratio …)",
+		defaultScale: 10000,
+		minScale:     2,
+		run:          runOrders,
+	},
 	"subtree": {
 		about: "build (or reuse) a reseller with SCALE descendants down to depth 4 among as many " +
 			"other accounts, then time listing its subtree, counting it, and authorizing its " +
@@ -148,6 +156,13 @@ var benchmarks = map[string]benchmark{
 		defaultScale: 2000,
 		minScale:     1,
 		run:          runSync,
+	},
+	"usage": {
+		about: "collect usage from an in-process connector over SCALE running subscriptions (built or " +
+			"reused in bulk), two readings each (subscriptions_per_s, collect_s …)",
+		defaultScale: 100000,
+		minScale:     1,
+		run:          runUsage,
 	},
 }
 

@@ -126,7 +126,13 @@ func New(baseURL, secret string, opt Options) (*Client, error) {
 	}
 	hc := opt.HTTP
 	if hc == nil {
-		hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		// Several calls run at once per connector (tasks, usage
+		// collection); the default transport keeps only two idle
+		// connections per host and would open (and handshake) a new one
+		// for most calls.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 32
+		hc = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return &Client{base: u, secret: secret, opt: opt, hc: hc}, nil
 }
