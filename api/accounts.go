@@ -260,9 +260,11 @@ func (a *API) accountRoutes() {
 	register(a, op{id: "convert-account-to-reseller", method: http.MethodPost, path: "/accounts/{id}/convert-to-reseller", tag: tag,
 		summary: "Make a customer a reseller", errors: []int{http.StatusConflict, http.StatusPreconditionFailed}}, a.convertToReseller)
 	register(a, op{id: "set-account-status", method: http.MethodPost, path: "/accounts/{id}/status", tag: tag,
-		summary:     "Change an account's status",
-		description: "Credit hold and its release need the credit_hold privilege; other changes need account administration. Cancelling an account with open accounts below it needs `cascade`.",
-		errors:      []int{http.StatusConflict, http.StatusPreconditionFailed}}, a.setAccountStatus)
+		summary: "Change an account's status",
+		description: "Credit hold and its release need the credit_hold privilege; other changes need account administration. Cancelling an account with open accounts below it needs `cascade`. " +
+			"A credit or administrative hold suspends the account's own active subscriptions (reason credit_hold or admin_hold) and releasing it resumes them, " +
+			"each with the task that suspends or resumes its service; a reseller's customers are not touched.",
+		errors: []int{http.StatusConflict, http.StatusPreconditionFailed, http.StatusServiceUnavailable}}, a.setAccountStatus)
 	register(a, op{id: "move-account", method: http.MethodPost, path: "/accounts/{id}/move", tag: tag,
 		summary: "Move an account with its subtree below another parent",
 		errors:  []int{http.StatusConflict, http.StatusPreconditionFailed}}, a.moveAccount)
@@ -407,7 +409,10 @@ func (a *API) setAccountStatus(ctx context.Context, in *setStatusInput) (*accoun
 	if err := a.checkAccountIfMatch(ctx, in.ID, in.IfMatch); err != nil {
 		return nil, err
 	}
-	acct, err := a.db.SetAccountStatus(ctx, actorFrom(ctx), in.ID, account.Status(in.Body.Status), in.Body.Cascade)
+	// The account's subscriptions follow its holds, each with the task
+	// that suspends or resumes its service (queueStatus).
+	acct, err := a.db.SetAccountStatusWith(ctx, actorFrom(ctx), in.ID, account.Status(in.Body.Status), in.Body.Cascade,
+		a.queueStatus(ctx))
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,8 @@ type Config struct {
 	// subscription's service at its connector, in tx: the transaction that
 	// changes the subscription's status. Nil makes POST
 	// /subscriptions/{id}/suspend and /resume answer 503 after authorizing
-	// them; nothing changes.
+	// them, and so does an account's hold or release that would suspend or
+	// resume subscriptions; nothing changes.
 	EnqueueSubscriptionStatus func(ctx context.Context, tx *sql.Tx, s *subscription.Subscription) error
 	// PublicURL is the scheme and host clients reach the server at, such as
 	// "https://cloud.example.com"; it goes into the OpenAPI document's

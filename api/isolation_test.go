@@ -165,6 +165,7 @@ func routesOn(o owned, otherParent int64) []route {
 		{"PUT", sub + "/auto-renew", map[string]any{"mode": "off"}},
 		{"POST", sub + "/suspend", nil},
 		{"POST", sub + "/resume", nil},
+		{"POST", sub + "/restore", nil},
 		{"GET", sub + "/usage", nil},
 		{"GET", "/subscriptions?customer_id=" + id(o.customer.ID), nil},
 		{"GET", "/subscriptions?vendor_id=" + id(o.account.ID), nil},

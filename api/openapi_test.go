@@ -32,7 +32,7 @@ var wantOperations = []string{
 	"list-connectors", "register-connector", "get-connector", "refresh-connector",
 	"quote-order", "place-order", "list-orders", "get-order", "retry-order", "cancel-order",
 	"list-subscriptions", "get-subscription", "change-subscription", "cancel-subscription", "set-subscription-auto-renew",
-	"suspend-subscription", "resume-subscription", "list-subscription-usage",
+	"suspend-subscription", "resume-subscription", "restore-subscription", "list-subscription-usage",
 }
 
 func TestOpenAPIDocument(t *testing.T) {

@@ -2,8 +2,9 @@ package api
 
 // The subscription routes: reading and listing subscriptions, ordering a
 // change or a cancellation (each an order with its provisioning task, see
-// orders.go), setting auto-renewal, and the staff's suspension and
-// resumption. A subscription's lifecycle never changes straight in the
+// orders.go), setting auto-renewal, the staff's suspension and
+// resumption, and the restore of a terminated subscription (an order
+// too). A subscription's lifecycle never changes straight in the
 // database: suspend and resume queue the task that suspends or resumes the
 // service at the connector, through Config.EnqueueSubscriptionStatus, and
 // answer 503 without it. The store authorizes every call
@@ -43,7 +44,7 @@ type Subscription struct {
 	PlanID        int64             `json:"plan_id"`
 	Period        string            `json:"period" example:"1m" doc:"The key of the plan's subscription period."`
 	Status        string            `json:"status" enum:"pending,active,suspended,graced,terminated" doc:"pending: sold, not provisioned yet; graced: expired but running for the grace days."`
-	StatusReason  string            `json:"status_reason,omitempty" example:"credit_hold" doc:"Why it is suspended, graced or terminated: credit_hold, staff, expired, cancelled or order_cancelled."`
+	StatusReason  string            `json:"status_reason,omitempty" example:"credit_hold" doc:"Why it is suspended, graced or terminated: credit_hold, admin_hold (its account's holds), staff, expired, cancelled or order_cancelled."`
 	Start         string            `json:"start" format:"date" doc:"The first day, in the vendor's calendar."`
 	PeriodStart   string            `json:"period_start" format:"date"`
 	PeriodEnd     string            `json:"period_end" format:"date" doc:"The day after the current period: the period is [period_start, period_end)."`
@@ -181,6 +182,14 @@ func (a *API) subscriptionRoutes() {
 		description: "Staff of the accounts above the customer resume a subscription they suspended, " +
 			"by a task queued with the change.",
 		errors: []int{http.StatusConflict, http.StatusPreconditionFailed, http.StatusServiceUnavailable}}, a.resumeSubscription)
+	register(a, op{id: "restore-subscription", method: http.MethodPost, path: "/subscriptions/{id}/restore", tag: tag,
+		summary: "Order the restore of a terminated subscription",
+		description: "Staff of the accounts above the customer restore a terminated subscription whose service still exists " +
+			"at its connector (not cancelled and deleted): a change order (CH) priced at nothing, whose provisioning resumes " +
+			"the service; the subscription is active again when it completes. A deleted service, a subscription that is " +
+			"not terminated or one with an open order answers 409.",
+		status: http.StatusCreated, errors: []int{http.StatusConflict, http.StatusPreconditionFailed, http.StatusServiceUnavailable}},
+		a.restoreSubscription)
 	register(a, op{id: "list-subscription-usage", method: http.MethodGet, path: "/subscriptions/{id}/usage", tag: tag,
 		summary:     "List the usage readings of a subscription",
 		description: "Oldest first, as the connector reported them; at most 10,000 readings per request."}, a.listUsage)
@@ -274,14 +283,34 @@ func (a *API) setSubscriptionStatus(ctx context.Context, in *subscriptionActionI
 	if err := a.checkSubscriptionIfMatch(ctx, in.ID, in.IfMatch); err != nil {
 		return nil, err
 	}
-	s, err := a.db.SetSubscriptionStatus(ctx, actorFrom(ctx), in.ID, status, "", func(tx *sql.Tx, s *subscription.Subscription) error {
-		if a.enqueueStatus == nil {
-			return marketplane.Errorf(marketplane.EUNAVAILABLE, "suspending and resuming services needs the task manager, which this server lacks")
-		}
-		return a.enqueueStatus(ctx, tx, s)
-	})
+	s, err := a.db.SetSubscriptionStatus(ctx, actorFrom(ctx), in.ID, status, "", a.queueStatus(ctx))
 	if err != nil {
 		return nil, err
 	}
 	return subscriptionResponse(s), nil
+}
+
+// queueStatus is the store's hook that queues the task suspending or
+// resuming a subscription's service, in the transaction that changes its
+// status (one subscription's, or all of an account's with its hold).
+// Without Config.EnqueueSubscriptionStatus the change is refused (503)
+// rather than made without the service following it.
+func (a *API) queueStatus(ctx context.Context) func(tx *sql.Tx, s *subscription.Subscription) error {
+	return func(tx *sql.Tx, s *subscription.Subscription) error {
+		if a.enqueueStatus == nil {
+			return marketplane.Errorf(marketplane.EUNAVAILABLE, "suspending and resuming services needs the task manager, which this server lacks")
+		}
+		return a.enqueueStatus(ctx, tx, s)
+	}
+}
+
+func (a *API) restoreSubscription(ctx context.Context, in *subscriptionActionInput) (*orderCreated, error) {
+	if err := a.checkSubscriptionIfMatch(ctx, in.ID, in.IfMatch); err != nil {
+		return nil, err
+	}
+	o, err := a.db.RestoreSubscription(ctx, actorFrom(ctx), in.ID, a.provision(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return orderCreatedResponse(o), nil
 }

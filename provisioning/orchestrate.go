@@ -125,7 +125,15 @@ func (o *Orchestrator) Provision(ctx context.Context, id int64, lastAttempt bool
 			t, err = c.WaitReady(ctx, t.ID)
 		}
 	case order.CH:
-		t, pending, err = c.Update(ctx, sub.TenantID, connector.UpdateRequest{RequestID: requestID, Limits: limits})
+		if ord.Details.Restore {
+			// A restore brings back the service of a terminated
+			// subscription as it was: resumed, its limits unchanged. A
+			// connector that no longer knows the tenant answers 404, which
+			// fails the order for good (the service is gone).
+			t, pending, err = c.Resume(ctx, sub.TenantID, requestID)
+		} else {
+			t, pending, err = c.Update(ctx, sub.TenantID, connector.UpdateRequest{RequestID: requestID, Limits: limits})
+		}
 		if err == nil && pending {
 			t, err = c.WaitReady(ctx, t.ID)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/money"
+	"github.com/marketplane/marketplane/subscription"
 )
 
 // querier is what *sql.DB and *sql.Tx share.
@@ -436,11 +437,28 @@ func (db *DB) ConvertToReseller(ctx context.Context, actor *account.Actor, id in
 	return a, err
 }
 
-// SetAccountStatus changes the status of account id. Credit hold and its
-// release need the credit hold privilege; other changes need account
+// SetAccountStatus changes the status of account id, as
+// SetAccountStatusWith without queueing the status tasks of the
+// subscriptions it suspends or resumes.
+func (db *DB) SetAccountStatus(ctx context.Context, actor *account.Actor, id int64, status account.Status, cascade bool) (*account.Account, error) {
+	return db.SetAccountStatusWith(ctx, actor, id, status, cascade, nil)
+}
+
+// SetAccountStatusWith changes the status of account id. Credit hold and
+// its release need the credit hold privilege; other changes need account
 // administration. Cancelling an account with accounts below it that are not
 // cancelled is refused unless cascade is set, which cancels the subtree.
-func (db *DB) SetAccountStatus(ctx context.Context, actor *account.Actor, id int64, status account.Status, cascade bool) (*account.Account, error) {
+//
+// The account's own subscriptions follow its holds in the same
+// transaction (followAccountHold): a credit or administrative hold
+// suspends the active ones (reason credit_hold or admin_hold), the
+// release resumes those the hold suspended. onSubscription runs there per
+// changed subscription: the task that suspends or resumes its service at
+// the connector; its error rolls everything back. A reseller's hold leaves
+// its customers' subscriptions alone: their services go on. Errors:
+// ENOTFOUND, EFORBIDDEN, EINVALID (status), ECONFLICT.
+func (db *DB) SetAccountStatusWith(ctx context.Context, actor *account.Actor, id int64, status account.Status, cascade bool,
+	onSubscription func(tx *sql.Tx, s *subscription.Subscription) error) (*account.Account, error) {
 	if !status.Valid() {
 		return nil, &marketplane.Error{Code: marketplane.EINVALID, Message: "invalid status",
 			Fields: map[string]string{"status": "must be one of pending, active, credit_hold, admin_hold, cancelled"}}
@@ -499,8 +517,18 @@ func (db *DB) SetAccountStatus(ctx context.Context, actor *account.Actor, id int
 			status, a.Version, tv(now), id); err != nil {
 			return fmt.Errorf("set status of %d: %w", id, err)
 		}
-		return db.audit(ctx, tx, actor, a.ID, a.Path, "account.status", "account", a.ID,
-			map[string]any{"status": []account.Status{old, status}, "cascade": cascade})
+		suspended, resumed, err := db.followAccountHold(ctx, tx, a.ID, old, status, onSubscription)
+		if err != nil {
+			return fmt.Errorf("account %d: %w", id, err)
+		}
+		changes := map[string]any{"status": []account.Status{old, status}, "cascade": cascade}
+		if suspended > 0 {
+			changes["subscriptions_suspended"] = suspended
+		}
+		if resumed > 0 {
+			changes["subscriptions_resumed"] = resumed
+		}
+		return db.audit(ctx, tx, actor, a.ID, a.Path, "account.status", "account", a.ID, changes)
 	})
 	return a, err
 }

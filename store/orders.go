@@ -133,6 +133,11 @@ type OrderDetails struct {
 	// change that waits for it (a downgrade at the next billing date).
 	EffectiveOn time.Time `json:"effective_on,omitzero"`
 	Deferred    bool      `json:"deferred,omitempty"`
+	// Restore marks a change order that restores a terminated
+	// subscription whose service still exists (RestoreSubscription): its
+	// provisioning resumes the service, its completion makes the
+	// subscription active again.
+	Restore bool `json:"restore,omitempty"`
 }
 
 // Order is a stored order.
@@ -598,6 +603,13 @@ func (db *DB) CompleteOrder(ctx context.Context, orderID int64, tenant TenantInf
 			}
 			sub.Status, sub.StatusReason = subscription.Active, ""
 		case order.CH:
+			if o.Details.Restore {
+				if err := subscription.Transition(sub.Status, subscription.Active); err != nil {
+					return fmt.Errorf("subscription %d: %w", sub.ID, err)
+				}
+				sub.Status, sub.StatusReason = subscription.Active, ""
+				break
+			}
 			if o.Details.Deferred {
 				sub.Pending = &subscription.PendingChange{On: o.Details.EffectiveOn, PlanID: o.PlanID, Resources: o.Details.Resources}
 			} else {

@@ -2,16 +2,17 @@ package store
 
 // Subscriptions: made by sales orders and changed by orders (orders.go);
 // read, listed, their auto-renewal set and their status moved between
-// active and suspended here. Restoring a terminated subscription is not
-// here yet: it needs a restore order whose provisioning asks the connector
-// whether the service still exists, and comes with the provisioning
-// orchestrator.
+// active and suspended here, one by one or all of a customer's with its
+// account's holds (followAccountHold). Restoring a terminated subscription
+// is an order (restore.go).
 
 import (
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/marketplane/marketplane"
@@ -342,4 +343,110 @@ func (db *DB) SetSubscriptionStatus(ctx context.Context, actor *account.Actor, i
 		return nil, err
 	}
 	return s, nil
+}
+
+// reasonAdminHold is the status reason of a subscription suspended because
+// its account went on administrative hold. It differs from
+// subscription.ReasonStaff on purpose: releasing the hold resumes what the
+// hold suspended, never what staff suspended one by one for reasons of
+// their own. (It belongs with the subscription package's reasons; it is
+// here until that package takes it.)
+const reasonAdminHold = "admin_hold"
+
+// holdReasons are the status reasons of subscriptions suspended by their
+// account's hold, by the hold.
+var holdReasons = map[account.Status]string{
+	account.StatusCreditHold: subscription.ReasonCreditHold,
+	account.StatusAdminHold:  reasonAdminHold,
+}
+
+// holdBatch bounds how many of a customer's subscriptions a hold moves at
+// once: a customer may have very many, and none is held in memory beyond
+// its batch.
+const holdBatch = 500
+
+// followAccountHold makes the subscriptions of customer customerID follow
+// its account's move from old to status, in tx: a hold (credit or
+// administrative) suspends its active subscriptions with the hold's
+// reason; the release of a hold (back to active) resumes those suspended
+// by a hold, and only those. each runs per changed subscription (its
+// status task); nil queues nothing. Graced subscriptions are left alone:
+// they are billing's (expired), and a release must not make them active.
+// Other moves (cancellation, pending) change no subscription.
+func (db *DB) followAccountHold(ctx context.Context, tx *sql.Tx, customerID int64, old, status account.Status,
+	each func(tx *sql.Tx, s *subscription.Subscription) error) (suspended, resumed int, err error) {
+	if reason, ok := holdReasons[status]; ok {
+		suspended, err = db.moveSubscriptions(ctx, tx, customerID, subscription.Active, nil, subscription.Suspended, reason, each)
+		return suspended, 0, err
+	}
+	if _, wasHeld := holdReasons[old]; wasHeld && status == account.StatusActive {
+		// Both holds' reasons: an account moved from one hold to the other
+		// keeps the subscriptions the first one suspended.
+		reasons := []string{subscription.ReasonCreditHold, reasonAdminHold}
+		resumed, err = db.moveSubscriptions(ctx, tx, customerID, subscription.Suspended, reasons, subscription.Active, "", each)
+		return 0, resumed, err
+	}
+	return 0, 0, nil
+}
+
+// moveSubscriptions moves the subscriptions of customer customerID in
+// status from (and, with reasons, suspended for one of them) to status to
+// with reason, holdBatch at a time in id order: each batch is read with
+// its rows locked, changed by one UPDATE and handed to each one by one. It
+// returns how many moved.
+func (db *DB) moveSubscriptions(ctx context.Context, tx *sql.Tx, customerID int64, from subscription.Status, reasons []string,
+	to subscription.Status, reason string, each func(tx *sql.Tx, s *subscription.Subscription) error) (int, error) {
+	cond := `customer_id = $1 AND status = $2`
+	args := []any{customerID, string(from)}
+	if len(reasons) > 0 {
+		marks := make([]string, len(reasons))
+		for i, r := range reasons {
+			args = append(args, r)
+			marks[i] = fmt.Sprintf("$%d", len(args))
+		}
+		cond += ` AND status_reason IN (` + strings.Join(marks, ", ") + `)`
+	}
+	n := len(args)
+	batchSQL := fmt.Sprintf(`SELECT %s FROM subscriptions s WHERE %s AND s.id > $%d ORDER BY s.id LIMIT %d%s`,
+		subscriptionColumns, cond, n+1, holdBatch, db.lockRows("s"))
+	updateSQL := fmt.Sprintf(`UPDATE subscriptions SET status = $%d, status_reason = $%d, version = version + 1, updated_at = $%d
+		WHERE %s AND id > $%d AND id <= $%d`, n+1, n+2, n+3, cond, n+4, n+5)
+	now := db.stamp()
+	moved := 0
+	var after int64
+	for {
+		rows, err := tx.QueryContext(ctx, batchSQL, append(slices.Clone(args), after)...)
+		if err != nil {
+			return moved, fmt.Errorf("subscriptions of customer %d: %w", customerID, err)
+		}
+		batch, err := scanSubscriptions(rows)
+		if err != nil || len(batch) == 0 {
+			return moved, err
+		}
+		last := batch[len(batch)-1].ID
+		res, err := tx.ExecContext(ctx, updateSQL, append(slices.Clone(args), string(to), reason, tv(now), after, last)...)
+		if err != nil {
+			return moved, fmt.Errorf("%s subscriptions of customer %d: %w", to, customerID, err)
+		}
+		// The batch's rows are locked; a count that differs means a
+		// subscription appeared in the batch's range meanwhile, which its
+		// hook would miss.
+		if got, _ := res.RowsAffected(); got != int64(len(batch)) {
+			return moved, marketplane.Errorf(marketplane.ECONFLICT,
+				"the subscriptions of customer %d changed meanwhile; try again", customerID)
+		}
+		for _, s := range batch {
+			s.Status, s.StatusReason, s.Version, s.UpdatedAt = to, reason, s.Version+1, now
+			if each != nil {
+				if err := each(tx, s); err != nil {
+					return moved, fmt.Errorf("queue subscription %d: %w", s.ID, err)
+				}
+			}
+		}
+		moved += len(batch)
+		if len(batch) < holdBatch {
+			return moved, nil
+		}
+		after = last
+	}
 }

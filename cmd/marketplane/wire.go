@@ -210,11 +210,10 @@ func (m *Main) apiHandler(panels *web.Web) (http.Handler, error) {
 		Version:     version,
 		Tasks:       api.TaskManager(m.Tasks.Manager),
 		EnqueueSync: m.Tasks.enqueueSync,
-		// Orders queue their provisioning with them. Suspending and
-		// resuming a service at its connector has no task yet (the
-		// orchestrator makes, changes and removes services), so
-		// EnqueueSubscriptionStatus is left out and those routes answer
-		// 503 rather than change a status the service does not follow.
+		// Orders queue their provisioning with them; suspensions and
+		// resumptions (a subscription's, or all of an account's with its
+		// credit or administrative hold) queue the task that applies
+		// them at the connector (Orchestrator.ApplyStatus).
 		EnqueueProvision: m.Tasks.enqueueOrder, EnqueueSubscriptionStatus: m.Tasks.enqueueStatus,
 		PublicURL: m.Config.BaseURL,
 		Authenticate: func(r *http.Request) (*account.Actor, error) {
