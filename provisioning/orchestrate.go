@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"sync"
 
 	"github.com/marketplane/marketplane"
@@ -191,17 +192,32 @@ func (o *Orchestrator) fail(ctx context.Context, ord *store.Order, reason order.
 		o.log().Warn("provisioning will be retried", "order", ord.ID, "err", err)
 		return err
 	}
-	msg := err.Error()
-	var failed *FailedError
-	if errors.As(err, &failed) {
-		msg = failed.Message
-	}
+	msg := customerMessage(err)
 	if _, ferr := o.DB.FailOrder(context.WithoutCancel(ctx), ord.ID, reason, msg); ferr != nil {
 		return fmt.Errorf("order %d failed (%v) and recording it failed: %w", ord.ID, err, ferr)
 	}
-	o.log().Warn("order provisioning failed", "order", ord.ID, "reason", reason, "message", msg)
+	o.log().Warn("order provisioning failed", "order", ord.ID, "reason", reason, "message", msg, "err", err)
 	return nil
 }
+
+// customerMessage is what an order's message says of a failure: the
+// connector's own words when it reported one, otherwise the error with the
+// connector's addresses taken out (customers read order messages; the full
+// error goes to the log and the task list).
+func customerMessage(err error) string {
+	var failed *FailedError
+	if errors.As(err, &failed) {
+		return failed.Message
+	}
+	msg := urlPattern.ReplaceAllString(err.Error(), "the connector")
+	return addrPattern.ReplaceAllString(msg, "${1}the connector")
+}
+
+// urlPattern and addrPattern find URLs and network addresses in error text.
+var (
+	urlPattern  = regexp.MustCompile(`[a-z]+://[^\s"']+`)
+	addrPattern = regexp.MustCompile(`((?:dial|read|write) (?:tcp|udp)[46]? )\S+`)
+)
 
 // limits turns the order's resource amounts (by rate key) into the
 // connector's limits (by the connector's resource keys): a rate of a
