@@ -57,6 +57,9 @@ type DB struct {
 	url       string
 	dummyOnce sync.Once
 	dummy     string
+	// zones caches vendors' time zones: time.LoadLocation reads the zone
+	// database on each call, and every order needs its vendor's.
+	zones sync.Map
 }
 
 // Options tune Open.

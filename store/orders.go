@@ -45,7 +45,6 @@ import (
 	"maps"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/marketplane/marketplane"
@@ -306,7 +305,7 @@ func (db *DB) priceNew(ctx context.Context, q querier, actor *account.Actor, act
 	if s.on.IsZero() {
 		s.on = db.Clock.Now()
 	}
-	terms := vendorTerms(vendor, cust)
+	terms := db.vendorTerms(vendor, cust)
 	nr := order.NewRequest{On: s.on, Period: req.Period, Resources: req.Resources, ConfirmZero: req.ConfirmZero}
 	quote, quoteErr := order.QuoteNew(plan, nr, terms)
 	var f marketplane.FieldErrors
@@ -455,7 +454,7 @@ func (db *DB) ChangeOrder(ctx context.Context, actor *account.Actor, subscriptio
 			return err
 		}
 		state := pricingState(sub, cur.Plan)
-		terms := vendorTerms(vendor, buyer)
+		terms := db.vendorTerms(vendor, buyer)
 		cr := order.ChangeRequest{On: on, Plan: target, Resources: req.Resources}
 		q, err := order.QuoteChange(state, cr, terms)
 		if err != nil {
@@ -541,7 +540,7 @@ func (db *DB) CancelOrder(ctx context.Context, actor *account.Actor, subscriptio
 			return err
 		}
 		state := pricingState(sub, cur.Plan)
-		terms := vendorTerms(vendor, buyer)
+		terms := db.vendorTerms(vendor, buyer)
 		q, err := order.QuoteCancel(state, on, terms)
 		if err != nil {
 			return err
@@ -1159,14 +1158,10 @@ func ancestorPath(path string, id int64) string {
 	return path[:i+len(needle)]
 }
 
-// zones caches the vendors' time zones: time.LoadLocation reads the zone
-// database on each call.
-var zones sync.Map
-
 // vendorTerms are the pricing terms of vendor v's sales to buyer: the
 // vendor's time zone, its proration and downgrade settings, and the tax the
 // vendor charges the buyer (by the buyer's country and VAT id).
-func vendorTerms(v, buyer *account.Account) order.Terms {
+func (db *DB) vendorTerms(v, buyer *account.Account) order.Terms {
 	t := order.Terms{Proration: order.Proration(v.Selling.Proration), Downgrade: order.DowngradeTiming(v.Selling.Downgrades)}
 	if len(v.Selling.TaxRates) > 0 && buyer != nil {
 		rates := make(map[string]decimal.Decimal, len(v.Selling.TaxRates))
@@ -1177,7 +1172,7 @@ func vendorTerms(v, buyer *account.Account) order.Terms {
 		}
 		t.Tax = order.TaxFor(v.Address.Country, rates, order.Buyer{Country: buyer.Address.Country, VATID: buyer.VATID})
 	}
-	if loc, ok := zones.Load(v.TimeZone); ok {
+	if loc, ok := db.zones.Load(v.TimeZone); ok {
 		t.Location = loc.(*time.Location)
 		return t
 	}
@@ -1187,7 +1182,7 @@ func vendorTerms(v, buyer *account.Account) order.Terms {
 		// edited by hand.
 		loc = time.UTC
 	}
-	zones.Store(v.TimeZone, loc)
+	db.zones.Store(v.TimeZone, loc)
 	t.Location = loc
 	return t
 }

@@ -62,7 +62,7 @@ func (db *DB) RestoreSubscription(ctx context.Context, actor *account.Actor, id 
 			return err
 		}
 		on := db.Clock.Now()
-		day := order.Day(on, vendorTerms(vendor, cust).Location)
+		day := order.Day(on, db.vendorTerms(vendor, cust).Location)
 		o = &Order{
 			VendorID: sub.VendorID, CustomerID: sub.CustomerID, Type: order.CH, SubscriptionID: sub.ID, PlanID: sub.PlanID,
 			Period: sub.Period, Quote: &order.Quote{Currency: plan.Plan.Currency, Lines: []order.Line{}, EffectiveOn: day},
