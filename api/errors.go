@@ -12,33 +12,13 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/marketplane/marketplane"
+	httpstatus "github.com/marketplane/marketplane/problem"
 	"github.com/marketplane/marketplane/store"
 )
 
-// statusOf maps a Marketplane error code to its HTTP status. It is the one
-// table of this mapping; every error a client sees went through it.
-func statusOf(code string) int {
-	switch code {
-	case marketplane.EINVALID:
-		return http.StatusBadRequest
-	case marketplane.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case marketplane.EFORBIDDEN:
-		return http.StatusForbidden
-	case marketplane.ENOTFOUND:
-		return http.StatusNotFound
-	case marketplane.ECONFLICT:
-		return http.StatusConflict
-	case marketplane.EPRECONDITION:
-		return http.StatusPreconditionFailed
-	case marketplane.ETHROTTLED:
-		return http.StatusTooManyRequests
-	case marketplane.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
-}
+// statusOf maps an error code to its HTTP status through the one shared
+// table (package problem).
+func statusOf(code string) int { return httpstatus.Status(code) }
 
 // problemOf turns an error from a handler into a problem document. Errors the
 // API made itself (huma.StatusError: a bad cursor, a failed If-Match) pass

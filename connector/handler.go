@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/problem"
 )
 
 // Config configures Handler.
@@ -423,29 +424,9 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	writeJSON(w, status, reply)
 }
 
-// statusOf maps an error code to the status the platform expects.
-func statusOf(code string) int {
-	switch code {
-	case marketplane.EINVALID:
-		return http.StatusBadRequest
-	case marketplane.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case marketplane.EFORBIDDEN:
-		return http.StatusForbidden
-	case marketplane.ENOTFOUND:
-		return http.StatusNotFound
-	case marketplane.ECONFLICT:
-		return http.StatusConflict
-	case marketplane.EPRECONDITION:
-		return http.StatusPreconditionFailed
-	case marketplane.ETHROTTLED:
-		return http.StatusTooManyRequests
-	case marketplane.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
-}
+// statusOf maps an error code to its HTTP status through the one shared
+// table (package problem).
+func statusOf(code string) int { return problem.Status(code) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
