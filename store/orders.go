@@ -420,18 +420,7 @@ func (db *DB) ChangeOrder(ctx context.Context, actor *account.Actor, subscriptio
 		if sub.Status != subscription.Active {
 			return marketplane.Errorf(marketplane.ECONFLICT, "subscription %d is %s; only an active subscription changes", sub.ID, sub.Status)
 		}
-		if err := noOpenOrder(ctx, tx, sub.ID); err != nil {
-			return err
-		}
-		vendor, err := loadAccount(ctx, tx, sub.VendorID)
-		if err != nil {
-			return err
-		}
-		cur, err := loadPlan(ctx, tx, sub.PlanID)
-		if err != nil {
-			return err
-		}
-		from, err := planChain(ctx, tx, cur.Plan)
+		vendor, cur, from, err := orderBasis(ctx, tx, sub)
 		if err != nil {
 			return err
 		}
@@ -517,18 +506,7 @@ func (db *DB) CancelOrder(ctx context.Context, actor *account.Actor, subscriptio
 		case !sub.Live():
 			return marketplane.Errorf(marketplane.ECONFLICT, "subscription %d is %s already", sub.ID, sub.Status)
 		}
-		if err := noOpenOrder(ctx, tx, sub.ID); err != nil {
-			return err
-		}
-		vendor, err := loadAccount(ctx, tx, sub.VendorID)
-		if err != nil {
-			return err
-		}
-		cur, err := loadPlan(ctx, tx, sub.PlanID)
-		if err != nil {
-			return err
-		}
-		chain, err := planChain(ctx, tx, cur.Plan)
+		vendor, cur, chain, err := orderBasis(ctx, tx, sub)
 		if err != nil {
 			return err
 		}
@@ -1195,6 +1173,28 @@ func pricingState(sub *subscription.Subscription, plan *catalog.Plan) *order.Sub
 	return &order.Subscription{Plan: plan, Period: sub.Period, Start: sub.Start, Anchor: sub.Anchor,
 		PeriodStart: sub.PeriodStart, PeriodEnd: sub.PeriodEnd, Resources: maps.Clone(sub.Resources),
 		Trial: ok && pe.Trial, FrozenPrices: sub.FrozenPrices}
+}
+
+// orderBasis is what every order on an existing subscription starts from,
+// once no other order is open on it: the vendor, the current plan and its
+// chain of sources up to the provider (for the tiers' sides).
+func orderBasis(ctx context.Context, tx *sql.Tx, sub *subscription.Subscription) (*account.Account, *planRow, order.Chain, error) {
+	if err := noOpenOrder(ctx, tx, sub.ID); err != nil {
+		return nil, nil, nil, err
+	}
+	vendor, err := loadAccount(ctx, tx, sub.VendorID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cur, err := loadPlan(ctx, tx, sub.PlanID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	chain, err := planChain(ctx, tx, cur.Plan)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return vendor, cur, chain, nil
 }
 
 // noOpenOrder refuses a second order on a subscription while one is open:
