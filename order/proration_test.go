@@ -205,3 +205,25 @@ func TestPercentOf(t *testing.T) {
 		}
 	}
 }
+
+func TestRated(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		price, qty, currency, want string
+	}{
+		{"0.10", "23.5", "USD", "2.35"},
+		{"0.015", "1234", "USD", "18.51"},
+		{"0.015", "1", "USD", "0.02"}, // 0.015: half away from zero
+		{"0.015", "-1", "USD", "-0.02"},
+		{"3", "0.5", "JPY", "2"},
+	} {
+		p, _ := money.Parse(c.price)
+		got, err := Rated(p, decimal.MustParse(c.qty), c.currency)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, _ := money.Parse(c.want); got != w {
+			t.Errorf("%s × %s %s = %s, want %s", c.price, c.qty, c.currency, got, c.want)
+		}
+	}
+}

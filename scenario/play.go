@@ -2,10 +2,13 @@ package scenario
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/govalues/decimal"
 
+	"github.com/marketplane/marketplane/billing"
+	"github.com/marketplane/marketplane/catalog"
 	"github.com/marketplane/marketplane/money"
 	"github.com/marketplane/marketplane/order"
 )
@@ -35,27 +38,41 @@ type StepError struct {
 type Result struct {
 	Documents []Issued
 	Errors    []StepError
-	// Stop is the index of the step the player stopped at, the first bill
-	// step, or the number of steps when it played them all.
+	// Stop is the index of the step the player stopped at: the first bill
+	// step it cannot play (see Play), or the number of steps when it played
+	// them all.
 	Stop int
 	// StopOn is the date of the stop step; zero when every step was played.
 	StopOn time.Time
 	// Skipped are the billing steps before Stop that the player passed
-	// over (usage, pay, topup, release, check): they do not change an
-	// order's documents.
+	// over (pay, topup, release, check): the pure player keeps no ledger.
 	Skipped []int
 }
 
 // Whole reports whether every step was played (none skipped, none left).
 func (r *Result) Whole() bool { return r.StopOn.IsZero() && len(r.Skipped) == 0 }
 
-// Play plays case i of s through the order package, on a fresh market, and
-// returns the documents issued on order, change and cancellation dates. It
-// stops at the first bill step (the billing run is not pure) and passes
-// over the other billing steps. An order step the order package refuses is
-// recorded in Result.Errors and play goes on. The error is for a scenario
-// the player cannot set up at all.
-func Play(s *Scenario, i int) (*Result, error) {
+// Play plays case i of s through the order and billing packages, on a
+// fresh market, and returns the documents issued on order, change and
+// cancellation dates and by the billing of each bill step's day. Usage
+// steps record readings that billing rates.
+//
+// The pure player keeps no ledger: in a case with pay, topup, release or
+// check steps it passes over them and stops at the first bill step (what
+// billing issues there depends on payments and credit hold). It also stops
+// at a bill step that would convert a free trial, which billing does not do
+// yet. An order step the order package refuses is recorded in
+// Result.Errors and play goes on. The error is for a scenario the player
+// cannot set up at all.
+func Play(s *Scenario, i int) (*Result, error) { return play(s, i, true) }
+
+// PlayOrders plays case i of s as Play does, but only its orders: it stops
+// at the first bill step and passes over every other billing step (usage
+// too). It is what a player without a billing run can check, and what the
+// store's player is compared with.
+func PlayOrders(s *Scenario, i int) (*Result, error) { return play(s, i, false) }
+
+func play(s *Scenario, i int, bills bool) (*Result, error) {
 	if i < 0 || i >= len(s.Cases) {
 		return nil, fmt.Errorf("%s: no case %d", s.File, i)
 	}
@@ -64,7 +81,7 @@ func Play(s *Scenario, i int) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &player{s: s, m: m, res: &Result{Stop: len(k.Steps)}, customer: s.Customer}
+	p := &player{s: s, m: m, res: &Result{Stop: len(k.Steps)}, customer: s.Customer, classes: map[string]catalog.Class{}}
 	if k.Customer != nil {
 		p.customer = k.Customer
 	}
@@ -75,20 +92,90 @@ func Play(s *Scenario, i int) (*Result, error) {
 	case "none":
 		p.terms.Proration = order.NoProration
 	}
+	ledger := slices.ContainsFunc(k.Steps, func(st Step) bool {
+		return st.Do == Pay || st.Do == Topup || st.Do == Release || st.Do == Check
+	})
+	for _, rt := range m.ResourceTypes {
+		p.classes[rt.Key] = rt.Class
+	}
 	for j, st := range k.Steps {
-		if st.Do == Bill {
-			p.res.Stop, p.res.StopOn = j, st.On.Time
-			break
-		}
-		if Billing(st.Do) {
+		if !bills && Billing(st.Do) && st.Do != Bill {
 			p.res.Skipped = append(p.res.Skipped, j)
 			continue
 		}
-		if err := p.play(j, &st); err != nil {
+		if st.Do == Bill && (!bills || ledger || (p.sub != nil && p.sub.Trial && !st.On.Time.Before(p.sub.PeriodEnd))) {
+			p.res.Stop, p.res.StopOn = j, st.On.Time
+			break
+		}
+		var err error
+		switch st.Do {
+		case Bill:
+			err = p.bill(j, st.On.Time)
+		case Usage:
+			err = p.read(&st)
+		case Order, Change, Cancel:
+			err = p.play(j, &st)
+		default:
+			p.res.Skipped = append(p.res.Skipped, j)
+		}
+		if err != nil {
 			p.res.Errors = append(p.res.Errors, StepError{Step: j, Err: err})
 		}
 	}
 	return p.res, nil
+}
+
+// read records a usage reading of the subscription.
+func (p *player) read(st *Step) error {
+	if st.Value == nil {
+		return fmt.Errorf("usage of %q without a value", st.Resource)
+	}
+	p.readings = append(p.readings, billing.Reading{Resource: st.Resource, On: st.On.Time, Value: st.Value.Decimal, Class: p.classes[st.Resource]})
+	return nil
+}
+
+// bill runs the daily billing of day on for the subscription: every period
+// closed by that day is billed, the customer's invoice first, then each
+// tier's invoice to the tier below, up to the provider (rule 9).
+func (p *player) bill(j int, on time.Time) error {
+	retail := p.terms
+	retail.Tax = p.tax()
+	for p.sub != nil {
+		b, err := billing.Due(p.sub, p.readings, on, retail)
+		if err != nil {
+			return err
+		}
+		if b.Closed.From.IsZero() {
+			return nil
+		}
+		var tiers []*order.Quote
+		for i := 1; i < len(p.chain); i++ {
+			s := p.sub.Clone()
+			s.Plan = p.chain[i]
+			if s.Pending != nil && p.pendingChain != nil {
+				s.Pending.Plan = p.pendingChain[i]
+			}
+			tb, err := billing.Due(s, p.readings, on, p.terms)
+			if err != nil {
+				return fmt.Errorf("tier %d (plan %q): %w", i, p.chain[i].Key, err)
+			}
+			if tb.Invoice != nil {
+				tiers = append(tiers, tb.Invoice)
+			} else {
+				tiers = append(tiers, &order.Quote{})
+			}
+		}
+		if p.sub.Pending != nil && b.Subscription.Pending == nil && p.pendingChain != nil {
+			p.chain, p.pendingChain = p.pendingChain, nil
+		}
+		p.sub = b.Subscription
+		if b.Invoice != nil {
+			p.issue(j, on, b.Invoice, tiers)
+		} else {
+			p.issue(j, on, &order.Quote{}, tiers)
+		}
+	}
+	return nil
 }
 
 type player struct {
@@ -101,6 +188,11 @@ type player struct {
 	sub           *order.Subscription
 	seller, buyer string
 	chain         order.Chain // the subscription's plan and its sources
+	// pendingChain is the chain of the plan of a change waiting for the
+	// next billing date.
+	pendingChain order.Chain
+	readings     []billing.Reading
+	classes      map[string]catalog.Class // resource type key → class
 }
 
 func (p *player) play(j int, st *Step) error {
@@ -154,8 +246,12 @@ func (p *player) play(j int, st *Step) error {
 			return err
 		}
 		p.sub = q.Subscription
-		if to != nil && p.sub.Pending == nil {
+		p.pendingChain = nil
+		switch {
+		case to != nil && p.sub.Pending == nil:
 			p.chain = to
+		case to != nil:
+			p.pendingChain = to
 		}
 		p.issue(j, st.On.Time, q, tiers)
 	case Cancel:

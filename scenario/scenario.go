@@ -10,11 +10,13 @@
 // exist is an error, so that nothing a scenario says is silently ignored.
 // Market turns the plans into catalog plans (delegated down the tiers by the
 // delegation package). Play is the pure player: it runs order, change and
-// cancel steps through the order package, passes over the billing steps
-// that do not touch an order's documents (usage, pay, topup, release,
-// check), and stops at the first bill step — the daily billing run is not
-// pure. Compare says, line by line and to the cent, where the documents it
-// produced differ from the expected ones, within what it could play.
+// cancel steps through the order package, records usage readings, and runs
+// the billing package for each bill step's day. It keeps no ledger: in a
+// case with pay, topup, release or check steps it passes over them and
+// stops at the first bill step, as it does at a trial's conversion.
+// PlayOrders plays the orders only, up to the first bill step. Compare
+// says, line by line and to the cent, where the documents it produced
+// differ from the expected ones, within what it could play.
 //
 // Readings of the format that the files leave open:
 //
