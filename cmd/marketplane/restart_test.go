@@ -67,16 +67,15 @@ func TestRestartResumesProvisioning(t *testing.T) {
 // TestKillResumesProvisioning starts and kills.
 const envServeDB = "MARKETPLANE_TEST_SERVE_DB"
 
-// TestServeProcess is the `marketplane serve` process that
-// TestKillResumesProvisioning runs as a child and kills: the test binary
-// run again with this test alone, serving the database it is given.
-func TestServeProcess(t *testing.T) {
-	dbURL := os.Getenv(envServeDB)
-	if dbURL == "" {
-		t.Skip("the serve process of TestKillResumesProvisioning")
+// TestMain runs the tests, or, in the child that
+// TestKillResumesProvisioning starts and kills, `marketplane serve` on the
+// database it is given (the test binary run again, with no tests).
+func TestMain(m *testing.M) {
+	if dbURL := os.Getenv(envServeDB); dbURL != "" {
+		os.Exit(run(context.Background(), []string{"serve", "--db", dbURL, "--addr", "127.0.0.1:0", "--task-poll-interval", "50ms",
+			"--password-hash-memory", "64", "--log-level", "error"}, os.Stdout, os.Stderr))
 	}
-	os.Exit(run(context.Background(), []string{"serve", "--db", dbURL, "--addr", "127.0.0.1:0", "--task-poll-interval", "50ms",
-		"--password-hash-memory", "64", "--log-level", "error"}, os.Stdout, os.Stderr))
+	os.Exit(m.Run())
 }
 
 // TestKillResumesProvisioning kills `marketplane serve` (SIGKILL: nothing
@@ -98,7 +97,7 @@ func TestKillResumesProvisioning(t *testing.T) {
 	t.Parallel()
 	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
 		rr := newRestartRig(t, e)
-		child := exec.Command(os.Args[0], "-test.run=^TestServeProcess$")
+		child := exec.Command(os.Args[0], "-test.run=^$")
 		child.Env = append(os.Environ(), envServeDB+"="+rr.dbURL)
 		out, err := child.StdoutPipe()
 		if err != nil {
