@@ -69,6 +69,10 @@ var (
 	ManageSubscriptions = Action{Name: "manage subscriptions", Privilege: PrivSubs, Level: Manage}
 )
 
+// ManageDocuments is issuing billing documents to an account and recording
+// its payments; like ViewDocuments it is authorized on the buyer's account.
+var ManageDocuments = Action{Name: "manage billing documents", Privilege: PrivDocuments, Level: Manage}
+
 // Target is the account an action is aimed at. UserID is set when the action
 // is aimed at one user of that account.
 type Target struct {
