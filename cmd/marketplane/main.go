@@ -69,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdOpenAPI(ctx, rest, stdout)
 	case "bench":
 		err = cmdBench(ctx, rest, stdout, stderr)
+	case "bill":
+		err = cmdBill(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "marketplane", buildVersion())
 		return 0
@@ -122,6 +124,7 @@ Commands:
   tasks list|show|retry|cancel  look after background tasks
   sync PLAN --options LIST    sync a plan's delegated copies (--dry-run: print what would change)
   openapi                     print the REST API's OpenAPI 3.1 document
+  bill --date D | --from D1 --to D2  run the daily billing of a day, or simulate a span day by day
   bench NAME [--scale N]      run a benchmark (`+benchNames()+`) and print its figures
   version                     print the version
 
