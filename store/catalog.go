@@ -339,21 +339,12 @@ func (db *DB) ResourceTypes(ctx context.Context, actor *account.Actor) ([]*Resou
 	if err := signedIn(actor); err != nil {
 		return nil, err
 	}
-	rows, err := db.Read.QueryContext(ctx, `SELECT `+resourceTypeColumns+` FROM resource_types
+	out, err := queryAll(ctx, db.Read, scanResourceType, `SELECT `+resourceTypeColumns+` FROM resource_types
 		WHERE owner_id = (SELECT id FROM accounts WHERE kind = 'provider') ORDER BY key`)
 	if err != nil {
 		return nil, fmt.Errorf("resource types: %w", err)
 	}
-	defer rows.Close()
-	out := []*ResourceType{}
-	for rows.Next() {
-		rt, err := scanResourceType(rows)
-		if err != nil {
-			return nil, fmt.Errorf("resource types: %w", err)
-		}
-		out = append(out, rt)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ResourceType returns the provider's resource type with the given key.
@@ -537,21 +528,12 @@ func (db *DB) Templates(ctx context.Context, actor *account.Actor) ([]*Template,
 	if err := signedIn(actor); err != nil {
 		return nil, err
 	}
-	rows, err := db.Read.QueryContext(ctx, `SELECT `+templateColumns+` FROM templates
+	out, err := queryAll(ctx, db.Read, scanTemplate, `SELECT `+templateColumns+` FROM templates
 		WHERE owner_id = (SELECT id FROM accounts WHERE kind = 'provider') ORDER BY key`)
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
-	defer rows.Close()
-	out := []*Template{}
-	for rows.Next() {
-		t, err := scanTemplate(rows)
-		if err != nil {
-			return nil, fmt.Errorf("templates: %w", err)
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Template returns the provider's service template with the given key.

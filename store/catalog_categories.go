@@ -130,20 +130,11 @@ func (db *DB) PlanCategories(ctx context.Context, actor *account.Actor, ownerID 
 	if _, err := db.sellerFor(ctx, db.Read, actor, account.ViewCatalog, ownerID); err != nil {
 		return nil, err
 	}
-	rows, err := db.Read.QueryContext(ctx, `SELECT `+planCategoryColumns+` FROM plan_categories WHERE owner_id = $1 ORDER BY key`, ownerID)
+	out, err := queryAll(ctx, db.Read, scanPlanCategory, `SELECT `+planCategoryColumns+` FROM plan_categories WHERE owner_id = $1 ORDER BY key`, ownerID)
 	if err != nil {
 		return nil, fmt.Errorf("plan categories: %w", err)
 	}
-	defer rows.Close()
-	out := []*PlanCategory{}
-	for rows.Next() {
-		c, err := scanPlanCategory(rows)
-		if err != nil {
-			return nil, fmt.Errorf("plan categories: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // PlanCategory returns the plan category key of account ownerID.

@@ -187,24 +187,6 @@ func loadServices(ctx context.Context, q querier, id int64) ([]*ResourceType, []
 	return rts, tpls, nil
 }
 
-// queryAll runs a query and scans every row with scan.
-func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
 // document is c as a catalog document, without ids or the store's
 // bookkeeping.
 func (c *storedCatalog) document() *catalog.Document {

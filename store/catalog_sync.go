@@ -212,20 +212,11 @@ func (db *DB) OpenSyncRuns(ctx context.Context, limit int) ([]*SyncRun, error) {
 }
 
 func (db *DB) syncRuns(ctx context.Context, q string, args ...any) ([]*SyncRun, error) {
-	rows, err := db.Read.QueryContext(ctx, q, args...)
+	out, err := queryAll(ctx, db.Read, func(r scanner) (*SyncRun, error) { return scanSyncRun(r) }, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sync runs: %w", err)
 	}
-	defer rows.Close()
-	out := []*SyncRun{}
-	for rows.Next() {
-		r, err := scanSyncRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sync runs: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // PlanChanges lists the change log of plan planID, newest first, older than
