@@ -57,6 +57,15 @@ type BillRunResult struct {
 	// Failures are the subscriptions the run could not bill (nothing of
 	// theirs was changed); the run went on with the others.
 	Failures []BillFailure
+	// Stages are the run's stages in the order they ran, with the time
+	// each took.
+	Stages []BillStage
+}
+
+// BillStage is one stage of a billing run and how long it took.
+type BillStage struct {
+	Name string // "renewals", "usage", "charges", "credit"
+	Took time.Duration
 }
 
 // BillFailure is a subscription the run could not bill, and why.
