@@ -111,6 +111,12 @@ type Selling struct {
 	// TaxRates are the tax in percent the seller charges buyers of each
 	// country, e.g. {"DE": "19"}; buyers of other countries pay none.
 	TaxRates map[string]string `json:"tax_rates,omitempty"`
+	// ExpiryGraceDays are the days a subscription that does not renew
+	// keeps running (graced) after its period ends, and ExpiryHoldDays
+	// the days it is then suspended before it is terminated; nil means
+	// the defaults (7 and 14).
+	ExpiryGraceDays *int `json:"expiry_grace_days,omitempty"`
+	ExpiryHoldDays  *int `json:"expiry_hold_days,omitempty"`
 }
 
 // Level is the name panels use for a reseller's depth: L1, L2 …; empty for

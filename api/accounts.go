@@ -42,6 +42,9 @@ type Selling struct {
 	Proration  string            `json:"proration,omitempty" enum:"prorate,none" doc:"Proration of mid-period changes; default prorate."`
 	Downgrades string            `json:"downgrades,omitempty" enum:"now,next_billing_date" doc:"When downgrades take effect; default now."`
 	TaxRates   map[string]string `json:"tax_rates,omitempty" doc:"Tax in percent charged to buyers by country, e.g. {\"DE\": \"19\"}."`
+	// Expiry of subscriptions that do not renew.
+	ExpiryGraceDays *int `json:"expiry_grace_days,omitempty" minimum:"0" maximum:"365" doc:"Days a subscription that does not renew runs on (graced) after its period ends; default 7."`
+	ExpiryHoldDays  *int `json:"expiry_hold_days,omitempty" minimum:"0" maximum:"365" doc:"Days it is then suspended before it is terminated; default 14."`
 }
 
 // Contact is the person to talk to at an account.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/govalues/decimal"
 
+	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/billing"
 	"github.com/marketplane/marketplane/catalog"
 	"github.com/marketplane/marketplane/money"
@@ -57,6 +58,9 @@ type BillRunResult struct {
 	// Failures are the subscriptions the run could not bill (nothing of
 	// theirs was changed); the run went on with the others.
 	Failures []BillFailure
+	// Charged is how many buyers had invoices paid from their prepaid
+	// funds by automatic charges.
+	Charged int
 	// Stages are the run's stages in the order they ran, with the time
 	// each took.
 	Stages []BillStage
@@ -70,44 +74,111 @@ type BillStage struct {
 
 // BillFailure is a subscription the run could not bill, and why.
 type BillFailure struct {
-	SubscriptionID int64
+	SubscriptionID int64 // the subscription, or 0 for a buyer's failure
+	AccountID      int64 // the buyer whose charge or credit review failed
 	Err            error
 }
 
-// BillDay bills the calendar day of on (its year, month and day, read in
-// on's location, in every vendor's calendar): every live subscription
-// (active, suspended or graced) that renews and whose next billing date is
-// on or before that day has its ended periods closed by billing.Due, the
-// invoice of each issued and its period moved on (with a pending change
-// applied), in one transaction per subscription. Subscriptions are read in
-// batches of 500 in id order. A subscription that cannot be billed (see
-// billing.Due's errors) is reported in the result's Failures and left as
-// it was, and the run goes on; the error returned is for the run as a
-// whole (reading the due subscriptions, a cancelled ctx).
+// BillOptions tune a billing run.
+type BillOptions struct {
+	// OnSubscription runs for every subscription the run suspends,
+	// resumes or ends, in the transaction of the change: the task that
+	// applies it at the connector. nil means none.
+	OnSubscription SubscriptionHook
+}
+
+// BillDay bills the calendar day of on as BillDayWith without hooks.
 func (db *DB) BillDay(ctx context.Context, on time.Time) (BillRunResult, error) {
+	return db.BillDayWith(ctx, on, BillOptions{})
+}
+
+// BillDayWith runs the daily billing of the calendar day of on (its year,
+// month and day, read in on's location, in every vendor's calendar), for
+// every tier at once, in stages:
+//
+//   - renewals: every live subscription (active, suspended or graced)
+//     that renews and whose next billing date is on or before that day
+//     has its ended periods closed by billing.Due; the invoice of each is
+//     issued to the customer and each tier above its vendor invoices the
+//     tier below at its own price of the source plan, on the same dates;
+//     the period moves on (with a pending change applied, a trial turned
+//     into its paid period), one transaction per subscription;
+//   - expiry: subscriptions that do not renew and whose period has ended
+//     go graced, then suspended after the vendor's grace days, then
+//     terminated after its hold days;
+//   - charges: open invoices whose charge day has come are paid from the
+//     buyer's prepaid funds and credits (automatic charge), one
+//     transaction per buyer;
+//   - usage: the usage of the current periods is rated for every buyer
+//     that has some; a buyer whose available balance no longer covers it
+//     has its pay-as-you-go services suspended after its delay days;
+//   - credit: buyers with an invoice overdue beyond their grace days go on
+//     credit hold, those whose temporary release ended come back on hold,
+//     those that no longer owe are released.
+//
+// Subscriptions and buyers are read in batches of 500 in id order and
+// each is changed in its own transaction, so panels and the API are never
+// locked out for long. Every stage is idempotent per date: what was billed,
+// charged or held is no longer due, so a second run of the same date
+// changes nothing and a run that stopped halfway (a crash) finishes by
+// being run again. A subscription or buyer that cannot be billed is
+// reported in Failures and left as it was; the run goes on.
+func (db *DB) BillDayWith(ctx context.Context, on time.Time, opt BillOptions) (BillRunResult, error) {
 	y, m, d := on.Date()
 	dayUTC := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	res := BillRunResult{On: dayUTC, Totals: map[string]money.Micros{}}
-	run := &billRun{db: db, y: y, m: m, d: d, plans: map[int64]*planRow{}, classes: map[classKey]catalog.Class{}}
+	run := newBillRun(db, dayUTC)
+	run.each = opt.OnSubscription
+	stages := []struct {
+		name string
+		fn   func(context.Context, *BillRunResult) error
+	}{
+		{"renewals", run.renewals},
+		{"expiry", run.expiry},
+		{"charges", run.charges},
+		{"usage", run.usageStage},
+		{"credit", run.creditStage},
+	}
+	for _, st := range stages {
+		start := time.Now()
+		err := st.fn(ctx, &res)
+		res.Stages = append(res.Stages, BillStage{Name: st.name, Took: time.Since(start)})
+		if err != nil {
+			return res, fmt.Errorf("billing %s, %s: %w", dayUTC.Format(time.DateOnly), st.name, err)
+		}
+	}
+	return res, nil
+}
+
+// newBillRun is a run of the day held as midnight UTC.
+func newBillRun(db *DB, day time.Time) *billRun {
+	y, m, d := day.Date()
+	return &billRun{db: db, y: y, m: m, d: d, day: time.Date(y, m, d, 0, 0, 0, 0, time.UTC),
+		plans: map[int64]*planRow{}, classes: map[classKey]catalog.Class{}, sellers: map[int64]*account.Account{},
+		reviewed: map[int64]bool{}}
+}
+
+// renewals is the renewals stage.
+func (r *billRun) renewals(ctx context.Context, res *BillRunResult) error {
 	// next_billing_at holds the vendor's day as midnight UTC: the days up
 	// to and including the billed one are those before the next midnight.
-	cutoff := dayUTC.AddDate(0, 0, 1)
+	cutoff := r.day.AddDate(0, 0, 1)
 	var after int64
 	for {
-		ids, err := db.dueSubscriptions(ctx, cutoff, after)
+		ids, err := r.db.dueSubscriptions(ctx, cutoff, after)
 		if err != nil {
-			return res, err
+			return err
 		}
 		for _, id := range ids {
 			if err := ctx.Err(); err != nil {
-				return res, err
+				return err
 			}
-			if err := run.bill(ctx, id, cutoff, &res); err != nil {
+			if err := r.bill(ctx, id, cutoff, res); err != nil {
 				res.Failures = append(res.Failures, BillFailure{SubscriptionID: id, Err: err})
 			}
 		}
 		if len(ids) < billBatch {
-			return res, nil
+			return nil
 		}
 		after = ids[len(ids)-1]
 	}
@@ -117,39 +188,80 @@ func (db *DB) BillDay(ctx context.Context, on time.Time) (BillRunResult, error) 
 // cutoff, above after. The status and next_billing_at conditions are the
 // subscriptions_billing index's.
 func (db *DB) dueSubscriptions(ctx context.Context, cutoff time.Time, after int64) ([]int64, error) {
-	rows, err := db.Read.QueryContext(ctx, `SELECT s.id FROM subscriptions s
+	return db.ids(ctx, `SELECT s.id FROM subscriptions s
 		WHERE s.status IN ('active', 'suspended', 'graced') AND s.next_billing_at < $1 AND s.auto_renew <> 'off' AND s.id > $2
 		ORDER BY s.id LIMIT $3`, tv(cutoff), after, billBatch)
-	if err != nil {
-		return nil, fmt.Errorf("due subscriptions: %w", err)
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
+}
+
+// ids runs a query of one id column.
+func (db *DB) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
+	out, err := queryAll(ctx, db.Read, func(r scanner) (int64, error) {
 		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("due subscriptions: %w", err)
-		}
-		ids = append(ids, id)
+		return id, r.Scan(&id)
+	}, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("billing: %w", err)
 	}
-	return ids, rows.Err()
+	return out, nil
 }
 
 // billRun is one run's state: the day and what it read once for all its
 // subscriptions (plans are not changed by billing, so a plan read once
-// serves the run).
+// serves the run; sellers' settings likewise).
 type billRun struct {
 	db      *DB
 	y       int
 	m       time.Month
 	d       int
+	day     time.Time // midnight UTC of the billed day
+	each    SubscriptionHook
 	plans   map[int64]*planRow
 	classes map[classKey]catalog.Class
+	sellers map[int64]*account.Account
+	// reviewed are the buyers whose credit the usage stage reviewed; the
+	// credit stage does not review them again.
+	reviewed map[int64]bool
 }
 
 type classKey struct {
 	owner int64
 	key   string
+}
+
+// seller is account id (a vendor), read once per run.
+func (r *billRun) seller(ctx context.Context, q querier, id int64) (*account.Account, error) {
+	if a, ok := r.sellers[id]; ok {
+		return a, nil
+	}
+	a, err := loadAccount(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	r.sellers[id] = a
+	return a, nil
+}
+
+// invoiceFor is the document of a day's quote q from vendor to buyer for
+// subscription subID: an invoice due after the buyer's net days and
+// charged after its terms' delay, or a credit memo when q credits.
+func (r *billRun) invoiceFor(ctx context.Context, q querier, vendorID int64, buyer *account.Account, subID int64, quote *order.Quote, on time.Time) (*Document, error) {
+	typ := DocInvoice
+	if quote.Total < 0 {
+		typ = DocCreditMemo
+	}
+	doc := DocumentFromQuote(typ, vendorID, buyer.ID, quote)
+	doc.IssuedOn, doc.SubscriptionID = on, subID
+	if typ == DocInvoice {
+		row, err := loadCreditRow(ctx, q, buyer.ID)
+		if err != nil {
+			return nil, err
+		}
+		if buyer.PaymentTermsDays > 0 {
+			doc.DueOn = on.AddDate(0, 0, buyer.PaymentTermsDays)
+		}
+		doc.ChargeOn = row.terms.ChargeOn(on)
+	}
+	return doc, nil
 }
 
 // bill closes the ended periods of subscription id in one transaction.
@@ -168,7 +280,7 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 		if !sub.Live() || sub.AutoRenew == subscription.RenewOff || sub.NextBillingAt.IsZero() || !sub.NextBillingAt.Before(cutoff) {
 			return nil
 		}
-		vendor, err := loadAccount(ctx, tx, sub.VendorID)
+		vendor, err := r.seller(ctx, tx, sub.VendorID)
 		if err != nil {
 			return err
 		}
@@ -178,9 +290,20 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 		}
 		terms := db.vendorTerms(vendor, buyer)
 		on := time.Date(r.y, r.m, r.d, 0, 0, 0, 0, terms.Location)
+		day := order.Day(on, terms.Location)
 		state, err := r.state(ctx, tx, sub)
 		if err != nil {
 			return err
+		}
+		chain, err := r.chain(ctx, tx, state.Plan)
+		if err != nil {
+			return fmt.Errorf("subscription %d: %w", sub.ID, err)
+		}
+		var pendingChain order.Chain
+		if state.Pending != nil && state.Pending.Plan != nil {
+			if pendingChain, err = r.chain(ctx, tx, state.Pending.Plan); err != nil {
+				return fmt.Errorf("subscription %d: pending change: %w", sub.ID, err)
+			}
 		}
 		usage, err := r.usage(ctx, tx, sub, state.Plan, cutoff)
 		if err != nil {
@@ -197,12 +320,49 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 			}
 			billed = true
 			if b.Invoice != nil && !zeroLines(b.Invoice) {
-				doc := DocumentFromQuote(DocInvoice, sub.VendorID, sub.CustomerID, b.Invoice)
-				doc.IssuedOn = order.Day(on, terms.Location)
+				doc, err := r.invoiceFor(ctx, tx, sub.VendorID, buyer, sub.ID, b.Invoice, day)
+				if err != nil {
+					return err
+				}
 				if err := db.issueDocument(ctx, tx, doc, now); err != nil {
 					return fmt.Errorf("subscription %d: invoice: %w", sub.ID, err)
 				}
 				issued = append(issued, doc)
+			}
+			// Each tier above the vendor bills the tier below for the
+			// same period at its own price of the source plan.
+			for i := 1; i < len(chain); i++ {
+				seller, err := r.seller(ctx, tx, chain[i].OwnerID)
+				if err != nil {
+					return err
+				}
+				tierBuyer, err := r.seller(ctx, tx, chain[i-1].OwnerID)
+				if err != nil {
+					return err
+				}
+				ts := state.Clone()
+				ts.Plan = chain[i]
+				if ts.Pending != nil && pendingChain != nil && i < len(pendingChain) {
+					ts.Pending.Plan = pendingChain[i]
+				}
+				tb, err := billing.Due(ts, usage, on, db.vendorTerms(seller, tierBuyer))
+				if err != nil {
+					return fmt.Errorf("subscription %d tier %d: %w", sub.ID, i, err)
+				}
+				if tb.Invoice == nil || zeroLines(tb.Invoice) {
+					continue
+				}
+				doc, err := r.invoiceFor(ctx, tx, seller.ID, tierBuyer, sub.ID, tb.Invoice, day)
+				if err != nil {
+					return err
+				}
+				if err := db.issueDocument(ctx, tx, doc, now); err != nil {
+					return fmt.Errorf("subscription %d tier %d: invoice: %w", sub.ID, i, err)
+				}
+				issued = append(issued, doc)
+			}
+			if state.Pending != nil && b.Subscription.Pending == nil && pendingChain != nil {
+				chain, pendingChain = pendingChain, nil
 			}
 			state = b.Subscription
 		}
@@ -210,6 +370,9 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 			return nil
 		}
 		sub.PeriodStart, sub.PeriodEnd, sub.NextBillingAt = state.PeriodStart, state.PeriodEnd, state.PeriodEnd
+		// A trial that turned into its paid period counts its periods
+		// from the day it converted.
+		sub.Period, sub.Anchor = state.Period, state.Anchor
 		if sub.Pending != nil && state.Pending == nil {
 			// billing applied the pending change with the new period.
 			if sub.Pending.PlanID != 0 {
@@ -233,6 +396,248 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 		res.Totals[d.Currency] += d.Total
 	}
 	return nil
+}
+
+// chain is plan's chain of sources, each read once per run.
+func (r *billRun) chain(ctx context.Context, q querier, plan *catalog.Plan) (order.Chain, error) {
+	chain := order.Chain{plan}
+	for p := plan; p.SourceID != 0; {
+		if len(chain) > maxChain {
+			return nil, fmt.Errorf("plan %d: sources deeper than %d tiers", plan.ID, maxChain)
+		}
+		src, err := r.plan(ctx, q, p.SourceID)
+		if err != nil {
+			return nil, fmt.Errorf("source of plan %d: %w", p.ID, err)
+		}
+		chain = append(chain, src.Plan)
+		p = src.Plan
+	}
+	return chain, nil
+}
+
+// Expiry days when the vendor sets none: a week graced, then two weeks
+// suspended, then terminated.
+const (
+	defaultExpiryGraceDays = 7
+	defaultExpiryHoldDays  = 14
+)
+
+// expiry is the expiry stage: subscriptions that do not renew move along
+// graced → suspended → terminated as their period's end recedes.
+func (r *billRun) expiry(ctx context.Context, res *BillRunResult) error {
+	cutoff := r.day.AddDate(0, 0, 1)
+	var after int64
+	for {
+		ids, err := r.db.ids(ctx, `SELECT s.id FROM subscriptions s
+			WHERE s.status IN ('active', 'graced', 'suspended') AND s.auto_renew = 'off' AND s.period_end < $1 AND s.id > $2
+			ORDER BY s.id LIMIT $3`, tv(cutoff), after, billBatch)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := r.expire(ctx, id); err != nil {
+				res.Failures = append(res.Failures, BillFailure{SubscriptionID: id, Err: err})
+			}
+		}
+		if len(ids) < billBatch {
+			return nil
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+func (r *billRun) expire(ctx context.Context, id int64) error {
+	db := r.db
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		sub, err := loadSubscription(ctx, tx, id, db.lockRows("s"))
+		if err != nil {
+			return err
+		}
+		if sub.AutoRenew != subscription.RenewOff || !sub.Live() {
+			return nil
+		}
+		vendor, err := r.seller(ctx, tx, sub.VendorID)
+		if err != nil {
+			return err
+		}
+		grace, hold := defaultExpiryGraceDays, defaultExpiryHoldDays
+		if vendor.Selling.ExpiryGraceDays != nil {
+			grace = *vendor.Selling.ExpiryGraceDays
+		}
+		if vendor.Selling.ExpiryHoldDays != nil {
+			hold = *vendor.Selling.ExpiryHoldDays
+		}
+		end := sub.PeriodEnd
+		var to subscription.Status
+		switch {
+		case !r.day.Before(end.AddDate(0, 0, grace+hold)):
+			to = subscription.Terminated
+		case !r.day.Before(end.AddDate(0, 0, grace)):
+			to = subscription.Suspended
+		case !r.day.Before(end):
+			to = subscription.Graced
+		default:
+			return nil
+		}
+		if sub.Status == to || (sub.Status == subscription.Suspended && sub.StatusReason != subscription.ReasonExpired && to == subscription.Suspended) {
+			return nil
+		}
+		if sub.Status == subscription.Suspended && to == subscription.Graced {
+			return nil // suspended for another reason: it stays so until its end
+		}
+		if err := subscription.Transition(sub.Status, to); err != nil {
+			return fmt.Errorf("subscription %d: %w", sub.ID, err)
+		}
+		before := sub.Status
+		sub.Status, sub.StatusReason, sub.NextBillingAt = to, subscription.ReasonExpired, time.Time{}
+		if err := db.saveSubscription(ctx, tx, sub, db.stamp()); err != nil {
+			return err
+		}
+		if r.each != nil {
+			if err := r.each(tx, sub); err != nil {
+				return err
+			}
+		}
+		c, err := loadAccount(ctx, tx, sub.CustomerID)
+		if err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, account.SystemActor(), c.ID, c.Path, "subscription.expire", "subscription", sub.ID,
+			map[string]any{"status": []subscription.Status{before, to}})
+	})
+}
+
+// pair is a buyer and its vendor.
+type pair struct{ buyer, vendor int64 }
+
+// pairs reads (buyer, vendor) pairs of a query, batch by batch in buyer
+// order, calling fn for each.
+func (r *billRun) pairs(ctx context.Context, q string, arg any, fn func(pair) error, res *BillRunResult) error {
+	var after int64
+	for {
+		ps, err := queryAll(ctx, r.db.Read, func(s scanner) (pair, error) {
+			var p pair
+			return p, s.Scan(&p.buyer, &p.vendor)
+		}, q, arg, after, billBatch)
+		if err != nil {
+			return fmt.Errorf("billing: %w", err)
+		}
+		for _, p := range ps {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(p); err != nil {
+				res.Failures = append(res.Failures, BillFailure{AccountID: p.buyer, Err: err})
+			}
+		}
+		if len(ps) < billBatch {
+			return nil
+		}
+		after = ps[len(ps)-1].buyer
+	}
+}
+
+// charges is the automatic charge stage: buyers with open invoices whose
+// charge day has come and unapplied credits pay them from those.
+func (r *billRun) charges(ctx context.Context, res *BillRunResult) error {
+	return r.pairs(ctx, `SELECT d.account_id, MIN(d.vendor_id) FROM documents d
+		WHERE d.type = 'invoice' AND d.status = 'open' AND d.charge_on <= $1 AND d.account_id > $2
+		AND EXISTS (SELECT 1 FROM documents c WHERE c.account_id = d.account_id AND c.vendor_id = d.vendor_id
+			AND c.type IN ('payment', 'credit_memo') AND c.applied < -c.total)
+		GROUP BY d.account_id ORDER BY d.account_id LIMIT $3`, tv(r.day), func(p pair) error {
+		return r.db.inTx(ctx, func(tx *sql.Tx) error {
+			n, err := r.db.applyCredits(ctx, tx, p.buyer, p.vendor, r.day, false)
+			if n > 0 {
+				res.Charged++
+			}
+			return err
+		})
+	}, res)
+}
+
+// usageStage rates the usage of the current periods of every buyer that
+// has some and reviews its credit (pay-as-you-go suspension).
+func (r *billRun) usageStage(ctx context.Context, res *BillRunResult) error {
+	return r.pairs(ctx, `SELECT s.customer_id, MIN(s.vendor_id) FROM subscriptions s
+		WHERE s.status IN ('active', 'suspended', 'graced')
+		AND EXISTS (SELECT 1 FROM usage_records u WHERE u.subscription_id = s.id AND u.at >= s.period_start AND u.at < $1)
+		AND s.customer_id > $2 GROUP BY s.customer_id ORDER BY s.customer_id LIMIT $3`, tv(r.day.AddDate(0, 0, 1)), func(p pair) error {
+		r.reviewed[p.buyer] = true
+		return r.review(ctx, p.buyer)
+	}, res)
+}
+
+// creditStage reviews the buyers whose hold may change: an invoice
+// overdue, a hold to lift, a temporary release or a pay-as-you-go
+// shortfall running, terms that watch the credit limit.
+func (r *billRun) creditStage(ctx context.Context, res *BillRunResult) error {
+	return r.pairs(ctx, `SELECT a.id, a.parent_id FROM accounts a WHERE a.id > $2 AND (
+			EXISTS (SELECT 1 FROM documents d WHERE d.account_id = a.id AND d.type = 'invoice' AND d.status = 'open' AND d.due_on < $1)
+			OR a.status = 'credit_hold'
+			OR EXISTS (SELECT 1 FROM credit_control c WHERE c.account_id = a.id
+				AND (c.released_until IS NOT NULL OR c.payg_short_since IS NOT NULL OR c.terms LIKE '%hold_on_credit_limit%')))
+		ORDER BY a.id LIMIT $3`, tv(r.day), func(p pair) error {
+		if r.reviewed[p.buyer] {
+			return nil
+		}
+		return r.review(ctx, p.buyer)
+	}, res)
+}
+
+// review reviews buyer's credit in a transaction of its own.
+func (r *billRun) review(ctx context.Context, buyerID int64) error {
+	return r.db.inTx(ctx, func(tx *sql.Tx) error {
+		buyer, err := loadAccount(ctx, tx, buyerID)
+		if err != nil {
+			return err
+		}
+		if buyer.ParentID == 0 {
+			return nil
+		}
+		vendor, err := r.seller(ctx, tx, buyer.ParentID)
+		if err != nil {
+			return err
+		}
+		return r.db.reviewCredit(ctx, tx, buyer, vendor, r.day, r, r.each)
+	})
+}
+
+// rate is the usage of sub's current period up to the run's day, rated at
+// its plan's prices without tax, and whether its plan is pay-as-you-go.
+func (r *billRun) rate(ctx context.Context, q querier, sub *subscription.Subscription, day time.Time) (money.Micros, bool, error) {
+	state, err := r.state(ctx, q, sub)
+	if err != nil {
+		return 0, false, err
+	}
+	payg := state.Plan.Billing == catalog.PayAsYouGo
+	usage, err := r.usage(ctx, q, sub, state.Plan, day.AddDate(0, 0, 1))
+	if err != nil {
+		return 0, false, err
+	}
+	if len(usage) == 0 {
+		return 0, payg, nil
+	}
+	state.Pending = nil
+	vendor, err := r.seller(ctx, q, sub.VendorID)
+	if err != nil {
+		return 0, false, err
+	}
+	t := r.db.vendorTerms(vendor, nil)
+	// Billing the period at its end with the readings so far is the
+	// usage charge the period has run up.
+	b, err := billing.Due(state, usage, state.PeriodEnd, t)
+	if err != nil {
+		return 0, false, fmt.Errorf("subscription %d: %w", sub.ID, err)
+	}
+	var sum money.Micros
+	if b.Invoice != nil {
+		for _, l := range b.Invoice.Lines {
+			if l.What == order.Usage || l.What == order.Overuse {
+				sum += l.Amount
+			}
+		}
+	}
+	return sum, payg, nil
 }
 
 // zeroLines reports whether every line of q is zero (golden rule 8: such a

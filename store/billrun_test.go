@@ -59,8 +59,13 @@ func wantRun(t *testing.T, about string, res store.BillRunResult, subs, invoices
 //	3 mailboxes above the 5 included × 3.30              9.90
 //	total (no setup on a renewal)                       23.10
 //
-// and moves the period to [2027-02-10, 2027-03-10). The day before bills
-// nothing; the same day again bills nothing.
+// and moves the period to [2027-02-10, 2027-03-10); each tier above bills
+// the tier below for the same month at its own price:
+//
+//	A → A1: 12.00 + 3 × 3.00 = 21.00;  P → A: 10.00 + 3 × 2.50 = 17.50
+//
+// (three invoices, 61.60 in all). The day before bills nothing; the same
+// day again bills nothing.
 func TestBillDayRenewal(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -71,7 +76,21 @@ func TestBillDayRenewal(t *testing.T) {
 		}
 		wantRun(t, "2027-02-09", billDay(t, db, day("2027-02-09")), 0, 0, "")
 
-		wantRun(t, "2027-02-10", billDay(t, db, day("2027-02-10")), 1, 1, "23.10")
+		wantRun(t, "2027-02-10", billDay(t, db, day("2027-02-10")), 1, 3, "61.60")
+		for _, w := range []struct {
+			buyer, vendor int64
+			lines         []string
+			total         string
+		}{
+			{st.A1.ID, st.A.ID, []string{"recurring [2027-02-10, 2027-03-10) 12.00", "resource mailbox×3 [2027-02-10, 2027-03-10) 9.00"}, "21.00"},
+			{st.A.ID, st.P.ID, []string{"recurring [2027-02-10, 2027-03-10) 10.00", "resource mailbox×3 [2027-02-10, 2027-03-10) 7.50"}, "17.50"},
+		} {
+			inv := invoicesOf(t, st, w.buyer)
+			if len(inv) != 1 || inv[0].VendorID != w.vendor || inv[0].SubscriptionID != o.SubscriptionID || !inv[0].IssuedOn.Equal(day("2027-02-10")) {
+				t.Fatalf("tier invoices of %d: %+v", w.buyer, inv)
+			}
+			wantQuote(t, "tier renewal", &order.Quote{Currency: inv[0].Currency, Lines: inv[0].Lines, Total: inv[0].Total}, w.lines, w.total)
+		}
 		inv := invoicesOf(t, st, st.C.ID)
 		if len(inv) != 1 {
 			t.Fatalf("%d invoices, want 1", len(inv))
@@ -104,7 +123,7 @@ func TestBillDayRenewal(t *testing.T) {
 
 		// A run that missed days closes every period that ended: 2027-04-12
 		// bills [03-10, 04-10) and moves to [04-10, 05-10).
-		wantRun(t, "2027-04-12", billDay(t, db, day("2027-04-12")), 1, 2, "46.20")
+		wantRun(t, "2027-04-12", billDay(t, db, day("2027-04-12")), 1, 6, "123.20")
 		if s := st.sub(t, o.SubscriptionID); !s.PeriodStart.Equal(day("2027-04-10")) || !s.NextBillingAt.Equal(day("2027-05-10")) {
 			t.Errorf("after the missed days: period from %s, next %s", s.PeriodStart, s.NextBillingAt)
 		}

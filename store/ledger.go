@@ -92,7 +92,27 @@ type Document struct {
 	Method        string // payments: how the money came ("bank transfer")
 	ReverseCharge bool
 	CreatedAt     time.Time
+	// Applied is how much of the document has been matched against others
+	// (a positive amount): of an invoice, what payments and credits
+	// covered; of a payment or credit memo, what it has covered. The
+	// unapplied rest of payments is the buyer's prepaid funds.
+	Applied money.Micros
+	// ChargeOn is, for an invoice, the first day an automatic charge may
+	// take prepaid funds for it (its issue day, or later under a delayed
+	// payment schedule); zero for other documents.
+	ChargeOn time.Time
+	// SubscriptionID is the subscription an invoice or credit memo bills,
+	// 0 for none.
+	SubscriptionID int64
+	// Purpose of a payment: PurposeTopUp for prepaid funds taken by
+	// automatic charges, "" for a payment of open invoices.
+	Purpose string
 }
+
+// PurposeTopUp marks a payment made as prepaid funds (a top-up): automatic
+// charges take it as invoices fall due, rather than it settling every open
+// invoice at once.
+const PurposeTopUp = "topup"
 
 // documentBody is the JSON of the body column.
 type documentBody struct {
@@ -142,7 +162,7 @@ func (d *Document) check() error {
 		f.Add("total", fmt.Sprintf("the lines sum to %s, not %s", sum, d.Total))
 	}
 	switch {
-	case (d.Type == DocInvoice || d.Type == DocRefund) && d.Total <= 0,
+	case d.Type == DocInvoice && d.Total < 0, d.Type == DocRefund && d.Total <= 0,
 		(d.Type == DocCreditMemo || d.Type == DocPayment) && d.Total >= 0:
 		f.Add("total", fmt.Sprintf("a %s of %s: wrong sign", d.Type, d.Total))
 	}
@@ -166,11 +186,10 @@ func (db *DB) IssueDocument(ctx context.Context, actor *account.Actor, d *Docume
 		if err := db.issueDocument(ctx, tx, d, now); err != nil {
 			return err
 		}
-		if d.Type == DocCreditMemo {
-			// A credit can complete what payments left open.
-			if err := db.settleInvoices(ctx, tx, d.AccountID, d.VendorID); err != nil {
-				return err
-			}
+		// An invoice is charged from prepaid funds when its day comes, and
+		// a credit can complete what payments left open.
+		if _, err := db.applyCredits(ctx, tx, d.AccountID, d.VendorID, d.IssuedOn, false); err != nil {
+			return err
 		}
 		return db.audit(ctx, tx, actor, d.AccountID, t.Path, "issue "+string(d.Type), "document", d.ID,
 			map[string]any{"number": d.Number, "total": d.Total.String(), "currency": d.Currency})
@@ -207,8 +226,18 @@ func (db *DB) issueDocument(ctx context.Context, tx *sql.Tx, d *Document, now ti
 	}
 	d.Number = fmt.Sprintf("%s-%06d", numberPrefix[d.Type], n)
 	d.Status = DocNA
+	d.Applied = 0
 	if d.Type == DocInvoice {
 		d.Status = DocOpen
+		if d.Total == 0 {
+			// A change whose credit and charge cancel out owes nothing.
+			d.Status = DocPaid
+		}
+		if d.ChargeOn.IsZero() {
+			d.ChargeOn = d.IssuedOn
+		}
+	} else {
+		d.ChargeOn = time.Time{}
 	}
 	body, err := json.Marshal(documentBody{Lines: d.Lines, Method: d.Method})
 	if err != nil {
@@ -216,10 +245,11 @@ func (db *DB) issueDocument(ctx context.Context, tx *sql.Tx, d *Document, now ti
 	}
 	d.CreatedAt = now
 	err = tx.QueryRowContext(ctx, `INSERT INTO documents (vendor_id, account_id, type, number, status, currency, total,
-		issued_on, due_on, order_id, body, reverse_charge, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+		issued_on, due_on, order_id, body, reverse_charge, created_at, charge_on, subscription_id, purpose)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
 		d.VendorID, d.AccountID, string(d.Type), d.Number, string(d.Status), d.Currency, int64(d.Total),
-		tv(d.IssuedOn), tv(d.DueOn), nullID(d.OrderID), string(body), d.ReverseCharge, tv(now)).Scan(&d.ID)
+		tv(d.IssuedOn), tv(d.DueOn), nullID(d.OrderID), string(body), d.ReverseCharge, tv(now),
+		tv(d.ChargeOn), nullID(d.SubscriptionID), d.Purpose).Scan(&d.ID)
 	if err != nil {
 		return fmt.Errorf("insert document %s: %w", d.Number, err)
 	}
@@ -232,107 +262,93 @@ func (db *DB) issueDocument(ctx context.Context, tx *sql.Tx, d *Document, now ti
 	return nil
 }
 
-// settleInvoices marks the buyer's open invoices paid, oldest first, as
-// far as the ledger covers them: of the open invoices' sum, all but what
-// the buyer still owes (its balance, when positive) has been paid or
-// credited. An invoice is paid only when covered in full, and a later one
-// never before an earlier one (FIFO). Working from the balance instead of
-// one payment's amount counts credit memos and earlier overpayments too.
-func (db *DB) settleInvoices(ctx context.Context, tx *sql.Tx, buyerID, vendorID int64) error {
-	owed, err := balance(ctx, tx, buyerID, vendorID)
-	if err != nil {
-		return err
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.total FROM documents d
-		WHERE d.account_id = $1 AND d.vendor_id = $2 AND d.type = 'invoice' AND d.status = 'open'
-		ORDER BY d.issued_on, d.id`+db.lockRows("d"), buyerID, vendorID)
-	if err != nil {
-		return fmt.Errorf("open invoices: %w", err)
-	}
+// applyCredits matches the buyer's unapplied credits (payments and credit
+// memos, oldest first) against its open invoices (oldest first) and marks
+// each invoice covered in full paid. With all, every open invoice is
+// taken (a payment of invoices); without, only those whose charge day has
+// come by day (an automatic charge under the buyer's payment schedule). A
+// credit may cover part of an invoice: the invoice stays open for the
+// rest, and a later invoice is never covered before an earlier one. It
+// returns the amount applied.
+func (db *DB) applyCredits(ctx context.Context, tx *sql.Tx, buyerID, vendorID int64, day time.Time, all bool) (money.Micros, error) {
 	type open struct {
-		id    int64
-		total money.Micros
+		id   int64
+		rest money.Micros
+		full money.Micros
 	}
-	var invoices []open
-	var sum money.Micros
-	for rows.Next() {
-		var o open
-		if err := rows.Scan(&o.id, &o.total); err != nil {
-			rows.Close()
-			return fmt.Errorf("open invoices: %w", err)
+	read := func(q string, args ...any) ([]open, error) {
+		rows, err := tx.QueryContext(ctx, q+db.lockRows("d"), args...)
+		if err != nil {
+			return nil, err
 		}
-		invoices = append(invoices, o)
-		sum += o.total
+		defer rows.Close()
+		var out []open
+		for rows.Next() {
+			var o open
+			if err := rows.Scan(&o.id, &o.rest, &o.full); err != nil {
+				return nil, err
+			}
+			out = append(out, o)
+		}
+		return out, rows.Err()
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("open invoices: %w", err)
+	credits, err := read(`SELECT d.id, -d.total - d.applied, -d.total FROM documents d
+		WHERE d.account_id = $1 AND d.vendor_id = $2 AND d.type IN ('payment', 'credit_memo') AND d.applied < -d.total
+		ORDER BY d.issued_on, d.id`, buyerID, vendorID)
+	if err != nil {
+		return 0, fmt.Errorf("credits of account %d: %w", buyerID, err)
 	}
-	covered := sum - max(owed, 0)
-	for _, o := range invoices {
-		if o.total > covered {
+	if len(credits) == 0 {
+		return 0, nil
+	}
+	q := `SELECT d.id, d.total - d.applied, d.total FROM documents d
+		WHERE d.account_id = $1 AND d.vendor_id = $2 AND d.type = 'invoice' AND d.status = 'open'`
+	args := []any{buyerID, vendorID}
+	if !all {
+		q += ` AND d.charge_on <= $3`
+		args = append(args, tv(day))
+	}
+	invoices, err := read(q+` ORDER BY d.issued_on, d.id`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("open invoices of account %d: %w", buyerID, err)
+	}
+	var total money.Micros
+	ci := 0
+	for _, inv := range invoices {
+		if ci == len(credits) {
 			break
 		}
-		covered -= o.total
-		if _, err := tx.ExecContext(ctx, `UPDATE documents SET status = 'paid' WHERE id = $1`, o.id); err != nil {
-			return fmt.Errorf("invoice %d paid: %w", o.id, err)
+		for inv.rest > 0 && ci < len(credits) {
+			c := &credits[ci]
+			n := min(inv.rest, c.rest)
+			inv.rest -= n
+			c.rest -= n
+			total += n
+			if _, err := tx.ExecContext(ctx, `UPDATE documents SET applied = applied + $1 WHERE id = $2`, int64(n), c.id); err != nil {
+				return 0, fmt.Errorf("apply credit %d: %w", c.id, err)
+			}
+			if c.rest == 0 {
+				ci++
+			}
+		}
+		status := DocOpen
+		if inv.rest == 0 {
+			status = DocPaid
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE documents SET applied = $1, status = $2 WHERE id = $3`,
+			int64(inv.full-inv.rest), string(status), inv.id); err != nil {
+			return 0, fmt.Errorf("apply to invoice %d: %w", inv.id, err)
 		}
 	}
-	return nil
+	return total, nil
 }
 
-// RecordPayment records a payment of amount (positive, in the buyer's
-// currency) received from the buyer by method, as a payment document from
-// the buyer's vendor dated the vendor's today, and marks the invoices it
-// covers paid (settleInvoices). It is the vendor's staff's: the actor needs
-// account.ManageDocuments on the buyer from an account above it. Errors:
-// ENOTFOUND, EFORBIDDEN, EINVALID (an amount that is not positive or not
-// rounded to the currency's minor unit, no method).
+// RecordPayment records a payment of amount received from the buyer by
+// method that pays its open invoices, oldest first: ReceivePayment
+// without hooks (a hold the payment clears is released, the
+// subscriptions it suspended resumed, without queueing their tasks).
 func (db *DB) RecordPayment(ctx context.Context, actor *account.Actor, accountID int64, amount money.Micros, method string) (*Document, error) {
-	var d *Document
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		t, err := db.authorize(ctx, tx, actor, account.ManageDocuments, accountID)
-		if err != nil {
-			return err
-		}
-		if err := staffOnly(actor, t.Path, "record payments"); err != nil {
-			return err
-		}
-		buyer, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, accountID))
-		if err != nil {
-			return notFound(err, "account")
-		}
-		var f marketplane.FieldErrors
-		if amount <= 0 || amount.Round(buyer.Currency) != amount {
-			f.Add("amount", fmt.Sprintf("%s is not a positive amount in %s", amount, buyer.Currency))
-		}
-		if method == "" {
-			f.Add("method", "required")
-		}
-		if err := f.Err("payment"); err != nil {
-			return err
-		}
-		vendor, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, buyer.ParentID))
-		if err != nil {
-			return notFound(err, "vendor")
-		}
-		now := db.Clock.Now()
-		d = &Document{Type: DocPayment, VendorID: vendor.ID, AccountID: buyer.ID, Currency: buyer.Currency,
-			Total: -amount, IssuedOn: order.Day(now, db.vendorTerms(vendor, nil).Location), Method: method,
-			Lines: []order.Line{{What: PaymentLine, Amount: -amount, Description: "Payment by " + method}}}
-		if err := db.issueDocument(ctx, tx, d, now); err != nil {
-			return err
-		}
-		if err := db.settleInvoices(ctx, tx, buyer.ID, vendor.ID); err != nil {
-			return err
-		}
-		return db.audit(ctx, tx, actor, buyer.ID, t.Path, "record payment", "document", d.ID,
-			map[string]any{"number": d.Number, "amount": amount.String(), "method": method})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
+	return db.ReceivePayment(ctx, actor, Payment{AccountID: accountID, Amount: amount, Method: method}, nil)
 }
 
 // Balance is what account owes vendor: the sum of its ledger entries
@@ -360,18 +376,20 @@ func balance(ctx context.Context, q querier, accountID, vendorID int64) (money.M
 // ----- reading documents -----
 
 const documentColumns = `d.id, d.vendor_id, d.account_id, d.type, d.number, d.status, d.currency, d.total,
-	d.issued_on, d.due_on, COALESCE(d.order_id, 0), d.body, d.reverse_charge, d.created_at`
+	d.issued_on, d.due_on, COALESCE(d.order_id, 0), d.body, d.reverse_charge, d.created_at,
+	d.applied, d.charge_on, COALESCE(d.subscription_id, 0), d.purpose`
 
 func scanDocument(r scanner, extra ...any) (*Document, error) {
 	d := &Document{}
 	var body string
-	var total int64
+	var total, applied int64
 	dest := append([]any{&d.ID, &d.VendorID, &d.AccountID, &d.Type, &d.Number, &d.Status, &d.Currency, &total,
-		ts(&d.IssuedOn), ts(&d.DueOn), &d.OrderID, &body, &d.ReverseCharge, ts(&d.CreatedAt)}, extra...)
+		ts(&d.IssuedOn), ts(&d.DueOn), &d.OrderID, &body, &d.ReverseCharge, ts(&d.CreatedAt),
+		&applied, ts(&d.ChargeOn), &d.SubscriptionID, &d.Purpose}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
-	d.Total = money.Micros(total)
+	d.Total, d.Applied = money.Micros(total), money.Micros(applied)
 	var b documentBody
 	if err := json.Unmarshal([]byte(body), &b); err != nil {
 		return nil, fmt.Errorf("document %d body: %w", d.ID, err)

@@ -92,6 +92,7 @@ const (
 	ReasonExpired        = "expired"         // not renewed (graced, then suspended, then terminated)
 	ReasonCancelled      = "cancelled"       // cancelled by a CL order
 	ReasonOrderCancelled = "order_cancelled" // its sales order was cancelled before provisioning finished
+	ReasonPAYGBalance    = "payg_balance"    // pay-as-you-go usage outran the account's balance for its delay days
 )
 
 // AutoRenew is how a subscription renews.

@@ -1,0 +1,53 @@
+-- +goose Up
+-- Payment terms, credit control and what payments settle. Money is BIGINT
+-- millionths; days are TIMESTAMPTZ midnight UTC of the vendor's day.
+
+-- applied: how much of a document has been matched against others, as a
+-- positive amount: of an invoice, what payments and credits covered (paid
+-- when applied = total); of a payment or credit memo, what it has covered
+-- (its unapplied rest is the buyer's prepaid funds or credit).
+-- charge_on: the day from which an automatic charge may take prepaid funds
+-- for an open invoice (its issue day, or later under a delayed payment
+-- schedule). subscription_id: the subscription an invoice bills, so that a
+-- hold can suspend only the services whose period is unpaid.
+ALTER TABLE documents ADD COLUMN applied BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE documents ADD COLUMN charge_on TIMESTAMPTZ;
+ALTER TABLE documents ADD COLUMN subscription_id BIGINT REFERENCES subscriptions(id);
+ALTER TABLE documents ADD COLUMN purpose TEXT NOT NULL DEFAULT '';
+CREATE INDEX documents_subscription ON documents (subscription_id) WHERE subscription_id IS NOT NULL;
+-- Unapplied credits (payments, credit memos) of a buyer, for charges.
+CREATE INDEX documents_credit ON documents (account_id, vendor_id, id) WHERE type IN ('payment', 'credit_memo') AND applied < -total;
+
+-- The terms a vendor gives a buyer and the buyer's credit-control state.
+-- terms is account.Terms JSON; no row means the default terms.
+-- hold_manual: the hold was put by staff and a payment does not lift it.
+-- released_until: a temporary release lasts until this day (exclusive).
+-- payg_short_since: the first day the available balance no longer covered
+-- pay-as-you-go usage (cleared when it does again).
+CREATE TABLE credit_control (
+    account_id       BIGINT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    terms            TEXT NOT NULL DEFAULT '{}',
+    hold_manual      BOOLEAN NOT NULL DEFAULT false,
+    released_until   TIMESTAMPTZ,
+    release_reason   TEXT NOT NULL DEFAULT '',
+    payg_short_since TIMESTAMPTZ,
+    updated_at       TIMESTAMPTZ NOT NULL
+);
+
+-- The billing days a run has finished, per engine-wide run: a finished day
+-- is not run again unless forced.
+CREATE TABLE billing_days (
+    day         TIMESTAMPTZ PRIMARY KEY,
+    started_at  TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ
+);
+
+-- +goose Down
+DROP TABLE billing_days;
+DROP TABLE credit_control;
+DROP INDEX documents_credit;
+DROP INDEX documents_subscription;
+ALTER TABLE documents DROP COLUMN purpose;
+ALTER TABLE documents DROP COLUMN subscription_id;
+ALTER TABLE documents DROP COLUMN charge_on;
+ALTER TABLE documents DROP COLUMN applied;
