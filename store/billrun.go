@@ -241,10 +241,10 @@ func (r *billRun) seller(ctx context.Context, q querier, id int64) (*account.Acc
 	return a, nil
 }
 
-// invoiceFor is the document of a day's quote q from vendor to buyer for
+// documentFor is the document of a day's quote q from vendor to buyer for
 // subscription subID: an invoice due after the buyer's net days and
 // charged after its terms' delay, or a credit memo when q credits.
-func (r *billRun) invoiceFor(ctx context.Context, q querier, vendorID int64, buyer *account.Account, subID int64, quote *order.Quote, on time.Time) (*Document, error) {
+func documentFor(ctx context.Context, q querier, vendorID int64, buyer *account.Account, subID int64, quote *order.Quote, on time.Time) (*Document, error) {
 	typ := DocInvoice
 	if quote.Total < 0 {
 		typ = DocCreditMemo
@@ -320,7 +320,7 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 			}
 			billed = true
 			if b.Invoice != nil && !zeroLines(b.Invoice) {
-				doc, err := r.invoiceFor(ctx, tx, sub.VendorID, buyer, sub.ID, b.Invoice, day)
+				doc, err := documentFor(ctx, tx, sub.VendorID, buyer, sub.ID, b.Invoice, day)
 				if err != nil {
 					return err
 				}
@@ -352,7 +352,7 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 				if tb.Invoice == nil || zeroLines(tb.Invoice) {
 					continue
 				}
-				doc, err := r.invoiceFor(ctx, tx, seller.ID, tierBuyer, sub.ID, tb.Invoice, day)
+				doc, err := documentFor(ctx, tx, seller.ID, tierBuyer, sub.ID, tb.Invoice, day)
 				if err != nil {
 					return err
 				}

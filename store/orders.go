@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"github.com/govalues/decimal"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -618,6 +619,9 @@ func (db *DB) CompleteOrder(ctx context.Context, orderID int64, tenant TenantInf
 		}
 		o.FinishedAt = now
 		if err := db.setOrderStatus(ctx, tx, o, order.StatusCompleted, "", "", now); err != nil {
+			return err
+		}
+		if err := db.invoiceOrder(ctx, tx, o, now); err != nil {
 			return err
 		}
 		return db.audit(ctx, tx, account.SystemActor(), o.CustomerID, path, "order.complete", "order", o.ID, map[string]any{
@@ -1275,4 +1279,49 @@ func describeParam(p connector.ParamSpec) string {
 		return "is required (" + p.Description + ")"
 	}
 	return "is required"
+}
+
+// invoiceOrder issues the documents of completed order o into the ledger:
+// the customer's invoice (or credit memo) from the vendor, then each
+// tier's from the seller above to the tier below, dated the vendor's day
+// the order was priced, due after each buyer's net days; a document whose
+// lines are all zero is not issued (golden rule 8). Each buyer's prepaid
+// funds pay its invoice at once when its terms charge at once.
+func (db *DB) invoiceOrder(ctx context.Context, tx *sql.Tx, o *Order, now time.Time) error {
+	vendor, err := loadAccount(ctx, tx, o.VendorID)
+	if err != nil {
+		return err
+	}
+	day := order.Day(o.Details.On, db.vendorTerms(vendor, nil).Location)
+	type side struct {
+		seller, buyer int64
+		q             *order.Quote
+	}
+	sides := []side{{o.VendorID, o.CustomerID, o.Quote}}
+	tiers := slices.Clone(o.Tiers)
+	slices.SortFunc(tiers, func(a, b OrderTier) int { return a.Tier - b.Tier })
+	for _, t := range tiers {
+		sides = append(sides, side{t.SellerID, t.BuyerID, t.Quote})
+	}
+	for _, sd := range sides {
+		if sd.q == nil || zeroLines(sd.q) {
+			continue
+		}
+		buyer, err := loadAccount(ctx, tx, sd.buyer)
+		if err != nil {
+			return err
+		}
+		doc, err := documentFor(ctx, tx, sd.seller, buyer, o.SubscriptionID, sd.q, day)
+		if err != nil {
+			return err
+		}
+		doc.OrderID = o.ID
+		if err := db.issueDocument(ctx, tx, doc, now); err != nil {
+			return fmt.Errorf("order %d: %s of %d to %d: %w", o.Number, doc.Type, sd.seller, sd.buyer, err)
+		}
+		if _, err := db.applyCredits(ctx, tx, sd.buyer, sd.seller, day, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
