@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/marketplane/marketplane"
@@ -40,26 +41,28 @@ type StoreResult struct {
 // database: it creates the accounts of the market (the provider selling to
 // the customer, or the tiers of a tiered scenario, each a reseller below
 // its parent), imports the root's plans as its catalog, delegates each
-// tier's copies with the scenario's price rules (store.InsertCopies), and
-// runs the order, change and cancellation steps as a user of the customer
-// (PlaceOrder, ChangeOrder, CancelOrder), completing each order as the
-// provisioning orchestrator does when a service has no connector
-// (CompleteOrder). It sets db.Clock to a test clock that it moves to each
-// step's day.
+// tier's copies with the scenario's price rules (store.InsertCopies), gives
+// the customer its payment terms (store.SetTerms; net days on the
+// account), and plays every step through the store's public functions:
+// orders, changes and cancellations as a user of the customer
+// (PlaceOrder, ChangeOrder, CancelOrder), completed as the provisioning
+// orchestrator does when a service has no connector (CompleteOrder);
+// usage readings (RecordUsage); the daily billing run of each bill step's
+// day (BillDay); payments and top-ups (ReceivePayment); a temporary
+// release of a credit hold (ReleaseCreditHold); and checks of what the
+// store holds (the account's status, the subscription's status and
+// period, the customer's latest invoice, its prepaid funds and available
+// balance from Credit). It sets db.Clock to a test clock that it moves to
+// each step's day.
 //
-// The documents are read back from the stored orders: the order's quote is
-// the customer's invoice or credit memo of that day, each tier's quote the
-// wholesale document of its seller to its buyer, in that order, the
-// customer's first; a document whose lines are all zero is not issued. An
-// invoice is due after the customer account's payment terms
-// (PaymentTermsDays; none when 0).
-//
-// Like Play it passes over usage, pay, topup, release and check steps and
-// stops at the first bill step; a refused step is recorded in Errors and
-// play goes on. An order step also checks that the store's Quote prices it
-// as the order does and that stored totals match their lines; a
-// disagreement is an error of the step. The error returned is for a case
-// that cannot be set up.
+// The documents are the ledger's, in issue order: every invoice, credit
+// memo and payment any account issued, with the tiers of seller and
+// buyer; a payment is reported with its amount as a positive total and no
+// lines, as the golden files write it. A refused step, a failed check or a
+// subscription the billing run could not bill is recorded in Errors and
+// play goes on. An order step also checks that the store's Quote prices
+// it as the order does. The error returned is for a case that cannot be
+// set up.
 func PlayStore(ctx context.Context, db *store.DB, s *Scenario, i int) (*StoreResult, error) {
 	if i < 0 || i >= len(s.Cases) {
 		return nil, fmt.Errorf("%s: no case %d", s.File, i)
@@ -84,19 +87,22 @@ func PlayStore(ctx context.Context, db *store.DB, s *Scenario, i int) (*StoreRes
 	if err := p.setup(ctx); err != nil {
 		return nil, fmt.Errorf("%s case %d: set up: %w", s.File, i+1, err)
 	}
+	var stepOf []int // the step that issued each document, in id order
 	for j, st := range k.Steps {
-		if st.Do == Bill {
-			p.res.Stop, p.res.StopOn = j, st.On.Time
-			break
-		}
-		if Billing(st.Do) {
-			p.res.Skipped = append(p.res.Skipped, j)
-			continue
-		}
 		p.clock.Set(p.at(st.On))
 		if err := p.play(ctx, j, &st); err != nil {
 			p.res.Errors = append(p.res.Errors, StepError{Step: j, Err: err})
 		}
+		n, err := p.documentCount(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for len(stepOf) < n {
+			stepOf = append(stepOf, j)
+		}
+	}
+	if err := p.documents(ctx, stepOf); err != nil {
+		return nil, fmt.Errorf("%s case %d: documents: %w", s.File, i+1, err)
 	}
 	return p.res, nil
 }
@@ -208,6 +214,11 @@ func (p *storePlayer) setup(ctx context.Context) error {
 		if a.Kind == account.Customer {
 			if p.actors[name], err = p.user(ctx, a); err != nil {
 				return fmt.Errorf("user of %s: %w", name, err)
+			}
+			if c := p.customer; c != nil && c.Terms != nil {
+				if _, err := p.db.SetTerms(ctx, p.sys, a.ID, c.Terms.account()); err != nil {
+					return fmt.Errorf("terms of %s: %w", name, err)
+				}
 			}
 		}
 	}
@@ -347,10 +358,34 @@ func (p *storePlayer) play(ctx context.Context, j int, st *Step) error {
 		if o, err = p.db.CancelOrder(ctx, p.actors[p.buyer], p.subID, time.Time{}, nil); err != nil {
 			return err
 		}
-		p.subID = 0
+	case Usage:
+		return p.usage(ctx, st)
+	case Bill:
+		res, err := p.db.BillDay(ctx, p.at(st.On))
+		if err != nil {
+			return err
+		}
+		for _, f := range res.Failures {
+			return fmt.Errorf("billing: subscription %d account %d: %w", f.SubscriptionID, f.AccountID, f.Err)
+		}
+		return nil
+	case Pay, Topup:
+		amount, err := st.Amount.Money()
+		if err != nil {
+			return err
+		}
+		_, err = p.db.ReceivePayment(ctx, p.sys, store.Payment{AccountID: p.accountID(Buyer), Amount: amount,
+			Method: "bank transfer", TopUp: st.Do == Topup}, nil)
+		return err
+	case Release:
+		_, err := p.db.ReleaseCreditHold(ctx, p.sys, p.accountID(Buyer), st.Days, st.Reason, nil)
+		return err
+	case Check:
+		return p.check(ctx, st)
 	default:
-		return fmt.Errorf("%s is not an order step", st.Do)
+		return fmt.Errorf("%s is not a step the store plays", st.Do)
 	}
+
 	// No template has a connector: provisioning has nothing to call, and
 	// the orchestrator completes the order at once.
 	if _, err := p.db.CompleteOrder(ctx, o.ID, store.TenantInfo{Status: "ready"}); err != nil {
@@ -363,48 +398,155 @@ func (p *storePlayer) play(ctx context.Context, j int, st *Step) error {
 	if stored.Status != order.StatusCompleted {
 		return fmt.Errorf("order %d is %s after completion", stored.Number, stored.Status)
 	}
+	if stored.Total != stored.Quote.Total {
+		return fmt.Errorf("order %d: total %s, its quote's %s", stored.Number, stored.Total, stored.Quote.Total)
+	}
 	p.res.Orders = append(p.res.Orders, stored)
-	return p.issue(j, stored)
+	return nil
 }
 
-// issue turns a stored order into its documents: the customer's, then each
-// tier's from the vendor's parent up to the provider.
-func (p *storePlayer) issue(j int, o *store.Order) error {
-	if o.Total != o.Quote.Total {
-		return fmt.Errorf("order %d: total %s, its quote's %s", o.Number, o.Total, o.Quote.Total)
+// usage records a reading of the subscription the last order made, at
+// the step's moment; the resource's kind in the plan says whether it is a
+// counter (additive) or a level.
+func (p *storePlayer) usage(ctx context.Context, st *Step) error {
+	if p.subID == 0 {
+		return fmt.Errorf("no subscription to read usage of")
 	}
-	on := order.Day(o.Details.On, p.zone)
-	cust := p.res.Accounts[p.tierOf[o.CustomerID]]
-	var due time.Time
-	if cust != nil && cust.PaymentTermsDays > 0 {
-		due = on.AddDate(0, 0, cust.PaymentTermsDays)
+	v := st.Value.Decimal
+	n, frac, ok := v.Int64(6)
+	if !ok || v.Scale() > 6 {
+		return fmt.Errorf("usage value %s: the store keeps millionths of a unit", v)
 	}
-	p.add(j, on, o.Quote, p.tierOf[o.VendorID], p.tierOf[o.CustomerID], due)
-	tiers := slices.Clone(o.Tiers)
-	slices.SortFunc(tiers, func(a, b store.OrderTier) int { return a.Tier - b.Tier })
-	for _, t := range tiers {
-		if t.Total != t.Quote.Total {
-			return fmt.Errorf("order %d tier %d: total %s, its quote's %s", o.Number, t.Tier, t.Total, t.Quote.Total)
+	additive := false
+	for _, pl := range p.s.Plans {
+		for _, r := range pl.Resources {
+			if r.ID == st.Resource && r.Kind == "additive" {
+				additive = true
+			}
 		}
-		p.add(j, on, t.Quote, p.tierOf[t.SellerID], p.tierOf[t.BuyerID], time.Time{})
+	}
+	for _, t := range p.s.Tiers {
+		for _, pl := range t.Plans {
+			for _, r := range pl.Resources {
+				if r.ID == st.Resource && r.Kind == "additive" {
+					additive = true
+				}
+			}
+		}
+	}
+	_, err := p.db.RecordUsage(ctx, p.subID, []store.UsageReading{{Resource: st.Resource, Value: n, Fraction: frac, Additive: additive, At: p.at(st.On)}})
+	return err
+}
+
+// check compares what the store holds with what a check step expects.
+func (p *storePlayer) check(ctx context.Context, st *Step) error {
+	var wrong []string
+	want := func(what, got, want string) {
+		if got != want {
+			wrong = append(wrong, fmt.Sprintf("%s %s, want %s", what, got, want))
+		}
+	}
+	cust := p.accountID(Buyer)
+	if st.Account != "" {
+		a, err := p.db.Account(ctx, p.sys, cust)
+		if err != nil {
+			return err
+		}
+		want("account", string(a.Status), st.Account)
+	}
+	if st.Subscription != "" || st.Period != nil {
+		if p.subID == 0 {
+			return fmt.Errorf("check: no subscription")
+		}
+		sub, err := p.db.Subscription(ctx, p.sys, p.subID)
+		if err != nil {
+			return err
+		}
+		if st.Subscription != "" {
+			want("subscription", string(sub.Status), st.Subscription)
+		}
+		if st.Period != nil {
+			want("period", fmt.Sprintf("[%s, %s]", date(sub.PeriodStart), date(sub.PeriodEnd)), fmt.Sprintf("[%s, %s]", st.Period[0], st.Period[1]))
+		}
+	}
+	if st.Invoice != "" {
+		docs, err := p.db.Documents(ctx, p.sys, store.DocumentFilter{AccountID: cust, Type: store.DocInvoice, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(docs) == 0 {
+			wrong = append(wrong, "no invoice, want one "+st.Invoice)
+		} else {
+			want("invoice "+docs[0].Number, string(docs[0].Status), st.Invoice)
+		}
+	}
+	if st.PrepaidFunds != nil || st.AvailableBalance != nil {
+		c, err := p.db.Credit(ctx, p.sys, cust)
+		if err != nil {
+			return err
+		}
+		if st.PrepaidFunds != nil {
+			want("prepaid funds", c.PrepaidFunds.Format(p.s.Currency), st.PrepaidFunds.Text)
+		}
+		if st.AvailableBalance != nil {
+			want("available balance", c.Available.Format(p.s.Currency), st.AvailableBalance.Text)
+		}
+	}
+	if len(wrong) > 0 {
+		return fmt.Errorf("check: %s", strings.Join(wrong, "; "))
 	}
 	return nil
 }
 
-func (p *storePlayer) add(j int, on time.Time, q *order.Quote, from, to string, due time.Time) {
-	if q.Empty() {
-		return // rule 8: a document whose lines are all zero is not issued
+// documentCount is how many documents the ledger holds.
+func (p *storePlayer) documentCount(ctx context.Context) (int, error) {
+	n := 0
+	err := p.eachDocument(ctx, func(*store.Document) { n++ })
+	return n, err
+}
+
+// eachDocument calls fn for every document of the ledger, newest first.
+func (p *storePlayer) eachDocument(ctx context.Context, fn func(*store.Document)) error {
+	var before int64
+	for {
+		docs, err := p.db.Documents(ctx, p.sys, store.DocumentFilter{BeforeID: before, Limit: 100})
+		if err != nil {
+			return err
+		}
+		for _, d := range docs {
+			fn(d)
+		}
+		if len(docs) < 100 {
+			return nil
+		}
+		before = docs[len(docs)-1].ID
 	}
-	d := Issued{On: on, Type: "invoice", ReverseCharge: q.ReverseCharge, Currency: q.Currency, Lines: q.Lines, Total: q.Total, Step: j}
-	if q.Total < 0 {
-		d.Type = "credit_memo"
-	} else {
-		d.Due = due
+}
+
+// documents reads the ledger into the result, in issue order; stepOf[n]
+// is the step that issued the n-th.
+func (p *storePlayer) documents(ctx context.Context, stepOf []int) error {
+	var docs []*store.Document
+	if err := p.eachDocument(ctx, func(d *store.Document) { docs = append(docs, d) }); err != nil {
+		return err
 	}
-	if p.m.Tiered {
-		d.From, d.To = from, to
+	slices.Reverse(docs)
+	for n, d := range docs {
+		is := Issued{On: d.IssuedOn, Type: string(d.Type), Due: d.DueOn, ReverseCharge: d.ReverseCharge, Currency: d.Currency,
+			Lines: d.Lines, Total: d.Total}
+		if n < len(stepOf) {
+			is.Step = stepOf[n]
+		}
+		if d.Type == store.DocPayment {
+			// The golden files write a payment as the amount received.
+			is.Lines, is.Total = nil, -d.Total
+		}
+		if p.m.Tiered {
+			is.From, is.To = p.tierOf[d.VendorID], p.tierOf[d.AccountID]
+		}
+		p.res.Documents = append(p.res.Documents, is)
 	}
-	p.res.Documents = append(p.res.Documents, d)
+	return nil
 }
 
 // renderQuote writes a quote one line per string, every field of its
@@ -434,5 +576,21 @@ func (d Issued) Render() []string {
 	for _, l := range d.Lines {
 		out = append(out, "    "+renderLine(l, d.Currency))
 	}
+	return out
+}
+
+// account is the store's form of the terms.
+func (t *Terms) account() account.Terms {
+	var out account.Terms
+	if t.GraceDays != nil {
+		out.GraceDays = *t.GraceDays
+	}
+	if t.ChargeAfterDays != nil {
+		out.ChargeAfterDays = *t.ChargeAfterDays
+	}
+	if t.PaygSuspensionDelayDays != nil {
+		out.PAYGSuspensionDelayDays = *t.PaygSuspensionDelayDays
+	}
+	out.Hold, out.OnHold = account.HoldMode(t.Hold), account.HoldAction(t.OnHold)
 	return out
 }

@@ -700,7 +700,7 @@ func (r *billRun) usage(ctx context.Context, q querier, sub *subscription.Subscr
 	}
 	// A day's margin either side: readings are timestamps, periods are
 	// the vendor's days; billing keeps those inside the closed periods.
-	rows, err := q.QueryContext(ctx, `SELECT resource, value, additive, at FROM usage_records
+	rows, err := q.QueryContext(ctx, `SELECT resource, value, fraction, additive, at FROM usage_records
 		WHERE subscription_id = $1 AND at >= $2 AND at < $3 ORDER BY at, resource`,
 		sub.ID, tv(sub.PeriodStart.AddDate(0, 0, -1)), tv(cutoff.AddDate(0, 0, 1)))
 	if err != nil {
@@ -709,13 +709,14 @@ func (r *billRun) usage(ctx context.Context, q querier, sub *subscription.Subscr
 	type raw struct {
 		resource string
 		value    int64
+		fraction int64
 		additive bool
 		at       time.Time
 	}
 	var recs []raw
 	for rows.Next() {
 		var u raw
-		if err := rows.Scan(&u.resource, &u.value, &u.additive, ts(&u.at)); err != nil {
+		if err := rows.Scan(&u.resource, &u.value, &u.fraction, &u.additive, ts(&u.at)); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("usage of subscription %d: %w", sub.ID, err)
 		}
@@ -745,7 +746,7 @@ func (r *billRun) usage(ctx context.Context, q querier, sub *subscription.Subscr
 				class = catalog.ClassCounter
 			}
 		}
-		out = append(out, billing.Reading{Resource: u.resource, On: order.Day(u.at, loc), Value: decimal.MustNew(u.value, 0), Class: class})
+		out = append(out, billing.Reading{Resource: u.resource, On: order.Day(u.at, loc), Value: usageValue(u.value, u.fraction), Class: class})
 	}
 	return out, nil
 }
@@ -781,4 +782,12 @@ func (r *billRun) class(ctx context.Context, q querier, owner int64, key string)
 	}
 	r.classes[k] = c
 	return c, nil
+}
+
+// usageValue is a reading's value and fraction (millionths) as a decimal.
+func usageValue(value, fraction int64) decimal.Decimal {
+	if fraction == 0 {
+		return decimal.MustNew(value, 0)
+	}
+	return decimal.MustNew(value*1_000_000+fraction, 6).Trim(0)
 }

@@ -43,7 +43,6 @@ import (
 	"fmt"
 	"github.com/govalues/decimal"
 	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -848,10 +847,20 @@ func (db *DB) Order(ctx context.Context, actor *account.Actor, id int64) (*Order
 
 // withTiers loads o's tiers and keeps those the actor may see.
 func (db *DB) withTiers(ctx context.Context, actor *account.Actor, o *Order, path string) (*Order, error) {
-	rows, err := db.Read.QueryContext(ctx, `SELECT tier, seller_id, buyer_id, plan_id, quote, total FROM order_tiers
-		WHERE order_id = $1 ORDER BY tier`, o.ID)
+	tiers, err := loadTiers(ctx, db.Read, o.ID)
 	if err != nil {
-		return nil, fmt.Errorf("order %d tiers: %w", o.ID, err)
+		return nil, err
+	}
+	o.Tiers = visibleTiers(actor, path, tiers)
+	return o, nil
+}
+
+// loadTiers reads every tier of order id, lowest first.
+func loadTiers(ctx context.Context, q querier, id int64) ([]OrderTier, error) {
+	rows, err := q.QueryContext(ctx, `SELECT tier, seller_id, buyer_id, plan_id, quote, total FROM order_tiers
+		WHERE order_id = $1 ORDER BY tier`, id)
+	if err != nil {
+		return nil, fmt.Errorf("order %d tiers: %w", id, err)
 	}
 	defer rows.Close()
 	var tiers []OrderTier
@@ -860,19 +869,15 @@ func (db *DB) withTiers(ctx context.Context, actor *account.Actor, o *Order, pat
 		var quote string
 		var total int64
 		if err := rows.Scan(&t.Tier, &t.SellerID, &t.BuyerID, &t.PlanID, &quote, &total); err != nil {
-			return nil, fmt.Errorf("order %d tiers: %w", o.ID, err)
+			return nil, fmt.Errorf("order %d tiers: %w", id, err)
 		}
 		t.Total, t.Quote = money.Micros(total), &order.Quote{}
 		if err := json.Unmarshal([]byte(quote), t.Quote); err != nil {
-			return nil, fmt.Errorf("order %d tier %d: %w", o.ID, t.Tier, err)
+			return nil, fmt.Errorf("order %d tier %d: %w", id, t.Tier, err)
 		}
 		tiers = append(tiers, t)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("order %d tiers: %w", o.ID, err)
-	}
-	o.Tiers = visibleTiers(actor, path, tiers)
-	return o, nil
+	return tiers, rows.Err()
 }
 
 // OrderFilter selects orders. With CustomerID the actor needs to view that
@@ -1298,8 +1303,10 @@ func (db *DB) invoiceOrder(ctx context.Context, tx *sql.Tx, o *Order, now time.T
 		q             *order.Quote
 	}
 	sides := []side{{o.VendorID, o.CustomerID, o.Quote}}
-	tiers := slices.Clone(o.Tiers)
-	slices.SortFunc(tiers, func(a, b OrderTier) int { return a.Tier - b.Tier })
+	tiers, err := loadTiers(ctx, tx, o.ID)
+	if err != nil {
+		return err
+	}
 	for _, t := range tiers {
 		sides = append(sides, side{t.SellerID, t.BuyerID, t.Quote})
 	}

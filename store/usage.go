@@ -21,8 +21,12 @@ import (
 type UsageReading struct {
 	// Resource is the connector's resource key.
 	Resource string
-	// Value is the amount in the resource's unit.
+	// Value is the amount in the resource's unit, whole units.
 	Value int64
+	// Fraction is the part of a unit beyond Value, in millionths
+	// (0 ≤ Fraction < 1,000,000), for meters that read fractions (73.5 GB
+	// is Value 73, Fraction 500000).
+	Fraction int64
 	// Additive readings are amounts consumed since the previous reading
 	// (a counter); others are the current value (a gauge).
 	Additive bool
@@ -81,6 +85,9 @@ func (db *DB) RecordUsageBatch(ctx context.Context, batch []SubscriptionUsage) (
 			if r.Value < 0 {
 				f.Add(at+".value", "must not be negative")
 			}
+			if r.Fraction < 0 || r.Fraction >= 1_000_000 {
+				f.Add(at+".fraction", "must be millionths between 0 and 999999")
+			}
 			if r.At.IsZero() {
 				r.At = now
 			}
@@ -120,15 +127,15 @@ func (db *DB) RecordUsageBatch(ctx context.Context, batch []SubscriptionUsage) (
 		for start := 0; start < len(rows); start += usageRowsPerInsert {
 			chunk := rows[start:min(start+usageRowsPerInsert, len(rows))]
 			var q strings.Builder
-			q.WriteString(`INSERT INTO usage_records (subscription_id, resource, value, additive, at, collected_at) VALUES `)
-			args := make([]any, 0, 6*len(chunk))
+			q.WriteString(`INSERT INTO usage_records (subscription_id, resource, value, fraction, additive, at, collected_at) VALUES `)
+			args := make([]any, 0, 7*len(chunk))
 			for i, r := range chunk {
 				if i > 0 {
 					q.WriteString(", ")
 				}
 				n := len(args)
-				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6)
-				args = append(args, r.sub, r.r.Resource, r.r.Value, r.r.Additive, tv(r.r.At), tv(now))
+				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+				args = append(args, r.sub, r.r.Resource, r.r.Value, r.r.Fraction, r.r.Additive, tv(r.r.At), tv(now))
 			}
 			q.WriteString(` ON CONFLICT (subscription_id, resource, at) DO NOTHING`)
 			res, err := tx.ExecContext(ctx, q.String(), args...)
@@ -165,7 +172,7 @@ func (db *DB) Usage(ctx context.Context, actor *account.Actor, subscriptionID in
 		return nil, &marketplane.Error{Code: marketplane.EINVALID, Message: "invalid usage range",
 			Fields: map[string]string{"to": "must be after from"}}
 	}
-	q := `SELECT id, subscription_id, resource, value, additive, at, collected_at FROM usage_records
+	q := `SELECT id, subscription_id, resource, value, fraction, additive, at, collected_at FROM usage_records
 		WHERE subscription_id = $1 AND at >= $2 AND at < $3`
 	args := []any{subscriptionID, tv(from), tv(to)}
 	if resource != "" {
@@ -182,7 +189,7 @@ func (db *DB) Usage(ctx context.Context, actor *account.Actor, subscriptionID in
 	out := []UsageRecord{}
 	for rows.Next() {
 		var u UsageRecord
-		if err := rows.Scan(&u.ID, &u.SubscriptionID, &u.Resource, &u.Value, &u.Additive, ts(&u.At), ts(&u.CollectedAt)); err != nil {
+		if err := rows.Scan(&u.ID, &u.SubscriptionID, &u.Resource, &u.Value, &u.Fraction, &u.Additive, ts(&u.At), ts(&u.CollectedAt)); err != nil {
 			return nil, fmt.Errorf("usage of subscription %d: %w", subscriptionID, err)
 		}
 		out = append(out, u)

@@ -18,6 +18,10 @@ CREATE INDEX documents_subscription ON documents (subscription_id) WHERE subscri
 -- Unapplied credits (payments, credit memos) of a buyer, for charges.
 CREATE INDEX documents_credit ON documents (account_id, vendor_id, id) WHERE type IN ('payment', 'credit_memo') AND applied < -total;
 
+-- fraction: the part of a unit a reading has beyond its whole value, in
+-- millionths (73.5 GB: value 73, fraction 500000).
+ALTER TABLE usage_records ADD COLUMN fraction BIGINT NOT NULL DEFAULT 0;
+
 -- The terms a vendor gives a buyer and the buyer's credit-control state.
 -- terms is account.Terms JSON; no row means the default terms.
 -- hold_manual: the hold was put by staff and a payment does not lift it.
@@ -45,6 +49,7 @@ CREATE TABLE billing_days (
 -- +goose Down
 DROP TABLE billing_days;
 DROP TABLE credit_control;
+ALTER TABLE usage_records DROP COLUMN fraction;
 DROP INDEX documents_credit;
 DROP INDEX documents_subscription;
 ALTER TABLE documents DROP COLUMN purpose;
