@@ -120,6 +120,21 @@ func (db *DB) saveCreditRow(ctx context.Context, tx *sql.Tx, id int64, r creditR
 	return nil
 }
 
+// dealCurrency is the currency buyer and its vendor deal in: that of
+// their first document, or the buyer's own before any.
+func dealCurrency(ctx context.Context, q querier, buyer *account.Account, vendorID int64) (string, error) {
+	var cur string
+	err := q.QueryRowContext(ctx, `SELECT currency FROM documents WHERE account_id = $1 AND vendor_id = $2 ORDER BY id LIMIT 1`,
+		buyer.ID, vendorID).Scan(&cur)
+	if errors.Is(err, sql.ErrNoRows) {
+		return buyer.Currency, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("currency of account %d: %w", buyer.ID, err)
+	}
+	return cur, nil
+}
+
 // today is the vendor's calendar day of the clock's now, as midnight UTC.
 func (db *DB) today(vendor *account.Account) time.Time {
 	return order.Day(db.Clock.Now(), db.vendorTerms(vendor, nil).Location)
@@ -150,7 +165,11 @@ func (db *DB) credit(ctx context.Context, q querier, buyer, vendor *account.Acco
 	if err != nil {
 		return nil, err
 	}
-	c := &Credit{AccountID: buyer.ID, VendorID: vendor.ID, Currency: buyer.Currency, Status: buyer.Status,
+	cur, err := dealCurrency(ctx, q, buyer, vendor.ID)
+	if err != nil {
+		return nil, err
+	}
+	c := &Credit{AccountID: buyer.ID, VendorID: vendor.ID, Currency: cur, Status: buyer.Status,
 		NetDays: buyer.PaymentTermsDays, CreditLimit: buyer.CreditLimit, Terms: row.terms, HoldManual: row.manual,
 		ReleasedUntil: row.releasedUntil, ReleaseReason: row.releaseReason, PAYGShortSince: row.paygShortSince}
 	if c.Balance, err = balance(ctx, q, buyer.ID, vendor.ID); err != nil {
@@ -270,9 +289,13 @@ func (db *DB) ReceivePayment(ctx context.Context, actor *account.Actor, p Paymen
 		if err != nil {
 			return err
 		}
+		cur, err := dealCurrency(ctx, tx, buyer, buyer.ParentID)
+		if err != nil {
+			return err
+		}
 		var f marketplane.FieldErrors
-		if p.Amount <= 0 || p.Amount.Round(buyer.Currency) != p.Amount {
-			f.Add("amount", fmt.Sprintf("%s is not a positive amount in %s", p.Amount, buyer.Currency))
+		if p.Amount <= 0 || p.Amount.Round(cur) != p.Amount {
+			f.Add("amount", fmt.Sprintf("%s is not a positive amount in %s", p.Amount, cur))
 		}
 		if p.Method == "" {
 			f.Add("method", "required")
@@ -293,7 +316,7 @@ func (db *DB) ReceivePayment(ctx context.Context, actor *account.Actor, p Paymen
 		if p.TopUp {
 			desc = "Top-up by " + p.Method
 		}
-		d = &Document{Type: DocPayment, VendorID: vendor.ID, AccountID: buyer.ID, Currency: buyer.Currency,
+		d = &Document{Type: DocPayment, VendorID: vendor.ID, AccountID: buyer.ID, Currency: cur,
 			Total: -p.Amount, IssuedOn: day, Method: p.Method,
 			Lines: []order.Line{{What: PaymentLine, Amount: -p.Amount, Description: desc}}}
 		if p.TopUp {

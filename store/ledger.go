@@ -27,6 +27,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -213,9 +214,18 @@ func (db *DB) issueDocument(ctx context.Context, tx *sql.Tx, d *Document, now ti
 	if parent != d.VendorID || parent == 0 {
 		return marketplane.Errorf(marketplane.EINVALID, "account %d is not a buyer of vendor %d", d.AccountID, d.VendorID)
 	}
-	if currency != d.Currency {
-		// One currency per buyer keeps every balance a sum of like amounts.
-		return marketplane.Errorf(marketplane.EINVALID, "a document in %s to an account billed in %s", d.Currency, currency)
+	// One currency between a buyer and its vendor keeps every balance a
+	// sum of like amounts: the currency of their first document, which is
+	// the vendor's plans' (a reseller selling in EUR may buy in USD from
+	// a provider selling in USD). Before any document, a payment is in
+	// the buyer's own currency.
+	err = tx.QueryRowContext(ctx, `SELECT currency FROM documents WHERE account_id = $1 AND vendor_id = $2 ORDER BY id LIMIT 1`,
+		d.AccountID, d.VendorID).Scan(&currency)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("currency of account %d: %w", d.AccountID, err)
+	}
+	if currency != d.Currency && (err == nil || d.Type == DocPayment) {
+		return marketplane.Errorf(marketplane.EINVALID, "a document in %s between a buyer and a vendor that deal in %s", d.Currency, currency)
 	}
 	var n int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO document_counters (vendor_id, type, next) VALUES ($1, $2, 2)
