@@ -22,6 +22,13 @@
 //     rated at the rate's overuse price, rounded once on their line.
 //   - A change waiting for the next billing date (a deferred downgrade)
 //     takes effect with the new period and its fees are the new plan's.
+//   - A free trial that ends converts to the paid period its catalog
+//     period names (converts_to): the subscription goes on in that period
+//     from the trial's end day, which becomes its anchor (rule 1 counts
+//     periods from it), and the day charges the paid period as a renewal
+//     would (in advance, with paid units; no setup fee). Nothing of the
+//     trial itself is charged, its usage included. A trial that names no
+//     period to convert to is not ended: Due refuses it.
 //   - A document whose lines are all zero is not issued (rule 8).
 package billing
 
@@ -63,6 +70,14 @@ type Bill struct {
 	// no period closed, else its next period, with a pending change
 	// applied. It is never the subscription given, which Due leaves as is,
 	// when a period closed.
+	//
+	// When a trial converts, these fields change beyond the period's
+	// bounds (PeriodStart = the trial's PeriodEnd, PeriodEnd = that day +
+	// the paid period's duration): Period becomes the paid period's key,
+	// Trial becomes false, Anchor becomes the conversion day (the trial's
+	// PeriodEnd), Resources gain the default amount of each rate the paid
+	// period sells and the trial did not hold, and Pending is cleared when
+	// it took effect. Start, Plan and FrozenPrices stay.
 	Subscription *order.Subscription
 	// Closed is the period that closed and was billed, [From, To); zero
 	// when nothing was due.
@@ -82,15 +97,20 @@ type Span struct{ From, To time.Time }
 // usage may hold readings of any dates and resources; Due takes those of
 // the closed period and of the plan's rates. t.Tax is the sale's tax.
 //
-// Due refuses with ECONFLICT a subscription in its free trial (the period a
-// trial converts to is not in the catalog yet) and with EINVALID readings of
-// a negative value.
+// A subscription whose trial ends converts to the paid period its trial
+// period names (catalog.Period.ConvertsTo; see Bill.Subscription for what
+// changes). Due refuses with ECONFLICT to end a trial whose period names
+// none, as it refused every trial before conversions existed: such a trial
+// has no paid period to go on in, and renewing it as a trial would give the
+// service away. It refuses with EINVALID readings of a negative value.
 //
 //	20.00 a month from 2027-01-15, billed 2027-02-15 → recurring [02-15, 03-15) 20.00
 //	15.00 a month, disk 50 included at 0.10, readings 41, 73.5, 60 in August,
 //	  billed 2027-09-01 → recurring [09-01, 10-01) 15.00, overuse disk × 23.5 [08-01, 09-01) 2.35; total 17.35
 //	pay-as-you-go, 0.015 per unit-hour, readings 500 and 734 in February,
 //	  billed 2027-03-01 → usage vcpu-hours × 1234 [02-01, 03-01) 18.51
+//	14-day trial from 2027-06-01 converting to 30.00 a month,
+//	  billed 2027-06-15 → recurring [06-15, 07-15) 30.00; anchor 2027-06-15
 func Due(sub *order.Subscription, usage []Reading, on time.Time, t order.Terms) (*Bill, error) {
 	if sub == nil || sub.Plan == nil {
 		return nil, fmt.Errorf("billing: no subscription")
@@ -103,12 +123,8 @@ func Due(sub *order.Subscription, usage []Reading, on time.Time, t order.Terms) 
 	if day.Before(sub.PeriodEnd) {
 		return &Bill{Subscription: sub}, nil
 	}
-	if sub.Trial {
-		return nil, marketplane.Errorf(marketplane.ECONFLICT, "billing: plan %q: the trial ends on %s; converting a trial to a paid period is not billed yet",
-			sub.Plan.Key, sub.PeriodEnd.Format(time.DateOnly))
-	}
 	closed := Span{sub.PeriodStart, sub.PeriodEnd}
-	after, err := next(sub)
+	after, trial, err := next(sub)
 	if err != nil {
 		return nil, err
 	}
@@ -118,8 +134,10 @@ func Due(sub *order.Subscription, usage []Reading, on time.Time, t order.Terms) 
 	switch plan.Billing {
 	case catalog.PayAsYouGo:
 	case catalog.ChargeInArrears:
+		// A closed trial has no fees (FeeLines charges a trial nothing):
+		// the first paid period is charged at its own end.
 		fees, err = order.FeeLines(sub, closed.From, closed.To)
-	default: // in advance
+	default: // in advance, the converted period as any other
 		fees, err = order.FeeLines(after, after.PeriodStart, after.PeriodEnd)
 	}
 	if err != nil {
@@ -128,12 +146,15 @@ func Due(sub *order.Subscription, usage []Reading, on time.Time, t order.Terms) 
 	for _, l := range fees {
 		q.AddLine(l)
 	}
-	lines, err := usageLines(sub, closed, usage)
-	if err != nil {
-		return nil, err
-	}
-	for _, l := range lines {
-		q.AddLine(l)
+	if !trial {
+		// A free trial is free to the end, usage included.
+		lines, err := usageLines(sub, closed, usage)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range lines {
+			q.AddLine(l)
+		}
 	}
 	b := &Bill{Subscription: after, Closed: closed}
 	if q.Empty() {
@@ -147,10 +168,23 @@ func Due(sub *order.Subscription, usage []Reading, on time.Time, t order.Terms) 
 }
 
 // next is the subscription in the period that follows its current one, with
-// a change pending for that day applied. The period's end is counted from
-// the anchor (rule 1), so 31 January renews on 28 February, then 31 March.
-func next(sub *order.Subscription) (*order.Subscription, error) {
-	after := sub.Clone()
+// a change pending for that day applied; trial reports that the period that
+// closed was a free trial, which next converts (see convert). The period's
+// end is counted from the anchor (rule 1), so 31 January renews on 28
+// February, then 31 March.
+func next(sub *order.Subscription) (after *order.Subscription, trial bool, err error) {
+	cur, ok := sub.Plan.Period(sub.Period)
+	if !ok {
+		return nil, false, fmt.Errorf("billing: subscription period %q is not in plan %q", sub.Period, sub.Plan.Key)
+	}
+	// The subscription's flag or the catalog's period: a trial period
+	// never renews as a trial, whichever says it is one.
+	trial = sub.Trial || cur.Trial
+	if trial && cur.ConvertsTo == "" {
+		return nil, true, marketplane.Errorf(marketplane.ECONFLICT, "billing: plan %q: the trial ends on %s and its period %q converts to no paid period (converts_to)",
+			sub.Plan.Key, sub.PeriodEnd.Format(time.DateOnly), sub.Period)
+	}
+	after = sub.Clone()
 	if p := after.Pending; p != nil && !p.On.After(sub.PeriodEnd) {
 		if p.Plan != nil {
 			after.Plan = p.Plan
@@ -160,9 +194,12 @@ func next(sub *order.Subscription) (*order.Subscription, error) {
 		}
 		after.Pending = nil
 	}
+	if trial {
+		return after, true, convert(after, cur.ConvertsTo, sub.PeriodEnd)
+	}
 	pe, ok := after.Plan.Period(after.Period)
 	if !ok {
-		return nil, fmt.Errorf("billing: subscription period %q is not in plan %q", after.Period, after.Plan.Key)
+		return nil, false, fmt.Errorf("billing: subscription period %q is not in plan %q", after.Period, after.Plan.Key)
 	}
 	from, to, _, ok := order.PeriodAt(after.Anchor, pe.Duration, sub.PeriodEnd)
 	if !ok || !from.Equal(sub.PeriodEnd) {
@@ -171,7 +208,39 @@ func next(sub *order.Subscription) (*order.Subscription, error) {
 		from, to = sub.PeriodEnd, order.PeriodEnd(sub.PeriodEnd, pe.Duration, 1)
 	}
 	after.PeriodStart, after.PeriodEnd = from, to
-	return after, nil
+	return after, false, nil
+}
+
+// convert moves after, whose trial ends on day on, to the paid period key of
+// its plan. The conversion day is the new anchor: rule 1 counts periods
+// from the day a trial converted, so a trial that ends on 31 January renews
+// on 28 February, then 31 March, as an order of 31 January would.
+func convert(after *order.Subscription, key string, on time.Time) error {
+	pe, ok := after.Plan.Period(key)
+	if !ok || pe.Trial {
+		// The catalog refuses such a plan (Plan.Validate); a plan stored
+		// before that rule, or edited by hand, gets here.
+		return fmt.Errorf("billing: plan %q: the trial converts to %q, which is not a paid period of the plan", after.Plan.Key, key)
+	}
+	after.Period, after.Trial, after.Anchor = key, false, on
+	after.PeriodStart, after.PeriodEnd = on, order.PeriodEnd(on, pe.Duration, 1)
+	// A rate sold with the paid period but not with the trial starts at
+	// its default, as on an order: the included amount raised to the
+	// minimum, which the customer pays for from now on.
+	for i := range after.Plan.Rates {
+		r := &after.Plan.Rates[i]
+		if _, held := after.Resources[r.Key]; held || (len(r.Periods) > 0 && !slices.Contains(r.Periods, key)) {
+			continue
+		}
+		if after.Resources == nil {
+			after.Resources = map[string]int64{}
+		}
+		after.Resources[r.Key] = r.Included
+		if r.Included != catalog.Unlimited {
+			after.Resources[r.Key] = max(r.Included, r.Min)
+		}
+	}
+	return nil
 }
 
 // usageLines rates the usage of the closed period of sub, one line per

@@ -212,9 +212,16 @@ const (
 
 // Period is a subscription period of a plan with its fees.
 type Period struct {
-	Key           string   `json:"key"` // stable; default Duration.String()
-	Duration      Duration `json:"duration"`
-	Trial         bool     `json:"trial,omitempty"`
+	Key      string   `json:"key"` // stable; default Duration.String()
+	Duration Duration `json:"duration"`
+	Trial    bool     `json:"trial,omitempty"`
+	// ConvertsTo is, on a trial period, the key of the paid period of the
+	// same plan that the trial turns into when it ends: on the trial's end
+	// day the subscription goes on in that period, whose periods are
+	// counted from that day (see package billing). Empty on paid periods
+	// and on a trial that converts to nothing (billing refuses to end such
+	// a trial).
+	ConvertsTo    string   `json:"converts_to,omitempty"`
 	Setup         Price    `json:"setup"`
 	Recurring     Price    `json:"recurring"`
 	Renewal       Price    `json:"renewal"`

@@ -244,6 +244,20 @@ func validatePeriod(f *marketplane.FieldErrors, at string, pe *Period, p *Plan) 
 	if pe.Trial && (pe.Recurring.Amount != 0 || pe.Setup.Amount != 0 || pe.Renewal.Amount != 0) {
 		f.Add(at+".trial", "a trial period is free; it renews into a paid period, never as a trial")
 	}
+	if pe.ConvertsTo != "" {
+		// A trial ends in a paid period of its own plan: billing moves
+		// the subscription there and charges it, so the target must exist
+		// and be paid, and only a trial converts.
+		to, ok := p.Period(pe.ConvertsTo)
+		switch {
+		case !pe.Trial:
+			f.Add(at+".converts_to", "only a trial period converts to another period")
+		case !ok:
+			f.Add(at+".converts_to", fmt.Sprintf("no period %q in this plan", pe.ConvertsTo))
+		case to.Trial:
+			f.Add(at+".converts_to", fmt.Sprintf("period %q is a trial; a trial converts to a paid period", pe.ConvertsTo))
+		}
+	}
 	if pe.Refund.FullDays < 0 {
 		f.Add(at+".refund.full_days", "must not be negative")
 	}

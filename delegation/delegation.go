@@ -19,7 +19,8 @@ type Option string
 // Sync options.
 const (
 	// OptFees: period fees and their descriptions, show-zero-price, refund
-	// settings with the after-refund period, sort number, recurring-per.
+	// settings with the after-refund period, sort number, recurring-per,
+	// and the period a trial converts to.
 	OptFees Option = "fees"
 	// OptNewResources: rates added at the source appear in the copies.
 	OptNewResources Option = "new_resources"

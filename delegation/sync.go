@@ -225,6 +225,15 @@ func (s *syncer) fees() error {
 		field(s, at+".after_refund_days", &pe.AfterRefundDays, sp.AfterRefundDays, EffectiveNextBilling, s.blocked(RestrictTerms))
 		field(s, at+".sort", &pe.Sort, sp.Sort, EffectiveNone, "")
 		field(s, at+".recurring_per", &pe.RecurringPer, sp.RecurringPer, EffectiveNextBilling, "")
+		// A copy's trial turns into the period its source's does: the
+		// tiers above a customer invoice on the customer's dates (rule
+		// 9), which a conversion into another period would break. It can
+		// only name a period the copy has.
+		lacks := ""
+		if _, ok := s.dst.Period(sp.ConvertsTo); sp.ConvertsTo != "" && !ok {
+			lacks = "the copy has no period " + sp.ConvertsTo + ": sync new_periods first"
+		}
+		field(s, at+".converts_to", &pe.ConvertsTo, sp.ConvertsTo, EffectiveNextBilling, lacks)
 	}
 	return nil
 }

@@ -185,6 +185,13 @@ func (p *Plan) catalog(currency string, id, owner int64) (*catalog.Plan, error) 
 		if pe.AfterRefund == "prorated" {
 			cp.Refund.After = catalog.RefundProrated
 		}
+		if pe.ConvertsTo != "" {
+			// A duration as the file writes it ("1M"), the period's key
+			// in the catalog ("1m").
+			if cp.ConvertsTo, err = PeriodKey(pe.ConvertsTo); err != nil {
+				return nil, fmt.Errorf("period %s: converts_to: %w", pe.Duration, err)
+			}
+		}
 		if cp.Setup.Amount, err = pe.Setup.Money(); err != nil {
 			return nil, err
 		}

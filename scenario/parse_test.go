@@ -79,6 +79,11 @@ func TestParseRefuses(t *testing.T) {
 		{"a duplicate key", "currency: USD\n", "currency: USD\ncurrency: EUR\n", "already defined"},
 		{"an unknown currency", "currency: USD", "currency: ABC", "currency"},
 		{"a tax rate on a non-tax line", `amount: "-5.81"}`, `amount: "-5.81", rate: "19"}`, "rate goes with tax"},
+		{"a paid period that converts", `{duration: 1M, recurring: "36.00"}`, `{duration: 1M, recurring: "36.00", converts_to: 1M}`, "converts_to, but it is not a trial"},
+		{"a trial converting to a period the plan lacks", `[{duration: 1M, recurring: "36.00"}]`,
+			`[{duration: 14D, trial: true, recurring: "0.00", converts_to: 12M}, {duration: 1M, recurring: "36.00"}]`, "converts to 12M, which is not a paid period"},
+		{"a trial converting to itself", `[{duration: 1M, recurring: "36.00"}]`,
+			`[{duration: 14D, trial: true, recurring: "0.00", converts_to: 14D}, {duration: 1M, recurring: "36.00"}]`, "converts to 14D, which is not a paid period"},
 	}
 	for _, c := range cases {
 		if !strings.Contains(valid, c.old) {

@@ -3,6 +3,7 @@ package scenario
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/govalues/decimal"
@@ -57,13 +58,18 @@ func (r *Result) Whole() bool { return r.StopOn.IsZero() && len(r.Skipped) == 0 
 // cancellation dates and by the billing of each bill step's day. Usage
 // steps record readings that billing rates.
 //
-// The pure player keeps no ledger: in a case with pay, topup, release or
-// check steps it passes over them and stops at the first bill step (what
-// billing issues there depends on payments and credit hold). It also stops
-// at a bill step that would convert a free trial, which billing does not do
-// yet. An order step the order package refuses is recorded in
-// Result.Errors and play goes on. The error is for a scenario the player
-// cannot set up at all.
+// Check steps of the subscription's period and state are played when the
+// player knows them (see knows; the others are passed over). A check that
+// does not hold is recorded in Result.Errors, as a refused order is.
+//
+// The pure player keeps no ledger: in a case with pay, topup or release
+// steps, or checks of accounts, invoices, funds or balances, it passes
+// over those and stops at the first bill step (what billing issues there depends on
+// payments and credit hold). It also stops at a bill step that would end a
+// free trial converting to no paid period, which billing refuses. An
+// order step the order package refuses is recorded in Result.Errors and
+// play goes on. The error is for a scenario the player cannot set up at
+// all.
 func Play(s *Scenario, i int) (*Result, error) { return play(s, i, true) }
 
 // PlayOrders plays case i of s as Play does, but only its orders: it stops
@@ -93,7 +99,7 @@ func play(s *Scenario, i int, bills bool) (*Result, error) {
 		p.terms.Proration = order.NoProration
 	}
 	ledger := slices.ContainsFunc(k.Steps, func(st Step) bool {
-		return st.Do == Pay || st.Do == Topup || st.Do == Release || st.Do == Check
+		return st.Do == Pay || st.Do == Topup || st.Do == Release || (st.Do == Check && !p.checks(&st))
 	})
 	for _, rt := range m.ResourceTypes {
 		p.classes[rt.Key] = rt.Class
@@ -103,7 +109,7 @@ func play(s *Scenario, i int, bills bool) (*Result, error) {
 			p.res.Skipped = append(p.res.Skipped, j)
 			continue
 		}
-		if st.Do == Bill && (!bills || ledger || (p.sub != nil && p.sub.Trial && !st.On.Time.Before(p.sub.PeriodEnd))) {
+		if st.Do == Bill && (!bills || ledger || p.endsTrialUnconverted(st.On.Time)) {
 			p.res.Stop, p.res.StopOn = j, st.On.Time
 			break
 		}
@@ -115,6 +121,12 @@ func play(s *Scenario, i int, bills bool) (*Result, error) {
 			err = p.read(&st)
 		case Order, Change, Cancel:
 			err = p.play(j, &st)
+		case Check:
+			if !p.checks(&st) || !p.knows(&st) {
+				p.res.Skipped = append(p.res.Skipped, j)
+				continue
+			}
+			err = p.check(&st)
 		default:
 			p.res.Skipped = append(p.res.Skipped, j)
 		}
@@ -123,6 +135,91 @@ func play(s *Scenario, i int, bills bool) (*Result, error) {
 		}
 	}
 	return p.res, nil
+}
+
+// checks reports whether st checks only what the player keeps: the
+// subscription's period and state. Accounts, invoices, funds and balances
+// are a ledger's.
+func (p *player) checks(st *Step) bool {
+	return st.Do == Check && st.Account == "" && st.Invoice == "" && st.PrepaidFunds == nil && st.AvailableBalance == nil
+}
+
+// knows reports whether the player can make check st on its day. The
+// subscription's state is a ledger's as soon as credit control may have
+// acted: the player, which records no payment, knows the subscription is
+// active only while none of the customer's invoices is overdue (the day
+// after its due date and the customer's grace days, with the default
+// terms the day after its issue) and its plan is not pay-as-you-go (whose
+// services are suspended when the balance runs out). What a cancelled
+// subscription looks like is not the player's to say either.
+func (p *player) knows(st *Step) bool {
+	if p.cancelled {
+		return false
+	}
+	if st.Subscription == "" || p.sub == nil {
+		return true
+	}
+	return p.sub.Plan.Billing != catalog.PayAsYouGo && !p.overdue(st.On.Time)
+}
+
+// overdue reports whether an invoice the player issued to the customer is
+// overdue on day on, unpaid as every invoice is here.
+func (p *player) overdue(on time.Time) bool {
+	grace := 0
+	if p.customer != nil && p.customer.Terms != nil && p.customer.Terms.GraceDays != nil {
+		grace = *p.customer.Terms.GraceDays
+	}
+	for _, d := range p.res.Documents {
+		if d.Type != "invoice" || d.Total <= 0 || (p.m.Tiered && d.To != p.buyer) {
+			continue
+		}
+		due := d.Due
+		if due.IsZero() {
+			due = d.On
+		}
+		if on.After(due.AddDate(0, 0, grace)) {
+			return true
+		}
+	}
+	return false
+}
+
+// check compares the subscription with what a check step expects: its
+// state (active, see knows) and its period [PeriodStart, PeriodEnd].
+func (p *player) check(st *Step) error {
+	var wrong []string
+	if st.Subscription != "" {
+		state := "none: nothing ordered"
+		if p.sub != nil {
+			state = "active"
+		}
+		if state != st.Subscription {
+			wrong = append(wrong, fmt.Sprintf("subscription %s, want %s", state, st.Subscription))
+		}
+	}
+	if st.Period != nil {
+		switch {
+		case p.sub == nil:
+			wrong = append(wrong, fmt.Sprintf("no subscription, want period [%s, %s]", st.Period[0], st.Period[1]))
+		case !p.sub.PeriodStart.Equal(st.Period[0].Time) || !p.sub.PeriodEnd.Equal(st.Period[1].Time):
+			wrong = append(wrong, fmt.Sprintf("period [%s, %s], want [%s, %s]", p.sub.PeriodStart.Format(time.DateOnly),
+				p.sub.PeriodEnd.Format(time.DateOnly), st.Period[0], st.Period[1]))
+		}
+	}
+	if len(wrong) > 0 {
+		return fmt.Errorf("check: %s", strings.Join(wrong, "; "))
+	}
+	return nil
+}
+
+// endsTrialUnconverted reports whether billing on day on would end a free
+// trial whose period converts to no paid period, which billing refuses.
+func (p *player) endsTrialUnconverted(on time.Time) bool {
+	if p.sub == nil || on.Before(p.sub.PeriodEnd) {
+		return false
+	}
+	pe, ok := p.sub.Plan.Period(p.sub.Period)
+	return (p.sub.Trial || (ok && pe.Trial)) && (!ok || pe.ConvertsTo == "")
 }
 
 // read records a usage reading of the subscription.
@@ -186,6 +283,7 @@ type player struct {
 	terms    order.Terms
 
 	sub           *order.Subscription
+	cancelled     bool // the subscription was cancelled (sub is nil)
 	seller, buyer string
 	chain         order.Chain // the subscription's plan and its sources
 	// pendingChain is the chain of the plan of a change waiting for the
@@ -222,7 +320,7 @@ func (p *player) play(j int, st *Step) error {
 		if err != nil {
 			return err
 		}
-		p.sub, p.chain = q.Subscription, chain
+		p.sub, p.chain, p.cancelled = q.Subscription, chain, false
 		p.issue(j, st.On.Time, q, tiers)
 	case Change:
 		if p.sub == nil {
@@ -266,7 +364,7 @@ func (p *player) play(j int, st *Step) error {
 		if err != nil {
 			return err
 		}
-		p.sub = nil
+		p.sub, p.cancelled = nil, true
 		p.issue(j, st.On.Time, q, tiers)
 	}
 	return nil

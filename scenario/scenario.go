@@ -10,11 +10,14 @@
 // exist is an error, so that nothing a scenario says is silently ignored.
 // Market turns the plans into catalog plans (delegated down the tiers by the
 // delegation package). Play is the pure player: it runs order, change and
-// cancel steps through the order package, records usage readings, and runs
-// the billing package for each bill step's day. It keeps no ledger: in a
-// case with pay, topup, release or check steps it passes over them and
-// stops at the first bill step, as it does at a trial's conversion.
-// PlayOrders plays the orders only, up to the first bill step. Compare
+// cancel steps through the order package, records usage readings, runs
+// the billing package for each bill step's day (trials converting to their
+// paid period included) and checks the subscription's period, and its
+// state while no invoice is overdue. It keeps no ledger: in a case with
+// pay, topup or release steps, or checks of accounts, invoices, funds or
+// balances, it passes over them and stops at the first bill step, as it
+// does at the end of a trial that converts to nothing. PlayOrders plays the orders only, up to
+// the first bill step. Compare
 // says, line by line and to the cent, where the documents it produced
 // differ from the expected ones, within what it could play.
 //
@@ -34,9 +37,14 @@
 //   - A case's mode is the vendor's setting for changes: prorate (the
 //     default), next_billing_date (downgrades wait for the next billing
 //     date) or none (no proration).
-//   - A trial period's converts_to names the period the trial turns into;
-//     the catalog has no such field yet, so it stays on the scenario's plan
-//     for the billing run.
+//   - A trial period's converts_to names, by its duration, the period the
+//     trial turns into; it becomes the catalog period's converts_to (the
+//     period's key, "1M" → "1m"), and billing converts the trial on its
+//     end day.
+//   - A check's period [start, end] is the subscription's current period
+//     as billing keeps it, [PeriodStart, PeriodEnd): end is the first day
+//     of the next period (08 checks [2027-06-15, 2027-07-15] for the month
+//     from 15 June).
 package scenario
 
 import (
