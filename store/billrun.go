@@ -22,10 +22,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/govalues/decimal"
 
+	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/billing"
 	"github.com/marketplane/marketplane/catalog"
@@ -85,6 +87,22 @@ type BillOptions struct {
 	// resumes or ends, in the transaction of the change: the task that
 	// applies it at the connector. nil means none.
 	OnSubscription SubscriptionHook
+	// Zone, when set, bills only the sellers in that IANA time zone (and
+	// their buyers): the periodic task runs each zone's day when it begins
+	// there.
+	Zone string
+	// Shard and Shards split the run across processes: with Shards > 1
+	// this run takes the subscriptions and buyers whose id is Shard modulo
+	// Shards (0 ≤ Shard < Shards). The parts may run at once.
+	Shard, Shards int
+}
+
+// check validates the options.
+func (o BillOptions) check() error {
+	if o.Shards < 0 || o.Shard < 0 || (o.Shards > 1 && o.Shard >= o.Shards) || (o.Shards <= 1 && o.Shard != 0) {
+		return marketplane.Errorf(marketplane.EINVALID, "shard %d of %d: want 0 ≤ shard < shards", o.Shard, o.Shards)
+	}
+	return nil
 }
 
 // BillDay bills the calendar day of on as BillDayWith without hooks.
@@ -124,11 +142,14 @@ func (db *DB) BillDay(ctx context.Context, on time.Time) (BillRunResult, error) 
 // being run again. A subscription or buyer that cannot be billed is
 // reported in Failures and left as it was; the run goes on.
 func (db *DB) BillDayWith(ctx context.Context, on time.Time, opt BillOptions) (BillRunResult, error) {
+	if err := opt.check(); err != nil {
+		return BillRunResult{}, err
+	}
 	y, m, d := on.Date()
 	dayUTC := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	res := BillRunResult{On: dayUTC, Totals: map[string]money.Micros{}}
 	run := newBillRun(db, dayUTC)
-	run.each = opt.OnSubscription
+	run.each, run.opt = opt.OnSubscription, opt
 	stages := []struct {
 		name string
 		fn   func(context.Context, *BillRunResult) error
@@ -165,7 +186,10 @@ func (r *billRun) renewals(ctx context.Context, res *BillRunResult) error {
 	cutoff := r.day.AddDate(0, 0, 1)
 	var after int64
 	for {
-		ids, err := r.db.dueSubscriptions(ctx, cutoff, after)
+		cond, args := r.scope("s.vendor_id", "s.id", 3)
+		ids, err := r.db.ids(ctx, `SELECT s.id FROM subscriptions s
+			WHERE s.status IN ('active', 'suspended', 'graced') AND s.next_billing_at < $1 AND s.auto_renew <> 'off' AND s.id > $2`+cond+`
+			ORDER BY s.id LIMIT $3`, append([]any{tv(cutoff), after, billBatch}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -184,13 +208,23 @@ func (r *billRun) renewals(ctx context.Context, res *BillRunResult) error {
 	}
 }
 
-// dueSubscriptions is the next batch of ids of subscriptions due before
-// cutoff, above after. The status and next_billing_at conditions are the
-// subscriptions_billing index's.
-func (db *DB) dueSubscriptions(ctx context.Context, cutoff time.Time, after int64) ([]int64, error) {
-	return db.ids(ctx, `SELECT s.id FROM subscriptions s
-		WHERE s.status IN ('active', 'suspended', 'graced') AND s.next_billing_at < $1 AND s.auto_renew <> 'off' AND s.id > $2
-		ORDER BY s.id LIMIT $3`, tv(cutoff), after, billBatch)
+// scope is the condition that keeps a stage's rows to the run's zone
+// and shard: vendorCol holds the seller's id, idCol the id the run is
+// sharded on; n placeholders are taken already. Conditions are added only
+// when set, so that PostgreSQL's cached plans stay those of the plain
+// query.
+func (r *billRun) scope(vendorCol, idCol string, n int) (string, []any) {
+	var cond string
+	var args []any
+	if r.opt.Zone != "" {
+		args = append(args, r.opt.Zone)
+		cond += fmt.Sprintf(" AND %s IN (SELECT id FROM accounts WHERE time_zone = $%d)", vendorCol, n+len(args))
+	}
+	if r.opt.Shards > 1 {
+		args = append(args, r.opt.Shards, r.opt.Shard)
+		cond += fmt.Sprintf(" AND %s %% $%d = $%d", idCol, n+len(args)-1, n+len(args))
+	}
+	return cond, args
 }
 
 // ids runs a query of one id column.
@@ -215,6 +249,7 @@ type billRun struct {
 	d       int
 	day     time.Time // midnight UTC of the billed day
 	each    SubscriptionHook
+	opt     BillOptions
 	plans   map[int64]*planRow
 	classes map[classKey]catalog.Class
 	sellers map[int64]*account.Account
@@ -369,6 +404,19 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 		if !billed {
 			return nil
 		}
+		// Invoices whose terms charge at once are paid from the buyers'
+		// prepaid funds now (delayed ones by the charges stage later).
+		charged := map[[2]int64]bool{}
+		for _, d := range issued {
+			k := [2]int64{d.AccountID, d.VendorID}
+			if charged[k] || d.Type != DocInvoice || d.ChargeOn.After(day) {
+				continue
+			}
+			charged[k] = true
+			if _, err := db.applyCredits(ctx, tx, d.AccountID, d.VendorID, day, false); err != nil {
+				return err
+			}
+		}
 		sub.PeriodStart, sub.PeriodEnd, sub.NextBillingAt = state.PeriodStart, state.PeriodEnd, state.PeriodEnd
 		// A trial that turned into its paid period counts its periods
 		// from the day it converted.
@@ -428,9 +476,10 @@ func (r *billRun) expiry(ctx context.Context, res *BillRunResult) error {
 	cutoff := r.day.AddDate(0, 0, 1)
 	var after int64
 	for {
+		cond, args := r.scope("s.vendor_id", "s.id", 3)
 		ids, err := r.db.ids(ctx, `SELECT s.id FROM subscriptions s
-			WHERE s.status IN ('active', 'graced', 'suspended') AND s.auto_renew = 'off' AND s.period_end < $1 AND s.id > $2
-			ORDER BY s.id LIMIT $3`, tv(cutoff), after, billBatch)
+			WHERE s.status IN ('active', 'graced', 'suspended') AND s.auto_renew = 'off' AND s.period_end < $1 AND s.id > $2`+cond+`
+			ORDER BY s.id LIMIT $3`, append([]any{tv(cutoff), after, billBatch}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -512,13 +561,17 @@ type pair struct{ buyer, vendor int64 }
 
 // pairs reads (buyer, vendor) pairs of a query, batch by batch in buyer
 // order, calling fn for each.
-func (r *billRun) pairs(ctx context.Context, q string, arg any, fn func(pair) error, res *BillRunResult) error {
+// q holds {scope} where the run's zone and shard conditions go, on
+// vendorCol and idCol (see scope).
+func (r *billRun) pairs(ctx context.Context, q, vendorCol, idCol string, arg any, fn func(pair) error, res *BillRunResult) error {
+	cond, args := r.scope(vendorCol, idCol, 3)
+	q = strings.Replace(q, "{scope}", cond, 1)
 	var after int64
 	for {
 		ps, err := queryAll(ctx, r.db.Read, func(s scanner) (pair, error) {
 			var p pair
 			return p, s.Scan(&p.buyer, &p.vendor)
-		}, q, arg, after, billBatch)
+		}, q, append([]any{arg, after, billBatch}, args...)...)
 		if err != nil {
 			return fmt.Errorf("billing: %w", err)
 		}
@@ -543,8 +596,8 @@ func (r *billRun) charges(ctx context.Context, res *BillRunResult) error {
 	return r.pairs(ctx, `SELECT d.account_id, MIN(d.vendor_id) FROM documents d
 		WHERE d.type = 'invoice' AND d.status = 'open' AND d.charge_on <= $1 AND d.account_id > $2
 		AND EXISTS (SELECT 1 FROM documents c WHERE c.account_id = d.account_id AND c.vendor_id = d.vendor_id
-			AND c.type IN ('payment', 'credit_memo') AND c.applied < -c.total)
-		GROUP BY d.account_id ORDER BY d.account_id LIMIT $3`, tv(r.day), func(p pair) error {
+			AND c.type IN ('payment', 'credit_memo') AND c.applied < -c.total){scope}
+		GROUP BY d.account_id ORDER BY d.account_id LIMIT $3`, "d.vendor_id", "d.account_id", tv(r.day), func(p pair) error {
 		return r.db.inTx(ctx, func(tx *sql.Tx) error {
 			n, err := r.db.applyCredits(ctx, tx, p.buyer, p.vendor, r.day, false)
 			if n > 0 {
@@ -561,7 +614,7 @@ func (r *billRun) usageStage(ctx context.Context, res *BillRunResult) error {
 	return r.pairs(ctx, `SELECT s.customer_id, MIN(s.vendor_id) FROM subscriptions s
 		WHERE s.status IN ('active', 'suspended', 'graced')
 		AND EXISTS (SELECT 1 FROM usage_records u WHERE u.subscription_id = s.id AND u.at >= s.period_start AND u.at < $1)
-		AND s.customer_id > $2 GROUP BY s.customer_id ORDER BY s.customer_id LIMIT $3`, tv(r.day.AddDate(0, 0, 1)), func(p pair) error {
+		AND s.customer_id > $2{scope} GROUP BY s.customer_id ORDER BY s.customer_id LIMIT $3`, "s.vendor_id", "s.customer_id", tv(r.day.AddDate(0, 0, 1)), func(p pair) error {
 		r.reviewed[p.buyer] = true
 		return r.review(ctx, p.buyer)
 	}, res)
@@ -575,8 +628,8 @@ func (r *billRun) creditStage(ctx context.Context, res *BillRunResult) error {
 			EXISTS (SELECT 1 FROM documents d WHERE d.account_id = a.id AND d.type = 'invoice' AND d.status = 'open' AND d.due_on < $1)
 			OR a.status = 'credit_hold'
 			OR EXISTS (SELECT 1 FROM credit_control c WHERE c.account_id = a.id
-				AND (c.released_until IS NOT NULL OR c.payg_short_since IS NOT NULL OR c.terms LIKE '%hold_on_credit_limit%')))
-		ORDER BY a.id LIMIT $3`, tv(r.day), func(p pair) error {
+				AND (c.released_until IS NOT NULL OR c.payg_short_since IS NOT NULL OR c.terms LIKE '%hold_on_credit_limit%'))){scope}
+		ORDER BY a.id LIMIT $3`, "a.parent_id", "a.id", tv(r.day), func(p pair) error {
 		if r.reviewed[p.buyer] {
 			return nil
 		}

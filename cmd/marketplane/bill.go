@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/marketplane/marketplane/money"
 	"github.com/marketplane/marketplane/store"
+	"github.com/marketplane/marketplane/subscription"
 )
 
 // maxBillSpan bounds the days one "bill --from --to" simulates.
@@ -27,6 +30,8 @@ func cmdBill(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	date := fs.String("date", "", "bill this day (YYYY-MM-DD)")
 	fromFlag := fs.String("from", "", "first day of a span to simulate, day by day (YYYY-MM-DD; with --to)")
 	toFlag := fs.String("to", "", "last day of the span, included (YYYY-MM-DD)")
+	zone := fs.String("zone", "", "bill only the sellers in this time zone (IANA, e.g. Europe/Berlin); default all")
+	shardFlag := fs.String("shard", "", "bill part K of N (K/N, 0 ≤ K < N): split a day across processes on PostgreSQL")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -40,6 +45,17 @@ func cmdBill(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	opt := store.BillOptions{Zone: *zone}
+	if *shardFlag != "" {
+		if _, err := fmt.Sscanf(*shardFlag, "%d/%d", &opt.Shard, &opt.Shards); err != nil || opt.Shards < 1 || opt.Shard < 0 || opt.Shard >= opt.Shards {
+			return usagef("--shard: %q is not K/N with 0 ≤ K < N", *shardFlag)
+		}
+	}
+	if *zone != "" {
+		if _, err := time.LoadLocation(*zone); err != nil {
+			return usagef("--zone: %q is not a time zone", *zone)
+		}
+	}
 	db, err := openDB(ctx, c)
 	if err != nil {
 		return err
@@ -48,14 +64,28 @@ func cmdBill(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := migrateAll(ctx, db); err != nil {
 		return err
 	}
+	// Subscriptions the run suspends, resumes or ends get the task that
+	// applies it at their connector, queued for the workers of the
+	// running server.
+	c.Workers = false
+	c.TaskPollInterval, c.TaskRetentionDays, c.BillingShards = time.Second, 90, 1
+	tasks, err := newTaskRunner(db, c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	opt.OnSubscription = func(tx *sql.Tx, s *subscription.Subscription) error { return tasks.enqueueStatus(ctx, tx, s) }
 	sum := store.BillRunResult{Totals: map[string]money.Micros{}}
 	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
-		res, err := db.BillDay(ctx, d)
+		res, err := db.BillDayWith(ctx, d, opt)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.Format(time.DateOnly), err)
 		}
 		for _, f := range res.Failures {
-			fmt.Fprintf(stderr, "%s: subscription %d: %v\n", d.Format(time.DateOnly), f.SubscriptionID, f.Err)
+			if f.SubscriptionID != 0 {
+				fmt.Fprintf(stderr, "%s: subscription %d: %v\n", d.Format(time.DateOnly), f.SubscriptionID, f.Err)
+			} else {
+				fmt.Fprintf(stderr, "%s: account %d: %v\n", d.Format(time.DateOnly), f.AccountID, f.Err)
+			}
 		}
 		sum.Subscriptions += res.Subscriptions
 		sum.Invoices += res.Invoices

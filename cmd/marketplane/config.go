@@ -24,6 +24,7 @@ type Config struct {
 	ShutdownTimeout    time.Duration
 	Demo               bool
 	PasswordHashMemory int
+	BillingShards      int
 }
 
 // setting is one row of the configuration table (README and --help).
@@ -42,6 +43,7 @@ var settings = []setting{
 	{"task-poll-interval", "MARKETPLANE_TASK_POLL_INTERVAL", "1s", "how often workers look for new tasks"},
 	{"shutdown-timeout", "MARKETPLANE_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown waits for requests and tasks"},
 	{"password-hash-memory", "MARKETPLANE_PASSWORD_HASH_MEMORY", "65536", "argon2id memory cost of new password hashes, in KiB"},
+	{"billing-shards", "MARKETPLANE_BILLING_SHARDS", "1", "parts each day's billing is split into, run as tasks at once by the workers (PostgreSQL)"},
 }
 
 func settingDefault(name string) string {
@@ -109,6 +111,10 @@ func bindConfig(fs *flag.FlagSet, c *Config, which ...string) func() error {
 		m, _ := get("password-hash-memory")
 		if c.PasswordHashMemory, err = strconv.Atoi(m); err != nil || c.PasswordHashMemory < 8 {
 			return fmt.Errorf("--password-hash-memory: %q is not a number of KiB ≥ 8", m)
+		}
+		b, _ := get("billing-shards")
+		if c.BillingShards, err = strconv.Atoi(b); err != nil || c.BillingShards < 1 || c.BillingShards > 64 {
+			return fmt.Errorf("--billing-shards: %q is not a number between 1 and 64", b)
 		}
 		if c.LogFormat != "text" && c.LogFormat != "json" {
 			return fmt.Errorf("--log-format: %q is not text or json", c.LogFormat)

@@ -108,8 +108,64 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 		return err
 	}, task.KindOptions{Queue: task.QueueProvisioning, Priority: task.PriorityLow, MaxAttempts: 3, Timeout: 30 * time.Minute})
 	m.Periodic(task.Every(time.Hour), func() task.Args { return collectUsageArgs{} }, false)
-	return &taskRunner{Manager: m, orch: orch}, nil
+	r := &taskRunner{Manager: m, orch: orch}
+	// Billing: every hour the planner queues the parts of the days that
+	// have begun in the sellers' time zones and are not billed yet; each
+	// part is a task of its own, so that several workers (on PostgreSQL,
+	// several processes) bill the shards of a day at once. A part is
+	// idempotent, so a retried or repeated one bills nothing twice.
+	task.Handle(m, func(ctx context.Context, t *task.Task[billingPlanArgs]) error {
+		parts, err := db.PendingBillingParts(ctx, db.Clock.Now(), c.BillingShards)
+		if err != nil {
+			return err
+		}
+		for _, p := range parts {
+			if _, err := m.Enqueue(ctx, billingDayArgs{Day: p.Day.Format(time.DateOnly), Zone: p.Zone, Shard: p.Shard, Shards: p.Shards},
+				task.UniqueByArgs()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, task.KindOptions{Queue: task.QueueBilling, MaxAttempts: 3, Timeout: 5 * time.Minute})
+	task.Handle(m, func(ctx context.Context, t *task.Task[billingDayArgs]) error {
+		day, err := time.Parse(time.DateOnly, t.Args.Day)
+		if err != nil {
+			return err
+		}
+		res, err := db.RunBillingPart(ctx, store.BillingPart{Day: day, Zone: t.Args.Zone, Shard: t.Args.Shard, Shards: t.Args.Shards},
+			func(tx *sql.Tx, s *subscription.Subscription) error { return r.enqueueStatus(ctx, tx, s) })
+		if err != nil {
+			return err
+		}
+		for _, f := range res.Failures {
+			log.Warn("billing failure", "day", t.Args.Day, "zone", t.Args.Zone, "subscription", f.SubscriptionID, "account", f.AccountID, "err", f.Err)
+		}
+		log.Info("billing day", "day", t.Args.Day, "zone", t.Args.Zone, "shard", t.Args.Shard, "shards", t.Args.Shards,
+			"subscriptions", res.Subscriptions, "invoices", res.Invoices, "failures", len(res.Failures))
+		return nil
+	}, task.KindOptions{Queue: task.QueueBilling, MaxAttempts: 10, Timeout: 2 * time.Hour})
+	m.Periodic(task.Every(time.Hour), func() task.Args { return billingPlanArgs{} }, true)
+	return r, nil
 }
+
+// billingPlanArgs is the hourly task that queues the billing of the days
+// that have begun (billingDayArgs).
+type billingPlanArgs struct{}
+
+// Kind names the task.
+func (billingPlanArgs) Kind() string { return "billing.plan" }
+
+// billingDayArgs bills one part of a day: the sellers of one time zone,
+// one shard.
+type billingDayArgs struct {
+	Day    string `json:"day"`
+	Zone   string `json:"zone"`
+	Shard  int    `json:"shard"`
+	Shards int    `json:"shards"`
+}
+
+// Kind names the task.
+func (billingDayArgs) Kind() string { return "billing.day" }
 
 // provisionArgs is the task that carries an order to its connector; it is
 // queued in the transaction that places the order.

@@ -38,12 +38,17 @@ CREATE TABLE credit_control (
     updated_at       TEXT NOT NULL
 );
 
--- The billing days a run has finished, per engine-wide run: a finished day
--- is not run again unless forced.
+-- The daily runs of the periodic billing task: one row per day, vendor
+-- time zone and shard (shard k of shards), finished once the run of that
+-- part of the day completed. The task runs each part until it finishes.
 CREATE TABLE billing_days (
-    day         TEXT PRIMARY KEY,
+    day         TEXT NOT NULL,
+    zone        TEXT NOT NULL,
+    shard       INTEGER NOT NULL,
+    shards      INTEGER NOT NULL,
     started_at  TEXT NOT NULL,
-    finished_at TEXT
+    finished_at TEXT,
+    PRIMARY KEY (day, zone, shard, shards)
 );
 
 -- +goose Down
