@@ -22,6 +22,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -421,6 +422,10 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 		// A trial that turned into its paid period counts its periods
 		// from the day it converted.
 		sub.Period, sub.Anchor = state.Period, state.Anchor
+		if len(state.Resources) > 0 && sub.Pending == nil {
+			// A converted trial gains the paid period's default units.
+			sub.Resources = maps.Clone(state.Resources)
+		}
 		if sub.Pending != nil && state.Pending == nil {
 			// billing applied the pending change with the new period.
 			if sub.Pending.PlanID != 0 {

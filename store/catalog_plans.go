@@ -254,6 +254,8 @@ func sameStructure(f *marketplane.FieldErrors, old, p *catalog.Plan) {
 			f.Add(fmt.Sprintf("periods[%d].duration", i), why)
 		case o.Trial != pe.Trial:
 			f.Add(fmt.Sprintf("periods[%d].trial", i), why)
+		case o.ConvertsTo != pe.ConvertsTo:
+			f.Add(fmt.Sprintf("periods[%d].converts_to", i), why)
 		}
 	}
 	if len(p.Rates) != len(old.Rates) {

@@ -155,7 +155,6 @@ func TestDocumentRefused(t *testing.T) {
 			{"lines do not sum", func(d *store.Document) { d.Total = m("40.00") }, marketplane.EINVALID},
 			{"unknown type", func(d *store.Document) { d.Type = "receipt" }, marketplane.EINVALID},
 			{"unknown currency", func(d *store.Document) { d.Currency = "XXZ" }, marketplane.EINVALID},
-			{"other currency", func(d *store.Document) { d.Currency = "EUR" }, marketplane.EINVALID},
 			{"invoice below zero", func(d *store.Document) {
 				d.Lines, d.Total = []order.Line{{What: order.Refund, Amount: m("-5.00")}}, m("-5.00")
 			}, marketplane.EINVALID},
@@ -181,6 +180,21 @@ func TestDocumentRefused(t *testing.T) {
 			if n := count(t, db, table); n != 0 {
 				t.Errorf("%d rows in %s after refusals", n, table)
 			}
+		}
+		// One currency between a buyer and its vendor: once they deal in
+		// USD, a document in EUR is refused and stores nothing.
+		usd := store.DocumentFromQuote(store.DocInvoice, tr.A1.ID, tr.C.ID, workedQuote(t))
+		usd.IssuedOn = jan(1)
+		if err := db.IssueDocument(tr.ctx, tr.sys, usd); err != nil {
+			t.Fatal(err)
+		}
+		eur := store.DocumentFromQuote(store.DocInvoice, tr.A1.ID, tr.C.ID, workedQuote(t))
+		eur.IssuedOn, eur.Currency = jan(2), "EUR"
+		if err := db.IssueDocument(tr.ctx, tr.sys, eur); marketplane.ErrorCode(err) != marketplane.EINVALID {
+			t.Errorf("other currency: %v, want invalid", err)
+		}
+		if n := count(t, db, "documents"); n != 1 {
+			t.Errorf("%d documents after the refused currency, want 1", n)
 		}
 	})
 }

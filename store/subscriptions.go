@@ -136,10 +136,10 @@ func (db *DB) saveSubscription(ctx context.Context, tx *sql.Tx, s *subscription.
 	res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET plan_id = $1, status = $2, status_reason = $3, period_start = $4,
 		period_end = $5, next_billing_at = $6, auto_renew = $7, renew_days = $8, resources = $9, parameters = $10,
 		pending_change = $11, connector = $12, tenant_id = $13, tenant_status = $14, attributes = $15,
-		version = version + 1, updated_at = $16 WHERE id = $17 AND version = $18`,
+		version = version + 1, updated_at = $16, period_key = $19, anchor_at = $20 WHERE id = $17 AND version = $18`,
 		s.PlanID, string(s.Status), s.StatusReason, tv(s.PeriodStart), tv(s.PeriodEnd), tv(s.NextBillingAt),
 		string(s.AutoRenew), s.RenewDays, resources, params, pending, s.Connector, s.TenantID, s.TenantStatus, attrs,
-		tv(now), s.ID, s.Version)
+		tv(now), s.ID, s.Version, s.Period, tv(s.Anchor))
 	if err != nil {
 		return fmt.Errorf("save subscription %d: %w", s.ID, err)
 	}
