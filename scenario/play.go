@@ -148,8 +148,8 @@ func (p *player) checks(st *Step) bool {
 // subscription's state is a ledger's as soon as credit control may have
 // acted: the player, which records no payment, knows the subscription is
 // active only while none of the customer's invoices is overdue (the day
-// after its due date and the customer's grace days, with the default
-// terms the day after its issue) and its plan is not pay-as-you-go (whose
+// after its due date and the customer's grace days; an invoice without a
+// due date never is) and its plan is not pay-as-you-go (whose
 // services are suspended when the balance runs out). What a cancelled
 // subscription looks like is not the player's to say either.
 func (p *player) knows(st *Step) bool {
@@ -173,11 +173,10 @@ func (p *player) overdue(on time.Time) bool {
 		if d.Type != "invoice" || d.Total <= 0 || (p.m.Tiered && d.To != p.buyer) {
 			continue
 		}
-		due := d.Due
-		if due.IsZero() {
-			due = d.On
-		}
-		if on.After(due.AddDate(0, 0, grace)) {
+		// An invoice without a due date (no net days) is never overdue:
+		// the store's credit control (account.Terms.Overdue) holds only
+		// for invoices past a due date.
+		if !d.Due.IsZero() && on.After(d.Due.AddDate(0, 0, grace)) {
 			return true
 		}
 	}

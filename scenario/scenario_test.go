@@ -122,8 +122,9 @@ func TestGolden(t *testing.T) {
 	for _, s := range all {
 		whole, listed := golden[s.File]
 		if !listed {
-			t.Errorf("%s: not in the table of golden files", s.File)
-			continue
+			// Marketplane's own examples beside the golden files keep to
+			// what the pure player plays: they must play whole.
+			whole = true
 		}
 		for i := range s.Cases {
 			r, err := Play(s, i)
