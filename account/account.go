@@ -117,6 +117,31 @@ type Selling struct {
 	// the defaults (7 and 14).
 	ExpiryGraceDays *int `json:"expiry_grace_days,omitempty"`
 	ExpiryHoldDays  *int `json:"expiry_hold_days,omitempty"`
+	// Invoicing is when the seller's charges become invoices:
+	// InvoiceOnCompletion (the default: each order and each renewal at
+	// once) or InvoiceOnStatement (gathered into one consolidated invoice
+	// per buyer on StatementDay of each month; the last day of a shorter
+	// month).
+	Invoicing    string `json:"invoicing,omitempty"`
+	StatementDay int    `json:"statement_day,omitempty"`
+}
+
+// Invoicing modes (Selling.Invoicing).
+const (
+	InvoiceOnCompletion = "on_completion"
+	InvoiceOnStatement  = "statement"
+)
+
+// IsStatementDay reports whether day (a calendar day) is s's statement
+// day: StatementDay (default 1) of its month, or the month's last day
+// when the month is shorter.
+func (s Selling) IsStatementDay(day time.Time) bool {
+	want := s.StatementDay
+	if want == 0 {
+		want = 1
+	}
+	last := time.Date(day.Year(), day.Month()+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	return day.Day() == min(want, last)
 }
 
 // Level is the name panels use for a reseller's depth: L1, L2 …; empty for
@@ -192,6 +217,19 @@ func (a *Account) Validate() error {
 	case "", "now", "next_billing_date":
 	default:
 		f.Add("selling.downgrades", "must be now or next_billing_date")
+	}
+	switch a.Selling.Invoicing {
+	case "", InvoiceOnCompletion, InvoiceOnStatement:
+	default:
+		f.Add("selling.invoicing", "must be on_completion or statement")
+	}
+	if a.Selling.StatementDay < 0 || a.Selling.StatementDay > 31 {
+		f.Add("selling.statement_day", "must be a day of the month, 1 to 31")
+	}
+	for name, d := range map[string]*int{"expiry_grace_days": a.Selling.ExpiryGraceDays, "expiry_hold_days": a.Selling.ExpiryHoldDays} {
+		if d != nil && (*d < 0 || *d > 365) {
+			f.Add("selling."+name, "must be between 0 and 365")
+		}
 	}
 	for c, r := range a.Selling.TaxRates {
 		if !isCountry(c) {

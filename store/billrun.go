@@ -156,6 +156,7 @@ func (db *DB) BillDayWith(ctx context.Context, on time.Time, opt BillOptions) (B
 		fn   func(context.Context, *BillRunResult) error
 	}{
 		{"renewals", run.renewals},
+		{"statements", run.statements},
 		{"expiry", run.expiry},
 		{"charges", run.charges},
 		{"usage", run.usageStage},
@@ -360,10 +361,13 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 				if err != nil {
 					return err
 				}
-				if err := db.issueDocument(ctx, tx, doc, now); err != nil {
+				ok, err := db.issueOrDefer(ctx, tx, vendor, doc, now)
+				if err != nil {
 					return fmt.Errorf("subscription %d: invoice: %w", sub.ID, err)
 				}
-				issued = append(issued, doc)
+				if ok {
+					issued = append(issued, doc)
+				}
 			}
 			// Each tier above the vendor bills the tier below for the
 			// same period at its own price of the source plan.
@@ -392,10 +396,13 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 				if err != nil {
 					return err
 				}
-				if err := db.issueDocument(ctx, tx, doc, now); err != nil {
+				ok, err := db.issueOrDefer(ctx, tx, seller, doc, now)
+				if err != nil {
 					return fmt.Errorf("subscription %d tier %d: invoice: %w", sub.ID, i, err)
 				}
-				issued = append(issued, doc)
+				if ok {
+					issued = append(issued, doc)
+				}
 			}
 			if state.Pending != nil && b.Subscription.Pending == nil && pendingChain != nil {
 				chain, pendingChain = pendingChain, nil

@@ -60,8 +60,10 @@ type Credit struct {
 	// RatedUsage is the usage of the current periods rated but not yet
 	// invoiced.
 	RatedUsage money.Micros
-	// Available is what the buyer may still spend: −Balance − RatedUsage +
-	// CreditLimit. With no open invoice it is the README's "prepaid funds
+	// Unbilled are charges waiting for the seller's statement day.
+	Unbilled money.Micros
+	// Available is what the buyer may still spend: −Balance − RatedUsage
+	// − Unbilled + CreditLimit. With no open invoice it is the README's "prepaid funds
 	// − usage rated but not invoiced + credit limit"; open invoices count
 	// against it because automatic charges will take them.
 	Available money.Micros
@@ -207,7 +209,10 @@ func (db *DB) credit(ctx context.Context, q querier, buyer, vendor *account.Acco
 		return nil, err
 	}
 	c.RatedUsage = rated
-	c.Available = -c.Balance - c.RatedUsage + c.CreditLimit
+	if c.Unbilled, err = unbilled(ctx, q, buyer.ID, vendor.ID); err != nil {
+		return nil, err
+	}
+	c.Available = -c.Balance - c.RatedUsage - c.Unbilled + c.CreditLimit
 	return c, nil
 }
 

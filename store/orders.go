@@ -1323,8 +1323,16 @@ func (db *DB) invoiceOrder(ctx context.Context, tx *sql.Tx, o *Order, now time.T
 			return err
 		}
 		doc.OrderID = o.ID
-		if err := db.issueDocument(ctx, tx, doc, now); err != nil {
+		seller, err := loadAccount(ctx, tx, sd.seller)
+		if err != nil {
+			return err
+		}
+		issued, err := db.issueOrDefer(ctx, tx, seller, doc, now)
+		if err != nil {
 			return fmt.Errorf("order %d: %s of %d to %d: %w", o.Number, doc.Type, sd.seller, sd.buyer, err)
+		}
+		if !issued {
+			continue
 		}
 		if _, err := db.applyCredits(ctx, tx, sd.buyer, sd.seller, day, false); err != nil {
 			return err

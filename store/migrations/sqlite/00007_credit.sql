@@ -38,6 +38,26 @@ CREATE TABLE credit_control (
     updated_at       TEXT NOT NULL
 );
 
+-- Charges of sellers that invoice on a statement day: what an order or a
+-- renewal would have invoiced at once waits here, in the order it came,
+-- until the seller's statement day gathers a buyer's rows into one
+-- consolidated invoice (and deletes them in the same transaction).
+CREATE TABLE unbilled_charges (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    vendor_id       INTEGER NOT NULL REFERENCES accounts(id),
+    account_id      INTEGER NOT NULL REFERENCES accounts(id),
+    currency        TEXT NOT NULL,
+    subscription_id INTEGER REFERENCES subscriptions(id),
+    order_id        INTEGER REFERENCES orders(id),
+    day             TEXT NOT NULL,
+    lines           TEXT NOT NULL,
+    total           INTEGER NOT NULL,
+    reverse_charge  INTEGER NOT NULL,
+    created_at      TEXT NOT NULL
+);
+CREATE INDEX unbilled_charges_buyer ON unbilled_charges (vendor_id, account_id, id);
+CREATE INDEX unbilled_charges_account ON unbilled_charges (account_id, id);
+
 -- The daily runs of the periodic billing task: one row per day, vendor
 -- time zone and shard (shard k of shards), finished once the run of that
 -- part of the day completed. The task runs each part until it finishes.
@@ -53,6 +73,7 @@ CREATE TABLE billing_days (
 
 -- +goose Down
 DROP TABLE billing_days;
+DROP TABLE unbilled_charges;
 DROP TABLE credit_control;
 ALTER TABLE usage_records DROP COLUMN fraction;
 DROP INDEX documents_credit;
