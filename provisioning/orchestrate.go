@@ -399,6 +399,14 @@ func (o *Orchestrator) ApplyStatus(ctx context.Context, id int64) error {
 		t, pending, err = c.Suspend(ctx, sub.TenantID, requestID)
 	case subscription.Active:
 		t, pending, err = c.Resume(ctx, sub.TenantID, requestID)
+	case subscription.Terminated:
+		// A subscription that expired unrenewed is ended by billing after
+		// its grace and hold days: its service goes. (A cancellation ends
+		// the service through its CL order instead.)
+		if sub.StatusReason != subscription.ReasonExpired {
+			return nil
+		}
+		t, pending, err = c.Delete(ctx, sub.TenantID, requestID)
 	default:
 		return nil
 	}

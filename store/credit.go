@@ -476,7 +476,7 @@ func (db *DB) hold(ctx context.Context, tx *sql.Tx, buyer *account.Account, t ac
 			var id int64
 			return id, r.Scan(&id)
 		}, `SELECT DISTINCT s.id FROM subscriptions s JOIN documents d ON d.subscription_id = s.id
-			WHERE s.customer_id = $1 AND s.status = 'active' AND d.type = 'invoice' AND d.status = 'open' ORDER BY s.id`, buyer.ID)
+			WHERE s.customer_id = $1 AND d.account_id = s.customer_id AND s.status = 'active' AND d.type = 'invoice' AND d.status = 'open' ORDER BY s.id`, buyer.ID)
 		if err != nil {
 			return 0, fmt.Errorf("unpaid subscriptions of account %d: %w", buyer.ID, err)
 		}
@@ -493,7 +493,25 @@ func (db *DB) release(ctx context.Context, tx *sql.Tx, buyer *account.Account, e
 		return 0, err
 	}
 	_, n, err := db.followAccountHold(ctx, tx, buyer.ID, account.StatusCreditHold, account.StatusActive, each)
-	return n, err
+	if err != nil {
+		return n, err
+	}
+	// Pay-as-you-go services a top-up covered while the hold lasted come
+	// back with its release.
+	row, err := loadCreditRow(ctx, tx, buyer.ID)
+	if err != nil || !row.paygShortSince.IsZero() {
+		return n, err
+	}
+	ids, err := queryAll(ctx, tx, func(s scanner) (int64, error) {
+		var id int64
+		return id, s.Scan(&id)
+	}, `SELECT id FROM subscriptions WHERE customer_id = $1 AND status = 'suspended' AND status_reason = $2 ORDER BY id`,
+		buyer.ID, subscription.ReasonPAYGBalance)
+	if err != nil {
+		return n, fmt.Errorf("subscriptions of account %d: %w", buyer.ID, err)
+	}
+	m, err := db.moveEach(ctx, tx, ids, subscription.Suspended, subscription.ReasonPAYGBalance, subscription.Active, "", each)
+	return n + m, err
 }
 
 func (db *DB) setStatus(ctx context.Context, tx *sql.Tx, a *account.Account, status account.Status) error {
@@ -600,7 +618,9 @@ func (db *DB) reviewCredit(ctx context.Context, tx *sql.Tx, buyer, vendor *accou
 		if _, err := db.moveEach(ctx, tx, payg, subscription.Active, "", subscription.Suspended, subscription.ReasonPAYGBalance, each); err != nil {
 			return err
 		}
-	} else if !short {
+	} else if !short && (buyer.Status == account.StatusActive || row.terms.Action() == account.BlockOrders) {
+		// A top-up resumes pay-as-you-go services, but not while a hold
+		// that suspends services lasts: its release resumes them.
 		if _, err := db.moveEach(ctx, tx, payg, subscription.Suspended, subscription.ReasonPAYGBalance, subscription.Active, "", each); err != nil {
 			return err
 		}
