@@ -356,22 +356,23 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 				break
 			}
 			billed = true
-			if b.Invoice != nil && !zeroLines(b.Invoice) {
-				doc, err := documentFor(ctx, tx, sub.VendorID, buyer, sub.ID, b.Invoice, day)
-				if err != nil {
-					return err
-				}
-				ok, err := db.issueOrDefer(ctx, tx, vendor, doc, now)
-				if err != nil {
-					return fmt.Errorf("subscription %d: invoice: %w", sub.ID, err)
-				}
-				if ok {
-					issued = append(issued, doc)
-				}
+			// The renewal is an RN order of the vendor, completed as it is
+			// billed, with every tier's side: what the customer sees in
+			// its orders and each document points at.
+			rn := &Order{Type: order.RN, VendorID: sub.VendorID, CustomerID: sub.CustomerID, SubscriptionID: sub.ID,
+				PlanID: b.Subscription.Plan.ID, Period: b.Subscription.Period, Quote: b.Invoice,
+				Details: OrderDetails{On: on, EffectiveOn: b.Subscription.PeriodStart}}
+			if rn.Quote == nil {
+				rn.Quote = &order.Quote{Currency: state.Plan.Currency}
 			}
 			// Each tier above the vendor bills the tier below for the
 			// same period at its own price of the source plan.
 			for i := 1; i < len(chain); i++ {
+				ts := state.Clone()
+				ts.Plan = chain[i]
+				if ts.Pending != nil && pendingChain != nil && i < len(pendingChain) {
+					ts.Pending.Plan = pendingChain[i]
+				}
 				seller, err := r.seller(ctx, tx, chain[i].OwnerID)
 				if err != nil {
 					return err
@@ -380,23 +381,47 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 				if err != nil {
 					return err
 				}
-				ts := state.Clone()
-				ts.Plan = chain[i]
-				if ts.Pending != nil && pendingChain != nil && i < len(pendingChain) {
-					ts.Pending.Plan = pendingChain[i]
-				}
 				tb, err := billing.Due(ts, usage, on, db.vendorTerms(seller, tierBuyer))
 				if err != nil {
 					return fmt.Errorf("subscription %d tier %d: %w", sub.ID, i, err)
 				}
-				if tb.Invoice == nil || zeroLines(tb.Invoice) {
+				q := tb.Invoice
+				if q == nil {
+					q = &order.Quote{Currency: chain[i].Currency}
+				}
+				tierPlan := chain[i].ID
+				if ts.Pending != nil && tb.Subscription.Pending == nil && ts.Pending.Plan != nil {
+					tierPlan = ts.Pending.Plan.ID // the change took effect with this period
+				}
+				rn.Tiers = append(rn.Tiers, OrderTier{Tier: i, SellerID: seller.ID, BuyerID: tierBuyer.ID, PlanID: tierPlan, Quote: q, Total: q.Total})
+			}
+			if err := db.insertRenewal(ctx, tx, rn, now); err != nil {
+				return fmt.Errorf("subscription %d: %w", sub.ID, err)
+			}
+			sides := []struct {
+				seller *account.Account
+				buyer  *account.Account
+				q      *order.Quote
+			}{{vendor, buyer, rn.Quote}}
+			for _, t := range rn.Tiers {
+				seller, _ := r.seller(ctx, tx, t.SellerID)
+				tierBuyer, _ := r.seller(ctx, tx, t.BuyerID)
+				sides = append(sides, struct {
+					seller *account.Account
+					buyer  *account.Account
+					q      *order.Quote
+				}{seller, tierBuyer, t.Quote})
+			}
+			for i, sd := range sides {
+				if zeroLines(sd.q) {
 					continue
 				}
-				doc, err := documentFor(ctx, tx, seller.ID, tierBuyer, sub.ID, tb.Invoice, day)
+				doc, err := documentFor(ctx, tx, sd.seller.ID, sd.buyer, sub.ID, sd.q, day)
 				if err != nil {
 					return err
 				}
-				ok, err := db.issueOrDefer(ctx, tx, seller, doc, now)
+				doc.OrderID = rn.ID
+				ok, err := db.issueOrDefer(ctx, tx, sd.seller, doc, now)
 				if err != nil {
 					return fmt.Errorf("subscription %d tier %d: invoice: %w", sub.ID, i, err)
 				}

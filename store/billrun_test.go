@@ -24,8 +24,8 @@ func billDay(t *testing.T, db *store.DB, day time.Time) store.BillRunResult {
 	return res
 }
 
-// invoicesOf are the invoices of buyer that billing runs issued (not those
-// of orders), oldest first.
+// invoicesOf are the invoices of buyer that billing runs issued (those of
+// renewal orders, RN), oldest first.
 func invoicesOf(t *testing.T, st *saleTree, buyer int64) []*store.Document {
 	t.Helper()
 	docs, err := st.db.Documents(st.ctx, st.sys, store.DocumentFilter{AccountID: buyer, Type: store.DocInvoice})
@@ -34,7 +34,11 @@ func invoicesOf(t *testing.T, st *saleTree, buyer int64) []*store.Document {
 	}
 	var out []*store.Document
 	for i := len(docs) - 1; i >= 0; i-- {
-		if docs[i].OrderID == 0 {
+		o, err := st.db.Order(st.ctx, st.sys, docs[i].OrderID)
+		if err != nil {
+			t.Fatalf("order of %s: %v", docs[i].Number, err)
+		}
+		if o.Type == order.RN {
 			out = append(out, docs[i])
 		}
 	}
@@ -100,8 +104,14 @@ func TestBillDayRenewal(t *testing.T) {
 			t.Fatalf("%d invoices, want 1", len(inv))
 		}
 		d := inv[0]
-		if d.VendorID != st.A1.ID || d.Number != "INV-000002" || d.Status != store.DocOpen || !d.IssuedOn.Equal(day("2027-02-10")) || d.OrderID != 0 {
+		if d.VendorID != st.A1.ID || d.Number != "INV-000002" || d.Status != store.DocOpen || !d.IssuedOn.Equal(day("2027-02-10")) || d.OrderID == 0 {
 			t.Errorf("invoice: vendor %d number %s status %s issued %s order %d", d.VendorID, d.Number, d.Status, d.IssuedOn, d.OrderID)
+		}
+		rn, err := db.Order(st.ctx, st.sys, d.OrderID)
+		if err != nil || rn.Type != order.RN || rn.Status != order.StatusCompleted || rn.Total.Format("USD") != "23.10" ||
+			len(rn.Tiers) != 2 || rn.Tiers[0].Total.Format("USD") != "21.00" || rn.Tiers[1].Total.Format("USD") != "17.50" ||
+			rn.SubscriptionID != o.SubscriptionID || rn.VendorID != st.A1.ID || rn.Number != 2 {
+			t.Errorf("renewal order: %+v %v", rn, err)
 		}
 		wantQuote(t, "renewal", &order.Quote{Currency: d.Currency, Lines: d.Lines, Total: d.Total}, []string{
 			"recurring [2027-02-10, 2027-03-10) 13.20",
