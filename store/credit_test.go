@@ -138,3 +138,31 @@ func TestManualCreditHold(t *testing.T) {
 		}
 	})
 }
+
+// TestResellerHoldBlocksSalesBelow: P puts reseller A on credit hold. A's
+// own purchases stop, so neither A1 (below A) nor its customer C can buy,
+// while C's running subscription goes on; the release lets sales resume.
+func TestResellerHoldBlocksSalesBelow(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		st := saleSetup(t, db)
+		ctx := t.Context()
+		sub := st.complete(t, st.buy(t, st.c, 8)).SubscriptionID
+		if _, err := db.PutOnCreditHold(ctx, st.p, st.A.ID, "overdue", nil); err != nil {
+			t.Fatal(err)
+		}
+		req := store.OrderRequest{CustomerID: st.C.ID, PlanID: st.basic["A1"].ID, Period: "1m", Resources: map[string]int64{"mailbox": 5}}
+		if _, err := db.PlaceOrder(ctx, st.c, req, nil); marketplane.ErrorCode(err) != marketplane.ECONFLICT {
+			t.Errorf("an order below a reseller on hold: %v, want a conflict", err)
+		}
+		if s := st.sub(t, sub); s.Status != subscription.Active {
+			t.Errorf("C's subscription is %s while A is on hold, want active", s.Status)
+		}
+		if _, err := db.ReleaseCreditHold(ctx, st.p, st.A.ID, 0, "paid", nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.PlaceOrder(ctx, st.c, req, nil); err != nil {
+			t.Errorf("an order once A is released: %v", err)
+		}
+	})
+}

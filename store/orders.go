@@ -301,6 +301,18 @@ func (db *DB) priceNew(ctx context.Context, q querier, actor *account.Actor, act
 	if err != nil {
 		return nil, err
 	}
+	// Every reseller up the chain buys the tier below's sale: one on hold
+	// buys nothing, so nothing below it is sold (its customers' running
+	// services go on).
+	for i := 1; i < len(chain)-1; i++ {
+		up, err := loadAccount(ctx, q, chain[i].OwnerID)
+		if err != nil {
+			return nil, err
+		}
+		if up.Status == account.StatusCreditHold || up.Status == account.StatusAdminHold {
+			return nil, marketplane.Errorf(marketplane.ECONFLICT, "a reseller above the vendor is on hold: nothing below it is sold until the hold is released")
+		}
+	}
 	s := &newSale{customer: cust, vendor: vendor, plan: plan, on: req.On, params: req.Parameters}
 	if s.on.IsZero() {
 		s.on = db.Clock.Now()
