@@ -4,6 +4,7 @@
 package account
 
 import (
+	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -124,6 +125,23 @@ type Selling struct {
 	// month).
 	Invoicing    string `json:"invoicing,omitempty"`
 	StatementDay int    `json:"statement_day,omitempty"`
+	// CustomerTerms and ResellerTerms are the payment terms of the
+	// seller's buyers of each class that have none of their own (what a
+	// hold does, grace days, delays …); nil means the defaults.
+	CustomerTerms *Terms `json:"customer_terms,omitempty"`
+	ResellerTerms *Terms `json:"reseller_terms,omitempty"`
+}
+
+// TermsFor are the payment terms the seller gives buyer when the buyer
+// has none of its own: those of its class.
+func (s Selling) TermsFor(buyer *Account) Terms {
+	if buyer.Kind == Reseller && s.ResellerTerms != nil {
+		return *s.ResellerTerms
+	}
+	if buyer.Kind == Customer && s.CustomerTerms != nil {
+		return *s.CustomerTerms
+	}
+	return Terms{}
 }
 
 // Invoicing modes (Selling.Invoicing).
@@ -239,6 +257,17 @@ func (a *Account) Validate() error {
 		d, err := decimal.Parse(r)
 		if err != nil || d.Sign() < 0 || d.Cmp(decimal.MustNew(100, 0)) > 0 {
 			f.Add("selling.tax_rates."+c, "must be a percentage between 0 and 100, such as 19 or 7.7")
+		}
+	}
+	for name, t := range map[string]*Terms{"customer_terms": a.Selling.CustomerTerms, "reseller_terms": a.Selling.ResellerTerms} {
+		if t == nil {
+			continue
+		}
+		var e *marketplane.Error
+		if err := t.Validate(0); errors.As(err, &e) {
+			for k, v := range e.Fields {
+				f.Add("selling."+name+"."+k, v)
+			}
 		}
 	}
 	if len(a.ExternalID) > 100 {

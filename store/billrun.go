@@ -281,15 +281,15 @@ func (r *billRun) seller(ctx context.Context, q querier, id int64) (*account.Acc
 // documentFor is the document of a day's quote q from vendor to buyer for
 // subscription subID: an invoice due after the buyer's net days and
 // charged after its terms' delay, or a credit memo when q credits.
-func documentFor(ctx context.Context, q querier, vendorID int64, buyer *account.Account, subID int64, quote *order.Quote, on time.Time) (*Document, error) {
+func documentFor(ctx context.Context, q querier, seller, buyer *account.Account, subID int64, quote *order.Quote, on time.Time) (*Document, error) {
 	typ := DocInvoice
 	if quote.Total < 0 {
 		typ = DocCreditMemo
 	}
-	doc := DocumentFromQuote(typ, vendorID, buyer.ID, quote)
+	doc := DocumentFromQuote(typ, seller.ID, buyer.ID, quote)
 	doc.IssuedOn, doc.SubscriptionID = on, subID
 	if typ == DocInvoice {
-		row, err := loadCreditRow(ctx, q, buyer.ID)
+		row, err := loadCreditRow(ctx, q, buyer, seller)
 		if err != nil {
 			return nil, err
 		}
@@ -416,7 +416,7 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 				if zeroLines(sd.q) {
 					continue
 				}
-				doc, err := documentFor(ctx, tx, sd.seller.ID, sd.buyer, sub.ID, sd.q, day)
+				doc, err := documentFor(ctx, tx, sd.seller, sd.buyer, sub.ID, sd.q, day)
 				if err != nil {
 					return err
 				}

@@ -79,34 +79,40 @@ type Credit struct {
 	PAYGShortSince time.Time
 }
 
-// creditRow is a buyer's credit_control row (zero when it has none).
+// creditRow is a buyer's credit_control row (zero when it has none):
+// terms are those that apply (the buyer's own, else its class's from the
+// seller), own the buyer's own as stored ("{}": none).
 type creditRow struct {
 	terms          account.Terms
+	own            account.Terms
 	manual         bool
 	releasedUntil  time.Time
 	releaseReason  string
 	paygShortSince time.Time
 }
 
-func loadCreditRow(ctx context.Context, q querier, id int64) (creditRow, error) {
+// loadCreditRow reads buyer's row; seller (nil: none) gives the terms of
+// its class when the buyer has none of its own.
+func loadCreditRow(ctx context.Context, q querier, buyer, seller *account.Account) (creditRow, error) {
 	var r creditRow
-	var terms string
+	terms := "{}"
 	err := q.QueryRowContext(ctx, `SELECT terms, hold_manual, released_until, release_reason, payg_short_since
-		FROM credit_control WHERE account_id = $1`, id).Scan(&terms, &r.manual, ts(&r.releasedUntil), &r.releaseReason, ts(&r.paygShortSince))
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, nil
+		FROM credit_control WHERE account_id = $1`, buyer.ID).Scan(&terms, &r.manual, ts(&r.releasedUntil), &r.releaseReason, ts(&r.paygShortSince))
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("credit control of account %d: %w", buyer.ID, err)
 	}
-	if err != nil {
-		return r, fmt.Errorf("credit control of account %d: %w", id, err)
+	if err := json.Unmarshal([]byte(terms), &r.own); err != nil {
+		return r, fmt.Errorf("terms of account %d: %w", buyer.ID, err)
 	}
-	if err := json.Unmarshal([]byte(terms), &r.terms); err != nil {
-		return r, fmt.Errorf("terms of account %d: %w", id, err)
+	r.terms = r.own
+	if r.own == (account.Terms{}) && seller != nil {
+		r.terms = seller.Selling.TermsFor(buyer)
 	}
 	return r, nil
 }
 
 func (db *DB) saveCreditRow(ctx context.Context, tx *sql.Tx, id int64, r creditRow) error {
-	terms, err := json.Marshal(r.terms)
+	terms, err := json.Marshal(r.own)
 	if err != nil {
 		return err
 	}
@@ -163,7 +169,7 @@ func (db *DB) Credit(ctx context.Context, actor *account.Actor, id int64) (*Cred
 
 // credit computes buyer's Credit on day; run rates its usage.
 func (db *DB) credit(ctx context.Context, q querier, buyer, vendor *account.Account, day time.Time, run *billRun) (*Credit, error) {
-	row, err := loadCreditRow(ctx, q, buyer.ID)
+	row, err := loadCreditRow(ctx, q, buyer, vendor)
 	if err != nil {
 		return nil, err
 	}
@@ -238,12 +244,12 @@ func (db *DB) SetTerms(ctx context.Context, actor *account.Actor, id int64, t ac
 		if err := t.Validate(buyer.PaymentTermsDays); err != nil {
 			return err
 		}
-		row, err := loadCreditRow(ctx, tx, id)
+		row, err := loadCreditRow(ctx, tx, buyer, nil)
 		if err != nil {
 			return err
 		}
-		old := row.terms
-		row.terms = t
+		old := row.own
+		row.own = t
 		if err := db.saveCreditRow(ctx, tx, id, row); err != nil {
 			return err
 		}
@@ -361,7 +367,7 @@ func (db *DB) PutOnCreditHold(ctx context.Context, actor *account.Actor, id int6
 		if buyer.Status != account.StatusActive {
 			return marketplane.Errorf(marketplane.ECONFLICT, "account %d is %s", id, buyer.Status)
 		}
-		row, err := loadCreditRow(ctx, tx, id)
+		row, err := loadCreditRow(ctx, tx, buyer, vendor)
 		if err != nil {
 			return err
 		}
@@ -373,7 +379,6 @@ func (db *DB) PutOnCreditHold(ctx context.Context, actor *account.Actor, id int6
 		if err != nil {
 			return err
 		}
-		_ = vendor
 		return db.audit(ctx, tx, actor, id, path, "account.credit_hold", "account", id,
 			map[string]any{"status": []account.Status{account.StatusActive, account.StatusCreditHold}, "reason": reason, "subscriptions_suspended": n})
 	})
@@ -410,7 +415,7 @@ func (db *DB) ReleaseCreditHold(ctx context.Context, actor *account.Actor, id in
 		if buyer.Status != account.StatusCreditHold {
 			return marketplane.Errorf(marketplane.ECONFLICT, "account %d is not on credit hold", id)
 		}
-		row, err := loadCreditRow(ctx, tx, id)
+		row, err := loadCreditRow(ctx, tx, buyer, vendor)
 		if err != nil {
 			return err
 		}
@@ -498,7 +503,7 @@ func (db *DB) release(ctx context.Context, tx *sql.Tx, buyer *account.Account, e
 	}
 	// Pay-as-you-go services a top-up covered while the hold lasted come
 	// back with its release.
-	row, err := loadCreditRow(ctx, tx, buyer.ID)
+	row, err := loadCreditRow(ctx, tx, buyer, nil)
 	if err != nil || !row.paygShortSince.IsZero() {
 		return n, err
 	}
@@ -568,7 +573,7 @@ func (db *DB) reviewCredit(ctx context.Context, tx *sql.Tx, buyer, vendor *accou
 	if err != nil {
 		return err
 	}
-	row, err := loadCreditRow(ctx, tx, buyer.ID)
+	row, err := loadCreditRow(ctx, tx, buyer, vendor)
 	if err != nil {
 		return err
 	}

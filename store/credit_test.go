@@ -29,12 +29,18 @@ func TestCreditHoldActions(t *testing.T) {
 	for _, c := range []struct {
 		action    account.HoldAction
 		suspended [2]bool
+		class     bool // A1 sets it for its customers rather than for C
 	}{
-		{account.SuspendUnpaid, [2]bool{false, true}},
-		{account.SuspendAll, [2]bool{true, true}},
-		{account.BlockOrders, [2]bool{false, false}},
+		{account.SuspendUnpaid, [2]bool{false, true}, false},
+		{account.SuspendAll, [2]bool{true, true}, false},
+		{account.BlockOrders, [2]bool{false, false}, false},
+		{account.SuspendUnpaid, [2]bool{false, true}, true},
 	} {
-		t.Run(string(c.action), func(t *testing.T) {
+		name := string(c.action)
+		if c.class {
+			name += " for A1's customers"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			storetest.Each(t, func(t *testing.T, db *store.DB) {
 				st := saleSetup(t, db)
@@ -47,7 +53,17 @@ func TestCreditHoldActions(t *testing.T) {
 				if err := db.UpdateAccount(ctx, st.sys, cust); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := db.SetTerms(ctx, st.a1, st.C.ID, account.Terms{OnHold: c.action}); err != nil {
+				if c.class {
+					a1, err := db.Account(ctx, st.sys, st.A1.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					a1.Selling.CustomerTerms = &account.Terms{OnHold: c.action}
+					a1.Selling.ResellerTerms = &account.Terms{OnHold: account.BlockOrders}
+					if err := db.UpdateAccount(ctx, st.sys, a1); err != nil {
+						t.Fatal(err)
+					}
+				} else if _, err := db.SetTerms(ctx, st.a1, st.C.ID, account.Terms{OnHold: c.action}); err != nil {
 					t.Fatal(err)
 				}
 				subs := [2]int64{st.complete(t, st.buy(t, st.c, 8)).SubscriptionID, st.complete(t, st.buy(t, st.c, 8)).SubscriptionID}

@@ -1330,15 +1330,15 @@ func (db *DB) invoiceOrder(ctx context.Context, tx *sql.Tx, o *Order, now time.T
 		if err != nil {
 			return err
 		}
-		doc, err := documentFor(ctx, tx, sd.seller, buyer, o.SubscriptionID, sd.q, day)
-		if err != nil {
-			return err
-		}
-		doc.OrderID = o.ID
 		seller, err := loadAccount(ctx, tx, sd.seller)
 		if err != nil {
 			return err
 		}
+		doc, err := documentFor(ctx, tx, seller, buyer, o.SubscriptionID, sd.q, day)
+		if err != nil {
+			return err
+		}
+		doc.OrderID = o.ID
 		issued, err := db.issueOrDefer(ctx, tx, seller, doc, now)
 		if err != nil {
 			return fmt.Errorf("order %d: %s of %d to %d: %w", o.Number, doc.Type, sd.seller, sd.buyer, err)
