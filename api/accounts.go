@@ -43,8 +43,12 @@ type Selling struct {
 	Downgrades string            `json:"downgrades,omitempty" enum:"now,next_billing_date" doc:"When downgrades take effect; default now."`
 	TaxRates   map[string]string `json:"tax_rates,omitempty" doc:"Tax in percent charged to buyers by country, e.g. {\"DE\": \"19\"}."`
 	// Expiry of subscriptions that do not renew.
-	ExpiryGraceDays *int `json:"expiry_grace_days,omitempty" minimum:"0" maximum:"365" doc:"Days a subscription that does not renew runs on (graced) after its period ends; default 7."`
-	ExpiryHoldDays  *int `json:"expiry_hold_days,omitempty" minimum:"0" maximum:"365" doc:"Days it is then suspended before it is terminated; default 14."`
+	ExpiryGraceDays *int           `json:"expiry_grace_days,omitempty" minimum:"0" maximum:"365" doc:"Days a subscription that does not renew runs on (graced) after its period ends; default 7."`
+	ExpiryHoldDays  *int           `json:"expiry_hold_days,omitempty" minimum:"0" maximum:"365" doc:"Days it is then suspended before it is terminated; default 14."`
+	Invoicing       string         `json:"invoicing,omitempty" enum:"on_completion,statement" doc:"When charges become invoices: at once (on_completion, the default) or gathered per buyer on the statement day."`
+	StatementDay    int            `json:"statement_day,omitempty" minimum:"0" maximum:"31" doc:"Day of the month of the statement (default 1; the last day of shorter months)."`
+	CustomerTerms   *account.Terms `json:"customer_terms,omitempty" doc:"Payment terms of the seller's customers that have none of their own."`
+	ResellerTerms   *account.Terms `json:"reseller_terms,omitempty" doc:"Payment terms of the seller's resellers that have none of their own."`
 }
 
 // Contact is the person to talk to at an account.
