@@ -104,7 +104,8 @@ type Account struct {
 // Selling is how an account sells to its customers.
 type Selling struct {
 	// Proration of mid-period changes: "prorate" (the default: prorated
-	// charges now) or "none".
+	// charges now), "prorate_invoice" (prorated and invoiced at once) or
+	// "none".
 	Proration string `json:"proration,omitempty"`
 	// Downgrades take effect "now" (the default) or wait for the
 	// "next_billing_date".
@@ -143,6 +144,15 @@ func (s Selling) TermsFor(buyer *Account) Terms {
 	}
 	return Terms{}
 }
+
+// Proration modes of changes (Selling.Proration): prorated charges now,
+// invoiced as the seller invoices (the default); prorated and invoiced at
+// once, even by a seller that invoices on a statement day; no proration.
+const (
+	ProrateCharges = "prorate"
+	ProrateInvoice = "prorate_invoice"
+	ProrateNone    = "none"
+)
 
 // Invoicing modes (Selling.Invoicing).
 const (
@@ -227,9 +237,9 @@ func (a *Account) Validate() error {
 		f.Add("vat_id", "must be at most 30 upper-case letters, digits or '-'")
 	}
 	switch a.Selling.Proration {
-	case "", "prorate", "none":
+	case "", ProrateCharges, ProrateInvoice, ProrateNone:
 	default:
-		f.Add("selling.proration", "must be prorate or none")
+		f.Add("selling.proration", "must be prorate, prorate_invoice or none")
 	}
 	switch a.Selling.Downgrades {
 	case "", "now", "next_billing_date":

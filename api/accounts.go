@@ -39,7 +39,7 @@ type Account struct {
 
 // Selling is how an account sells to its customers.
 type Selling struct {
-	Proration  string            `json:"proration,omitempty" enum:"prorate,none" doc:"Proration of mid-period changes; default prorate."`
+	Proration  string            `json:"proration,omitempty" enum:"prorate,prorate_invoice,none" doc:"Proration of mid-period changes: prorated charges now (prorate, the default), prorated and invoiced at once even when invoicing on a statement day (prorate_invoice), or none."`
 	Downgrades string            `json:"downgrades,omitempty" enum:"now,next_billing_date" doc:"When downgrades take effect; default now."`
 	TaxRates   map[string]string `json:"tax_rates,omitempty" doc:"Tax in percent charged to buyers by country, e.g. {\"DE\": \"19\"}."`
 	// Expiry of subscriptions that do not renew.

@@ -67,6 +67,7 @@ type Subscription struct {
 type ChangeInput struct {
 	PlanID    int64            `json:"plan_id,omitempty" doc:"Another plan of the vendor on the current plan's upgrade or downgrade paths; absent keeps the plan."`
 	Resources map[string]int64 `json:"resources,omitempty" maxProperties:"500" example:"{\"mailbox\": 10}" doc:"New amounts by rate key, included units counted; rates left out keep theirs."`
+	Proration string           `json:"proration,omitempty" enum:"prorate,prorate_invoice,none" doc:"Overrides the vendor's proration mode for this change: prorated charges now, prorated and invoiced at once, or no proration."`
 }
 
 // nonNil is m, or an empty map for nil: the API shows maps as {}, never
@@ -239,7 +240,7 @@ func (a *API) changeSubscription(ctx context.Context, in *changeSubscriptionInpu
 	if err := a.checkSubscriptionIfMatch(ctx, in.ID, in.IfMatch); err != nil {
 		return nil, err
 	}
-	o, err := a.db.ChangeOrder(ctx, actorFrom(ctx), in.ID, store.ChangeRequest{PlanID: in.Body.PlanID, Resources: in.Body.Resources},
+	o, err := a.db.ChangeOrder(ctx, actorFrom(ctx), in.ID, store.ChangeRequest{PlanID: in.Body.PlanID, Resources: in.Body.Resources, Proration: in.Body.Proration},
 		a.provision(ctx))
 	if err != nil {
 		return nil, orderInvalid(err, orderFields)

@@ -86,6 +86,11 @@ type ChangeRequest struct {
 	Resources map[string]int64
 	// On is when the change is ordered; zero means now.
 	On time.Time
+	// Proration overrides the vendor's proration mode for this change:
+	// "prorate" (prorated charges now, invoiced as the vendor invoices),
+	// "prorate_invoice" (prorated and invoiced at once, even by a vendor
+	// that invoices on a statement day) or "none"; "" keeps the vendor's.
+	Proration string
 }
 
 // OrderTier is one tier's side of an order: the wholesale sale from Seller
@@ -132,6 +137,9 @@ type OrderDetails struct {
 	// change that waits for it (a downgrade at the next billing date).
 	EffectiveOn time.Time `json:"effective_on,omitzero"`
 	Deferred    bool      `json:"deferred,omitempty"`
+	// InvoiceNow: the change is invoiced at once even when the seller
+	// invoices on a statement day (proration mode prorate_invoice).
+	InvoiceNow bool `json:"invoice_now,omitempty"`
 	// Restore marks a change order that restores a terminated
 	// subscription whose service still exists (RestoreSubscription): its
 	// provisioning resumes the service, its completion makes the
@@ -456,6 +464,16 @@ func (db *DB) ChangeOrder(ctx context.Context, actor *account.Actor, subscriptio
 		}
 		state := pricingState(sub, cur.Plan)
 		terms := db.vendorTerms(vendor, buyer)
+		mode := vendor.Selling.Proration
+		switch req.Proration {
+		case "":
+		case account.ProrateCharges, account.ProrateInvoice, account.ProrateNone:
+			mode = req.Proration
+			terms.Proration = prorationOf(mode)
+		default:
+			return &marketplane.Error{Code: marketplane.EINVALID, Message: "invalid change",
+				Fields: map[string]string{"proration": "must be prorate, prorate_invoice or none"}}
+		}
 		cr := order.ChangeRequest{On: on, Plan: target, Resources: req.Resources}
 		q, err := order.QuoteChange(state, cr, terms)
 		if err != nil {
@@ -479,7 +497,8 @@ func (db *DB) ChangeOrder(ctx context.Context, actor *account.Actor, subscriptio
 			VendorID: sub.VendorID, CustomerID: sub.CustomerID, Type: order.CH, SubscriptionID: sub.ID, PlanID: planID,
 			Period: sub.Period, Quote: q,
 			Details: OrderDetails{On: on, Period: sub.Period, Asked: req.Resources, Resources: resources,
-				FromPlanID: sub.PlanID, FromResources: sub.Resources, EffectiveOn: q.EffectiveOn, Deferred: deferred},
+				FromPlanID: sub.PlanID, FromResources: sub.Resources, EffectiveOn: q.EffectiveOn, Deferred: deferred,
+				InvoiceNow: mode == account.ProrateInvoice},
 			Tiers: tiersOf(chain, wholesale),
 		}
 		path = cust.Path
@@ -1161,7 +1180,7 @@ func ancestorPath(path string, id int64) string {
 // vendor's time zone, its proration and downgrade settings, and the tax the
 // vendor charges the buyer (by the buyer's country and VAT id).
 func (db *DB) vendorTerms(v, buyer *account.Account) order.Terms {
-	t := order.Terms{Proration: order.Proration(v.Selling.Proration), Downgrade: order.DowngradeTiming(v.Selling.Downgrades)}
+	t := order.Terms{Proration: prorationOf(v.Selling.Proration), Downgrade: order.DowngradeTiming(v.Selling.Downgrades)}
 	if len(v.Selling.TaxRates) > 0 && buyer != nil {
 		rates := make(map[string]decimal.Decimal, len(v.Selling.TaxRates))
 		for c, r := range v.Selling.TaxRates {
@@ -1339,7 +1358,14 @@ func (db *DB) invoiceOrder(ctx context.Context, tx *sql.Tx, o *Order, now time.T
 			return err
 		}
 		doc.OrderID = o.ID
-		issued, err := db.issueOrDefer(ctx, tx, seller, doc, now)
+		var issued bool
+		if o.Details.InvoiceNow {
+			// Prorated and invoiced at once, whatever the seller's
+			// invoicing.
+			issued, err = true, db.issueDocument(ctx, tx, doc, now)
+		} else {
+			issued, err = db.issueOrDefer(ctx, tx, seller, doc, now)
+		}
 		if err != nil {
 			return fmt.Errorf("order %d: %s of %d to %d: %w", o.Number, doc.Type, sd.seller, sd.buyer, err)
 		}
@@ -1392,4 +1418,13 @@ func (db *DB) insertRenewal(ctx context.Context, tx *sql.Tx, o *Order, now time.
 		}
 	}
 	return nil
+}
+
+// prorationOf is the pricing of a seller's proration mode: both prorating
+// modes price alike (they differ in when the charge is invoiced).
+func prorationOf(mode string) order.Proration {
+	if mode == account.ProrateInvoice {
+		return order.ProrateNow
+	}
+	return order.Proration(mode)
 }

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"github.com/marketplane/marketplane"
 	"testing"
 	"time"
 
@@ -82,6 +83,76 @@ func TestStatementInvoices(t *testing.T) {
 		}
 		if again := billDay(t, db, day("2027-03-01")); again.Invoices != 0 {
 			t.Errorf("the statement day again issued %d invoices", again.Invoices)
+		}
+	})
+}
+
+// TestProrationModes: A1 invoices on the 1st; C buys 8 mailboxes on
+// 2027-01-10 (29.70, waiting for the statement) and on 2027-01-26, 15 of
+// the period's 31 days left, goes to 10 mailboxes: the 2 more cost
+// 2 × 3.30 × 15 / 31 = 3.19 (the credit of the 3 paid ones, −4.79, and the
+// charge of the 5, 7.98). By the change's proration mode:
+//
+//	prorate          3.19 waits for the statement: C owes nothing yet, 32.89 unbilled
+//	prorate_invoice  an invoice of 3.19 at once, 29.70 unbilled
+//	none             nothing charged, 29.70 unbilled
+func TestProrationModes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		mode              string
+		invoice, unbilled string
+	}{
+		{"prorate", "", "32.89"},
+		{"prorate_invoice", "3.19", "29.70"},
+		{"none", "", "29.70"},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			t.Parallel()
+			storetest.Each(t, func(t *testing.T, db *store.DB) {
+				st := saleSetup(t, db)
+				ctx := t.Context()
+				a1, err := db.Account(ctx, st.sys, st.A1.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a1.Selling.Invoicing = account.InvoiceOnStatement
+				if err := db.UpdateAccount(ctx, st.sys, a1); err != nil {
+					t.Fatal(err)
+				}
+				sub := st.complete(t, st.buy(t, st.c, 8)).SubscriptionID
+				st.clock.Set(time.Date(2027, 1, 26, 15, 0, 0, 0, time.UTC))
+				o, err := db.ChangeOrder(ctx, st.c, sub, store.ChangeRequest{Resources: map[string]int64{"mailbox": 10}, Proration: c.mode}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st.complete(t, o)
+				docs, err := db.Documents(ctx, st.sys, store.DocumentFilter{AccountID: st.C.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := ""
+				if len(docs) == 1 {
+					got = docs[0].Total.Format("USD")
+				}
+				if len(docs) > 1 || got != c.invoice {
+					t.Errorf("C's documents: %d, %q; want %q", len(docs), got, c.invoice)
+				}
+				credit, err := db.Credit(ctx, st.sys, st.C.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if credit.Unbilled.Format("USD") != c.unbilled {
+					t.Errorf("unbilled %s, want %s", credit.Unbilled.Format("USD"), c.unbilled)
+				}
+			})
+		})
+	}
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		st := saleSetup(t, db)
+		sub := st.complete(t, st.buy(t, st.c, 8)).SubscriptionID
+		_, err := db.ChangeOrder(t.Context(), st.c, sub, store.ChangeRequest{Resources: map[string]int64{"mailbox": 10}, Proration: "later"}, nil)
+		if marketplane.ErrorCode(err) != marketplane.EINVALID {
+			t.Errorf("an unknown proration mode: %v, want invalid", err)
 		}
 	})
 }
