@@ -1,10 +1,10 @@
 package store_test
 
 import (
-	"github.com/marketplane/marketplane"
 	"testing"
 	"time"
 
+	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/store/storetest"
