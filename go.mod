@@ -3,6 +3,7 @@ module github.com/marketplane/marketplane
 go 1.26.8
 
 require (
+	codeberg.org/go-pdf/fpdf v0.12.0
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/danielgtaylor/huma/v2 v2.37.2
 	github.com/govalues/decimal v0.1.36

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/gateway"
 	"github.com/marketplane/marketplane/provisioning"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/subscription"
@@ -85,6 +87,10 @@ type Config struct {
 	// ConnectorClient tunes the calls to connectors while registering them
 	// (zero: the defaults).
 	ConnectorClient provisioning.Options
+	// Gateway charges the cards of top-ups (POST /accounts/{id}/top-ups
+	// with a source). Nil means a gateway.Test of the API's own, which
+	// moves no money: it knows only test tokens.
+	Gateway gateway.Gateway
 }
 
 // API is the REST API. Build it with New and serve Handler.
@@ -102,6 +108,8 @@ type API struct {
 	// callbackBase and connectorClient serve connector registration.
 	callbackBase    func() string
 	connectorClient provisioning.Options
+	// gateway charges the cards of top-ups.
+	gateway gateway.Gateway
 
 	mux  *http.ServeMux
 	huma huma.API
@@ -131,6 +139,10 @@ func New(cfg Config) *API {
 
 		callbackBase:    cfg.CallbackBase,
 		connectorClient: cfg.ConnectorClient,
+		gateway:         cfg.Gateway,
+	}
+	if a.gateway == nil {
+		a.gateway = gateway.NewTest()
 	}
 	if a.callbackBase == nil {
 		public := strings.TrimSuffix(cfg.PublicURL, "/")
@@ -178,6 +190,7 @@ func New(cfg Config) *API {
 	a.connectorRoutes()
 	a.orderRoutes()
 	a.subscriptionRoutes()
+	a.billingRoutes()
 
 	a.finishSpec()
 	a.mux.HandleFunc("GET "+Prefix+"/openapi.json", a.serveSpec)
@@ -210,6 +223,9 @@ type op struct {
 	errors []int
 	// description adds to the summary in the document.
 	description string
+	// media is the media type of an operation whose output Body is
+	// []byte, written as it is (a PDF); "" for JSON.
+	media string
 }
 
 // register adds one operation. Every handler goes through here, so that every
@@ -228,6 +244,24 @@ func register[I, O any](a *API, o op, handler func(context.Context, *I) (*O, err
 		DefaultStatus: o.status,
 		Errors:        errs,
 		Security:      []map[string][]string{{bearerScheme: {}}},
+	}
+	if o.media != "" {
+		// Huma documents every body as JSON; a raw one is declared here,
+		// before it looks.
+		status := o.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		// OpenAPI 3.1 describes binary content by its media type alone
+		// (huma's "format: binary" would call it application/octet-stream).
+		content := &huma.MediaType{}
+		if strings.HasPrefix(o.media, "text/") {
+			content.Schema = &huma.Schema{Type: "string"}
+		}
+		hop.Responses = map[string]*huma.Response{strconv.Itoa(status): {
+			Description: http.StatusText(status),
+			Content:     map[string]*huma.MediaType{o.media: content},
+		}}
 	}
 	notFound := notFoundMessage(o.path)
 	huma.Register(a.huma, hop, func(ctx context.Context, in *I) (*O, error) {
@@ -274,6 +308,11 @@ func notFoundMessage(path string) string {
 		return "order not found"
 	case "subscriptions":
 		return "subscription not found"
+	case "documents":
+		return "document not found"
+	case "vendors":
+		// A vendor is an account, as the lists' vendor_id filters say.
+		return "account not found"
 	}
 	return "not found"
 }

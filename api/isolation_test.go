@@ -9,6 +9,7 @@ import (
 
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/catalog"
+	"github.com/marketplane/marketplane/gateway"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/store/storetest"
 )
@@ -31,6 +32,8 @@ type owned struct {
 	// plan (active, its sales order completed) and a usage reading.
 	customer                *account.Account
 	orderID, subscriptionID int64
+	// documentID is the invoice of the customer's sales order.
+	documentID int64
 }
 
 func ownedBy(t *testing.T, f *fixture, a *account.Account, marker string) owned {
@@ -79,6 +82,11 @@ func ownedBy(t *testing.T, f *fixture, a *account.Account, marker string) owned 
 		t.Fatal(err)
 	}
 	o.orderID, o.subscriptionID = ord.ID, ord.SubscriptionID
+	docs, err := f.db.Documents(ctx, sys, store.DocumentFilter{AccountID: o.customer.ID, Type: store.DocInvoice})
+	if err != nil || len(docs) != 1 {
+		t.Fatalf("invoices of %s: %v, %v", o.customer.Name, docs, err)
+	}
+	o.documentID = docs[0].ID
 	return o
 }
 
@@ -104,6 +112,7 @@ func routesOn(o owned, otherParent int64) []route {
 		"/api-keys/"+id(o.keyID), "/tasks/"+id(o.taskID)
 	plan := "/plans/" + id(o.planID)
 	ord, sub := "/orders/"+id(o.orderID), "/subscriptions/"+id(o.subscriptionID)
+	doc, reports := "/documents/"+id(o.documentID), "/vendors/"+id(o.account.ID)+"/reports"
 	return []route{
 		{"GET", acct, nil},
 		{"PATCH", acct, map[string]any{"name": "Hijacked"}},
@@ -169,6 +178,21 @@ func routesOn(o owned, otherParent int64) []route {
 		{"GET", sub + "/usage", nil},
 		{"GET", "/subscriptions?customer_id=" + id(o.customer.ID), nil},
 		{"GET", "/subscriptions?vendor_id=" + id(o.account.ID), nil},
+		{"GET", doc, nil},
+		{"GET", doc + "/pdf", nil},
+		{"GET", doc + "/html", nil},
+		{"GET", "/documents?account_id=" + id(o.customer.ID), nil},
+		{"GET", "/documents?vendor_id=" + id(o.account.ID), nil},
+		{"POST", acct + "/payments", map[string]any{"amount": "1.00", "method": "bank transfer"}},
+		{"POST", acct + "/top-ups", map[string]any{"amount": "1.00", "method": "bank transfer"}},
+		{"POST", acct + "/top-ups", map[string]any{"amount": "1.00", "source": "tok_visa"}},
+		{"GET", acct + "/credit", nil},
+		{"PUT", acct + "/terms", map[string]any{"grace_days": 3}},
+		{"POST", acct + "/credit-hold", map[string]any{"reason": "intruder"}},
+		{"POST", acct + "/credit-hold/release", map[string]any{"days": 3, "reason": "intruder"}},
+		{"GET", reports + "/revenue?from=2027-01-01&to=2027-02-01", nil},
+		{"GET", reports + "/margins?from=2027-01-01&to=2027-02-01", nil},
+		{"GET", reports + "/aging?on=2027-01-10", nil},
 	}
 }
 
@@ -178,7 +202,7 @@ func missing(o owned) owned {
 	o.account = &account.Account{ID: none}
 	o.userID, o.roleID, o.keyID, o.taskID, o.planID, o.syncRunID = none, none, none, none, none, none
 	o.customer = &account.Account{ID: none}
-	o.orderID, o.subscriptionID = none, none
+	o.orderID, o.subscriptionID, o.documentID = none, none, none
 	return o
 }
 
@@ -321,6 +345,24 @@ func TestIsolation(t *testing.T) {
 		f.must(t, 200, "L2", "GET", "/orders?subscription_id="+id(l2.subscriptionID), nil).JSON(t, &subOrders)
 		if len(subOrders.Items) != 1 {
 			t.Errorf("orders of L2's customer after the attempts: %+v", subOrders.Items)
+		}
+		var doc Document
+		f.must(t, 200, "L1a", "GET", "/documents/"+id(l1a.documentID), nil).JSON(t, &doc)
+		if doc.Status != "open" || doc.Applied != "0.00" {
+			t.Errorf("L1a's invoice after the attempts: %+v", doc)
+		}
+		var cr Credit
+		f.must(t, 200, "L1a", "GET", "/accounts/"+id(l1a.customer.ID)+"/credit", nil).JSON(t, &cr)
+		if cr.Status != "active" || cr.Terms.GraceDays != 0 || cr.PrepaidFunds != "0.00" || cr.ReleaseReason != "" {
+			t.Errorf("credit of L1a's customer after the attempts: %+v", cr)
+		}
+		// No payment was recorded and no card charged.
+		var payments int
+		if err := db.Read.QueryRow(`SELECT COUNT(*) FROM documents WHERE type = 'payment'`).Scan(&payments); err != nil || payments != 0 {
+			t.Errorf("%d payments recorded (%v)", payments, err)
+		}
+		if n := f.api.gateway.(*gateway.Test).Charges(); n != 0 {
+			t.Errorf("%d cards charged", n)
 		}
 		for _, n := range []string{"P", "L1a", "L2", "C"} {
 			f.must(t, 200, n, "GET", "/accounts/me", nil)

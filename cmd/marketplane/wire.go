@@ -15,6 +15,7 @@ import (
 	"github.com/marketplane/marketplane/api"
 	"github.com/marketplane/marketplane/bench"
 	"github.com/marketplane/marketplane/demo"
+	"github.com/marketplane/marketplane/gateway"
 	"github.com/marketplane/marketplane/provisioning"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/subscription"
@@ -280,6 +281,9 @@ func (m *Main) apiHandler(panels *web.Web) (http.Handler, error) {
 			return a, nil
 		},
 		CallbackBase: m.callbackBase,
+		// No payment provider is wired yet: top-ups charge the test
+		// gateway's tokens (tok_visa …) and move no money.
+		Gateway: gateway.NewTest(),
 	})
 	return panels.LoadSession(a.Handler()), nil
 }
