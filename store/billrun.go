@@ -381,7 +381,12 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 				if err != nil {
 					return err
 				}
-				tb, err := billing.Due(ts, usage, on, db.vendorTerms(seller, tierBuyer))
+				// The same calendar day, read in the tier seller's zone:
+				// midnight in the vendor's zone may be the day before in
+				// a seller's zone to the west.
+				tierTerms := db.vendorTerms(seller, tierBuyer)
+				tierOn := time.Date(r.y, r.m, r.d, 0, 0, 0, 0, tierTerms.Location)
+				tb, err := billing.Due(ts, usage, tierOn, tierTerms)
 				if err != nil {
 					return fmt.Errorf("subscription %d tier %d: %w", sub.ID, i, err)
 				}
