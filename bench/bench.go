@@ -126,6 +126,14 @@ type benchmark struct {
 }
 
 var benchmarks = map[string]benchmark{
+	"billing": {
+		about: "build (or reuse) SCALE active subscriptions of SCALE/10 customers below SCALE/1000 resellers, " +
+			"then time one billing day (about SCALE/30 due, usage rated) and bulk-inserting SCALE rows, the floor " +
+			"(total_s, <stage>_s, floor_s, floor_ratio …)",
+		defaultScale: 1000000,
+		minScale:     1,
+		run:          runBilling,
+	},
 	"accounts": {
 		about: "bulk-create SCALE customers and resellers below 1,000 resellers, in batches " +
 			"of 5,000 (accounts_per_s)",

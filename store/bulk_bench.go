@@ -13,8 +13,8 @@ import (
 // take. Rows go in as given: nothing is validated beyond the table's own
 // constraints, no audit entry is written and no actor is checked, so it
 // is never for anything a user asks for. fn may query and write through
-// the Loader's Tx between loads (to read back the ids the database gave);
-// an error from fn rolls the whole transaction back.
+// the Loader's Tx between loads; an error from fn rolls the whole
+// transaction back.
 func (db *DB) BulkLoad(ctx context.Context, fn func(l *Loader) error) error {
 	// One connection carries the transaction, so that PostgreSQL's COPY
 	// (which needs the driver's own connection) runs inside it.
@@ -45,9 +45,9 @@ type Loader struct {
 	db   *DB
 }
 
-// ReserveIDs returns n fresh ids of table for rows
-// that the generator wants to refer to (from other tables' rows) before
-// they are written: the rows are then inserted with their id column set.
+// ReserveIDs returns n fresh ids of table for rows that the generator
+// refers to (from other tables' rows) before it writes them: the rows are
+// then inserted with their id column set. The ids need not be contiguous.
 func (l *Loader) ReserveIDs(ctx context.Context, table string, n int) ([]int64, error) {
 	return l.db.dialect.reserveIDs(ctx, l.Tx, table, n)
 }
