@@ -177,7 +177,7 @@ func (db *DB) BillDayWith(ctx context.Context, on time.Time, opt BillOptions) (B
 func newBillRun(db *DB, day time.Time) *billRun {
 	y, m, d := day.Date()
 	return &billRun{db: db, y: y, m: m, d: d, day: time.Date(y, m, d, 0, 0, 0, 0, time.UTC),
-		plans: map[int64]*planRow{}, classes: map[classKey]catalog.Class{}, sellers: map[int64]*account.Account{},
+		plans: map[int64]*planRow{}, classes: map[classKey]catalog.Class{}, sellers: map[int64]*account.Account{}, terms: map[int64]*account.Terms{},
 		reviewed: map[int64]bool{}}
 }
 
@@ -195,13 +195,8 @@ func (r *billRun) renewals(ctx context.Context, res *BillRunResult) error {
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := r.bill(ctx, id, cutoff, res); err != nil {
-				res.Failures = append(res.Failures, BillFailure{SubscriptionID: id, Err: err})
-			}
+		if err := r.billMany(ctx, ids, cutoff, res); err != nil {
+			return err
 		}
 		if len(ids) < billBatch {
 			return nil
@@ -255,6 +250,7 @@ type billRun struct {
 	plans   map[int64]*planRow
 	classes map[classKey]catalog.Class
 	sellers map[int64]*account.Account
+	terms   map[int64]*account.Terms // resellers' terms as buyers
 	// reviewed are the buyers whose credit the usage stage reviewed; the
 	// credit stage does not review them again.
 	reviewed map[int64]bool
@@ -281,7 +277,7 @@ func (r *billRun) seller(ctx context.Context, q querier, id int64) (*account.Acc
 // documentFor is the document of a day's quote q from vendor to buyer for
 // subscription subID: an invoice due after the buyer's net days and
 // charged after its terms' delay, or a credit memo when q credits.
-func documentFor(ctx context.Context, q querier, seller, buyer *account.Account, subID int64, quote *order.Quote, on time.Time) (*Document, error) {
+func documentFor(ctx context.Context, q querier, seller, buyer *account.Account, subID int64, quote *order.Quote, on time.Time, terms *account.Terms) (*Document, error) {
 	typ := DocInvoice
 	if quote.Total < 0 {
 		typ = DocCreditMemo
@@ -289,25 +285,99 @@ func documentFor(ctx context.Context, q querier, seller, buyer *account.Account,
 	doc := DocumentFromQuote(typ, seller.ID, buyer.ID, quote)
 	doc.IssuedOn, doc.SubscriptionID = on, subID
 	if typ == DocInvoice {
-		row, err := loadCreditRow(ctx, q, buyer, seller)
-		if err != nil {
-			return nil, err
+		if terms == nil {
+			row, err := loadCreditRow(ctx, q, buyer, seller)
+			if err != nil {
+				return nil, err
+			}
+			terms = &row.terms
 		}
 		if buyer.PaymentTermsDays > 0 {
 			doc.DueOn = on.AddDate(0, 0, buyer.PaymentTermsDays)
 		}
-		doc.ChargeOn = row.terms.ChargeOn(on)
+		doc.ChargeOn = terms.ChargeOn(on)
 	}
 	return doc, nil
 }
 
 // bill closes the ended periods of subscription id in one transaction.
 func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *BillRunResult) error {
+	var out subBilled
+	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = r.billIn(ctx, tx, id, cutoff)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	out.count(res)
+	return nil
+}
+
+// subBilled is what billing one subscription did.
+type subBilled struct {
+	closed bool // a period closed
+	issued []*Document
+}
+
+func (b subBilled) count(res *BillRunResult) {
+	if b.closed {
+		res.Subscriptions++
+	}
+	for _, d := range b.issued {
+		res.Invoices++
+		res.Totals[d.Currency] += d.Total
+	}
+}
+
+// billChunk is how many subscriptions the renewals stage bills in one
+// transaction: a commit per subscription would cost more than the
+// subscription's own writes, a long transaction would hold the writer.
+const billChunk = 50
+
+// billMany bills ids in transactions of billChunk; a chunk that fails is
+// rolled back and its subscriptions billed one by one, so that only the
+// one that cannot be billed is reported.
+func (r *billRun) billMany(ctx context.Context, ids []int64, cutoff time.Time, res *BillRunResult) error {
+	for start := 0; start < len(ids); start += billChunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chunk := ids[start:min(start+billChunk, len(ids))]
+		var outs []subBilled
+		err := r.db.inTx(ctx, func(tx *sql.Tx) error {
+			outs = outs[:0]
+			for _, id := range chunk {
+				out, err := r.billIn(ctx, tx, id, cutoff)
+				if err != nil {
+					return err
+				}
+				outs = append(outs, out)
+			}
+			return nil
+		})
+		if err == nil {
+			for _, o := range outs {
+				o.count(res)
+			}
+			continue
+		}
+		for _, id := range chunk {
+			if err := r.bill(ctx, id, cutoff, res); err != nil {
+				res.Failures = append(res.Failures, BillFailure{SubscriptionID: id, Err: err})
+			}
+		}
+	}
+	return nil
+}
+
+// billIn closes the ended periods of subscription id in tx.
+func (r *billRun) billIn(ctx context.Context, tx *sql.Tx, id int64, cutoff time.Time) (subBilled, error) {
 	db := r.db
 	var issued []*Document
-	billed := false
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		issued, billed = nil, false
+	closed := false
+	err := func() error {
 		sub, err := loadSubscription(ctx, tx, id, db.lockRows("s"))
 		if err != nil {
 			return err
@@ -342,9 +412,12 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 				return fmt.Errorf("subscription %d: pending change: %w", sub.ID, err)
 			}
 		}
-		usage, err := r.usage(ctx, tx, sub, state.Plan, cutoff)
-		if err != nil {
-			return err
+		// Readings matter only to plans that charge for usage.
+		var usage []billing.Reading
+		if metered(state.Plan) || (state.Pending != nil && state.Pending.Plan != nil && metered(state.Pending.Plan)) {
+			if usage, err = r.usage(ctx, tx, sub, state.Plan, cutoff); err != nil {
+				return err
+			}
 		}
 		now := db.stamp()
 		for range maxPeriodsPerRun {
@@ -355,7 +428,7 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 			if b.Closed.To.IsZero() {
 				break
 			}
-			billed = true
+			closed = true
 			// The renewal is an RN order of the vendor, completed as it is
 			// billed, with every tier's side: what the customer sees in
 			// its orders and each document points at.
@@ -421,7 +494,13 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 				if zeroLines(sd.q) {
 					continue
 				}
-				doc, err := documentFor(ctx, tx, sd.seller, sd.buyer, sub.ID, sd.q, day)
+				var terms *account.Terms
+				if sd.buyer.Kind != account.Customer {
+					if terms, err = r.termsOf(ctx, tx, sd.buyer, sd.seller); err != nil {
+						return err
+					}
+				}
+				doc, err := documentFor(ctx, tx, sd.seller, sd.buyer, sub.ID, sd.q, day, terms)
 				if err != nil {
 					return err
 				}
@@ -439,7 +518,7 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 			}
 			state = b.Subscription
 		}
-		if !billed {
+		if !closed {
 			return nil
 		}
 		// Invoices whose terms charge at once are paid from the buyers'
@@ -474,19 +553,10 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 			sub.Pending = nil
 		}
 		return db.saveSubscription(ctx, tx, sub, now)
-	})
-	if err != nil {
-		return err
-	}
-	if billed {
-		res.Subscriptions++
-	}
-	for _, d := range issued {
-		res.Invoices++
-		res.Totals[d.Currency] += d.Total
-	}
-	return nil
+	}()
+	return subBilled{closed: closed, issued: issued}, err
 }
+
 
 // chain is plan's chain of sources, each read once per run.
 func (r *billRun) chain(ctx context.Context, q querier, plan *catalog.Plan) (order.Chain, error) {
@@ -647,18 +717,6 @@ func (r *billRun) charges(ctx context.Context, res *BillRunResult) error {
 			}
 			return err
 		})
-	}, res)
-}
-
-// usageStage rates the usage of the current periods of every buyer that
-// has some and reviews its credit (pay-as-you-go suspension).
-func (r *billRun) usageStage(ctx context.Context, res *BillRunResult) error {
-	return r.pairs(ctx, `SELECT s.customer_id, MIN(s.vendor_id) FROM subscriptions s
-		WHERE s.status IN ('active', 'suspended', 'graced')
-		AND EXISTS (SELECT 1 FROM usage_records u WHERE u.subscription_id = s.id AND u.at >= s.period_start AND u.at < $1)
-		AND s.customer_id > $2{scope} GROUP BY s.customer_id ORDER BY s.customer_id LIMIT $3`, "s.vendor_id", "s.customer_id", tv(r.day.AddDate(0, 0, 1)), func(p pair) error {
-		r.reviewed[p.buyer] = true
-		return r.review(ctx, p.buyer)
 	}, res)
 }
 
@@ -824,7 +882,7 @@ func (r *billRun) usage(ctx context.Context, q querier, sub *subscription.Subscr
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	vendor, err := loadAccount(ctx, q, sub.VendorID)
+	vendor, err := r.seller(ctx, q, sub.VendorID)
 	if err != nil {
 		return nil, err
 	}
@@ -885,4 +943,32 @@ func usageValue(value, fraction int64) decimal.Decimal {
 		return decimal.MustNew(value, 0)
 	}
 	return decimal.MustNew(value*1_000_000+fraction, 6).Trim(0)
+}
+
+// metered reports whether plan charges for usage: pay-as-you-go, or a
+// rate with an overuse price.
+func metered(plan *catalog.Plan) bool {
+	if plan.Billing == catalog.PayAsYouGo {
+		return true
+	}
+	for _, r := range plan.Rates {
+		if r.Overuse.Amount != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// termsOf are the terms of reseller buyer towards seller, read once per
+// run (a run's renewals invoice the same resellers again and again).
+func (r *billRun) termsOf(ctx context.Context, q querier, buyer, seller *account.Account) (*account.Terms, error) {
+	if t, ok := r.terms[buyer.ID]; ok {
+		return t, nil
+	}
+	row, err := loadCreditRow(ctx, q, buyer, seller)
+	if err != nil {
+		return nil, err
+	}
+	r.terms[buyer.ID] = &row.terms
+	return &row.terms, nil
 }

@@ -33,3 +33,15 @@ func (db *DB) idsArg(ids []int64) any {
 	b.WriteByte(']')
 	return b.String()
 }
+
+// noIndex is col in a condition that must not lead the query to col's
+// indexes: SQLite, which keeps no statistics here, takes an index on an
+// equality or IN for selective even when nearly every row matches, and a
+// unary plus keeps it to the plan the query was written for. PostgreSQL
+// plans from its statistics.
+func (db *DB) noIndex(col string) string {
+	if db.Engine == Postgres {
+		return col
+	}
+	return "+" + col
+}

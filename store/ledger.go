@@ -27,7 +27,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -204,27 +203,27 @@ func (db *DB) issueDocument(ctx context.Context, tx *sql.Tx, d *Document, now ti
 	if err := d.check(); err != nil {
 		return err
 	}
+	// One currency between a buyer and its vendor keeps every balance a
+	// sum of like amounts: the currency of their first document, which is
+	// the vendor's plans' (a reseller selling in EUR may buy in USD from
+	// a provider selling in USD). Before any document, a payment is in
+	// the buyer's own currency. One round trip reads both.
 	var parent int64
 	var currency string
-	err := tx.QueryRowContext(ctx, `SELECT COALESCE(parent_id, 0), currency FROM accounts WHERE id = $1`, d.AccountID).
-		Scan(&parent, &currency)
+	var dealt sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT COALESCE(a.parent_id, 0), a.currency,
+		(SELECT d.currency FROM documents d WHERE d.account_id = a.id AND d.vendor_id = $2 ORDER BY d.id LIMIT 1)
+		FROM accounts a WHERE a.id = $1`, d.AccountID, d.VendorID).Scan(&parent, &currency, &dealt)
 	if err != nil {
 		return notFound(err, "account")
 	}
 	if parent != d.VendorID || parent == 0 {
 		return marketplane.Errorf(marketplane.EINVALID, "account %d is not a buyer of vendor %d", d.AccountID, d.VendorID)
 	}
-	// One currency between a buyer and its vendor keeps every balance a
-	// sum of like amounts: the currency of their first document, which is
-	// the vendor's plans' (a reseller selling in EUR may buy in USD from
-	// a provider selling in USD). Before any document, a payment is in
-	// the buyer's own currency.
-	err = tx.QueryRowContext(ctx, `SELECT currency FROM documents WHERE account_id = $1 AND vendor_id = $2 ORDER BY id LIMIT 1`,
-		d.AccountID, d.VendorID).Scan(&currency)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("currency of account %d: %w", d.AccountID, err)
+	if dealt.Valid {
+		currency = dealt.String
 	}
-	if currency != d.Currency && (err == nil || d.Type == DocPayment) {
+	if currency != d.Currency && (dealt.Valid || d.Type == DocPayment) {
 		return marketplane.Errorf(marketplane.EINVALID, "a document in %s between a buyer and a vendor that deal in %s", d.Currency, currency)
 	}
 	var n int64

@@ -1353,7 +1353,7 @@ func (db *DB) invoiceOrder(ctx context.Context, tx *sql.Tx, o *Order, now time.T
 		if err != nil {
 			return err
 		}
-		doc, err := documentFor(ctx, tx, seller, buyer, o.SubscriptionID, sd.q, day)
+		doc, err := documentFor(ctx, tx, seller, buyer, o.SubscriptionID, sd.q, day, nil)
 		if err != nil {
 			return err
 		}

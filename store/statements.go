@@ -113,7 +113,7 @@ func (r *billRun) statement(ctx context.Context, p pair, res *BillRunResult) err
 		if zeroLines(q) {
 			return nil
 		}
-		d, err := documentFor(ctx, tx, seller, buyer, 0, q, r.day)
+		d, err := documentFor(ctx, tx, seller, buyer, 0, q, r.day, nil)
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,9 @@ CREATE INDEX documents_credit ON documents (account_id, vendor_id, id) WHERE typ
 -- millionths (73.5 GB: value 73, fraction 500000).
 ALTER TABLE usage_records ADD COLUMN fraction BIGINT NOT NULL DEFAULT 0;
 
+-- The expiry stage looks at subscriptions that do not renew only.
+CREATE INDEX subscriptions_expiry ON subscriptions (period_end) WHERE auto_renew = 'off';
+
 -- The terms a vendor gives a buyer and the buyer's credit-control state.
 -- terms is account.Terms JSON; no row means the default terms.
 -- hold_manual: the hold was put by staff and a payment does not lift it.
@@ -75,6 +78,7 @@ CREATE TABLE billing_days (
 DROP TABLE billing_days;
 DROP TABLE unbilled_charges;
 DROP TABLE credit_control;
+DROP INDEX subscriptions_expiry;
 ALTER TABLE usage_records DROP COLUMN fraction;
 DROP INDEX documents_credit;
 DROP INDEX documents_subscription;
