@@ -557,7 +557,6 @@ func (r *billRun) billIn(ctx context.Context, tx *sql.Tx, id int64, cutoff time.
 	return subBilled{closed: closed, issued: issued}, err
 }
 
-
 // chain is plan's chain of sources, each read once per run.
 func (r *billRun) chain(ctx context.Context, q querier, plan *catalog.Plan) (order.Chain, error) {
 	chain := order.Chain{plan}
