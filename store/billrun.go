@@ -305,7 +305,7 @@ func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *Bil
 	var out subBilled
 	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = r.billIn(ctx, tx, id, cutoff)
+		out, err = r.billIn(ctx, tx, id, cutoff, nil)
 		return err
 	})
 	if err != nil {
@@ -348,14 +348,18 @@ func (r *billRun) billMany(ctx context.Context, ids []int64, cutoff time.Time, r
 		var outs []subBilled
 		err := r.db.inTx(ctx, func(tx *sql.Tx) error {
 			outs = outs[:0]
+			w, err := r.readAhead(ctx, tx, chunk)
+			if err != nil {
+				return err
+			}
 			for _, id := range chunk {
-				out, err := r.billIn(ctx, tx, id, cutoff)
+				out, err := r.billIn(ctx, tx, id, cutoff, w)
 				if err != nil {
 					return err
 				}
 				outs = append(outs, out)
 			}
-			return nil
+			return w.flush(ctx, r.db, tx, r.db.stamp())
 		})
 		if err == nil {
 			for _, o := range outs {
@@ -373,13 +377,20 @@ func (r *billRun) billMany(ctx context.Context, ids []int64, cutoff time.Time, r
 }
 
 // billIn closes the ended periods of subscription id in tx.
-func (r *billRun) billIn(ctx context.Context, tx *sql.Tx, id int64, cutoff time.Time) (subBilled, error) {
+// With w, the subscription, its customer and terms come from w's read
+// ahead and its orders and documents are left to w's flush.
+func (r *billRun) billIn(ctx context.Context, tx *sql.Tx, id int64, cutoff time.Time, w *chunkWriter) (subBilled, error) {
 	db := r.db
 	var issued []*Document
 	closed := false
 	err := func() error {
-		sub, err := loadSubscription(ctx, tx, id, db.lockRows("s"))
-		if err != nil {
+		var sub *subscription.Subscription
+		var err error
+		if w != nil {
+			if sub = w.subs[id]; sub == nil {
+				return marketplane.Errorf(marketplane.ENOTFOUND, "subscription %d not found", id)
+			}
+		} else if sub, err = loadSubscription(ctx, tx, id, db.lockRows("s")); err != nil {
 			return err
 		}
 		// Read again under the lock: another run (or process) may have
@@ -391,8 +402,12 @@ func (r *billRun) billIn(ctx context.Context, tx *sql.Tx, id int64, cutoff time.
 		if err != nil {
 			return err
 		}
-		buyer, err := loadAccount(ctx, tx, sub.CustomerID)
-		if err != nil {
+		var buyer *account.Account
+		if w != nil {
+			if buyer = w.buyers[sub.CustomerID]; buyer == nil {
+				return marketplane.Errorf(marketplane.ENOTFOUND, "account %d not found", sub.CustomerID)
+			}
+		} else if buyer, err = loadAccount(ctx, tx, sub.CustomerID); err != nil {
 			return err
 		}
 		terms := db.vendorTerms(vendor, buyer)
@@ -473,7 +488,9 @@ func (r *billRun) billIn(ctx context.Context, tx *sql.Tx, id int64, cutoff time.
 				}
 				rn.Tiers = append(rn.Tiers, OrderTier{Tier: i, SellerID: seller.ID, BuyerID: tierBuyer.ID, PlanID: tierPlan, Quote: q, Total: q.Total})
 			}
-			if err := db.insertRenewal(ctx, tx, rn, now); err != nil {
+			if w != nil {
+				w.orders = append(w.orders, rn)
+			} else if err := db.insertRenewal(ctx, tx, rn, now); err != nil {
 				return fmt.Errorf("subscription %d: %w", sub.ID, err)
 			}
 			sides := []struct {
@@ -495,14 +512,27 @@ func (r *billRun) billIn(ctx context.Context, tx *sql.Tx, id int64, cutoff time.
 					continue
 				}
 				var terms *account.Terms
-				if sd.buyer.Kind != account.Customer {
+				switch {
+				case sd.buyer.Kind != account.Customer:
 					if terms, err = r.termsOf(ctx, tx, sd.buyer, sd.seller); err != nil {
 						return err
 					}
+				case w != nil:
+					terms = w.customerTerms(sd.buyer, sd.seller)
 				}
 				doc, err := documentFor(ctx, tx, sd.seller, sd.buyer, sub.ID, sd.q, day, terms)
 				if err != nil {
 					return err
+				}
+				if w != nil {
+					if err := doc.check(); err != nil {
+						return fmt.Errorf("subscription %d tier %d: invoice: %w", sub.ID, i, err)
+					}
+					w.docs = append(w.docs, pendingDoc{doc: doc, order: rn, seller: sd.seller})
+					if sd.seller.Selling.Invoicing != account.InvoiceOnStatement {
+						issued = append(issued, doc)
+					}
+					continue
 				}
 				doc.OrderID = rn.ID
 				ok, err := db.issueOrDefer(ctx, tx, sd.seller, doc, now)
@@ -530,6 +560,10 @@ func (r *billRun) billIn(ctx context.Context, tx *sql.Tx, id int64, cutoff time.
 				continue
 			}
 			charged[k] = true
+			if w != nil {
+				w.charge[k] = day
+				continue
+			}
 			if _, err := db.applyCredits(ctx, tx, d.AccountID, d.VendorID, day, false); err != nil {
 				return err
 			}

@@ -234,6 +234,31 @@ func (db *DB) issueDocument(ctx context.Context, tx *sql.Tx, d *Document, now ti
 		return fmt.Errorf("document number: %w", err)
 	}
 	d.Number = fmt.Sprintf("%s-%06d", numberPrefix[d.Type], n)
+	body, err := d.prepare(now)
+	if err != nil {
+		return err
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO documents (vendor_id, account_id, type, number, status, currency, total,
+		issued_on, due_on, order_id, body, reverse_charge, created_at, charge_on, subscription_id, purpose)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
+		d.VendorID, d.AccountID, string(d.Type), d.Number, string(d.Status), d.Currency, int64(d.Total),
+		tv(d.IssuedOn), tv(d.DueOn), nullID(d.OrderID), body, d.ReverseCharge, tv(now),
+		tv(d.ChargeOn), nullID(d.SubscriptionID), d.Purpose).Scan(&d.ID)
+	if err != nil {
+		return fmt.Errorf("insert document %s: %w", d.Number, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO ledger_entries (document_id, account_id, vendor_id, side, amount, created_at)
+		VALUES ($1, $2, $3, 'buyer', $4, $6), ($1, $3, $3, 'vendor', $5, $6)`,
+		d.ID, d.AccountID, d.VendorID, int64(d.Total), -int64(d.Total), tv(now))
+	if err != nil {
+		return fmt.Errorf("post document %s: %w", d.Number, err)
+	}
+	return nil
+}
+
+// prepare sets what issuing gives a numbered document (status, charge
+// day, creation time) and returns its body.
+func (d *Document) prepare(now time.Time) (string, error) {
 	d.Status = DocNA
 	d.Applied = 0
 	if d.Type == DocInvoice {
@@ -250,25 +275,10 @@ func (db *DB) issueDocument(ctx context.Context, tx *sql.Tx, d *Document, now ti
 	}
 	body, err := json.Marshal(documentBody{Lines: d.Lines, Method: d.Method})
 	if err != nil {
-		return fmt.Errorf("document %s: %w", d.Number, err)
+		return "", fmt.Errorf("document %s: %w", d.Number, err)
 	}
 	d.CreatedAt = now
-	err = tx.QueryRowContext(ctx, `INSERT INTO documents (vendor_id, account_id, type, number, status, currency, total,
-		issued_on, due_on, order_id, body, reverse_charge, created_at, charge_on, subscription_id, purpose)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
-		d.VendorID, d.AccountID, string(d.Type), d.Number, string(d.Status), d.Currency, int64(d.Total),
-		tv(d.IssuedOn), tv(d.DueOn), nullID(d.OrderID), string(body), d.ReverseCharge, tv(now),
-		tv(d.ChargeOn), nullID(d.SubscriptionID), d.Purpose).Scan(&d.ID)
-	if err != nil {
-		return fmt.Errorf("insert document %s: %w", d.Number, err)
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO ledger_entries (document_id, account_id, vendor_id, side, amount, created_at)
-		VALUES ($1, $2, $3, 'buyer', $4, $6), ($1, $3, $3, 'vendor', $5, $6)`,
-		d.ID, d.AccountID, d.VendorID, int64(d.Total), -int64(d.Total), tv(now))
-	if err != nil {
-		return fmt.Errorf("post document %s: %w", d.Number, err)
-	}
-	return nil
+	return string(body), nil
 }
 
 // applyCredits matches the buyer's unapplied credits (payments and credit
