@@ -257,7 +257,8 @@ func insertDocuments(ctx context.Context, db *DB, tx *sql.Tx, docs []*Document, 
 		}
 		return x, err
 	}, `SELECT a.id, COALESCE(a.parent_id, 0), a.currency,
-		(SELECT d.currency FROM documents d WHERE d.account_id = a.id AND d.vendor_id = a.parent_id ORDER BY d.id LIMIT 1)
+		(SELECT d.currency FROM documents d WHERE d.account_id = a.id AND d.vendor_id = a.parent_id
+			ORDER BY d.account_id, d.vendor_id, d.id LIMIT 1)
 		FROM accounts a WHERE `+db.anyID("a.id", 1), db.idsArg(sortedIDs(buyers)))
 	if err != nil {
 		return fmt.Errorf("documents: %w", err)

@@ -198,6 +198,9 @@ func (r *billRun) renewals(ctx context.Context, res *BillRunResult) error {
 		if err := r.billMany(ctx, ids, cutoff, res); err != nil {
 			return err
 		}
+		if err := r.freshStatistics(ctx, res.Invoices); err != nil {
+			return err
+		}
 		if len(ids) < billBatch {
 			return nil
 		}
@@ -251,6 +254,9 @@ type billRun struct {
 	classes map[classKey]catalog.Class
 	sellers map[int64]*account.Account
 	terms   map[int64]*account.Terms // resellers' terms as buyers
+	// analyzed is the count of documents written at the last refresh of
+	// the planner's statistics (PostgreSQL).
+	analyzed int
 	// reviewed are the buyers whose credit the usage stage reviewed; the
 	// credit stage does not review them again.
 	reviewed map[int64]bool
@@ -623,7 +629,7 @@ func (r *billRun) expiry(ctx context.Context, res *BillRunResult) error {
 	for {
 		cond, args := r.scope("s.vendor_id", "s.id", 3)
 		ids, err := r.db.ids(ctx, `SELECT s.id FROM subscriptions s
-			WHERE s.status IN ('active', 'graced', 'suspended') AND s.auto_renew = 'off' AND s.period_end < $1 AND s.id > $2`+cond+`
+			WHERE `+r.db.noIndex("s.status")+` IN ('active', 'graced', 'suspended') AND s.auto_renew = 'off' AND s.period_end < $1 AND s.id > $2`+cond+`
 			ORDER BY s.id LIMIT $3`, append([]any{tv(cutoff), after, billBatch}, args...)...)
 		if err != nil {
 			return err
@@ -1004,4 +1010,24 @@ func (r *billRun) termsOf(ctx context.Context, q querier, buyer, seller *account
 	}
 	r.terms[buyer.ID] = &row.terms
 	return &row.terms, nil
+}
+
+// analyzeEvery is how many documents a run writes between refreshes of
+// PostgreSQL's statistics of the tables it grows.
+const analyzeEvery = 20_000
+
+// freshStatistics refreshes, on PostgreSQL, the planner's statistics of
+// the tables the run grows once it has written analyzeEvery documents
+// since the last refresh. PostgreSQL's own advice after adding much data
+// is to ANALYZE; autovacuum may lag behind a billing day (or be off), and
+// plans made for a nearly empty ledger scan it whole for every chunk.
+func (r *billRun) freshStatistics(ctx context.Context, written int) error {
+	if r.db.Engine != Postgres || written-r.analyzed < analyzeEvery {
+		return nil
+	}
+	r.analyzed = written
+	if _, err := r.db.Write.ExecContext(ctx, `ANALYZE documents, ledger_entries, orders, order_tiers`); err != nil {
+		return fmt.Errorf("billing: refresh statistics: %w", err)
+	}
+	return nil
 }

@@ -212,7 +212,7 @@ func (db *DB) issueDocument(ctx context.Context, tx *sql.Tx, d *Document, now ti
 	var currency string
 	var dealt sql.NullString
 	err := tx.QueryRowContext(ctx, `SELECT COALESCE(a.parent_id, 0), a.currency,
-		(SELECT d.currency FROM documents d WHERE d.account_id = a.id AND d.vendor_id = $2 ORDER BY d.id LIMIT 1)
+		(SELECT d.currency FROM documents d WHERE d.account_id = a.id AND d.vendor_id = $2 ORDER BY d.account_id, d.vendor_id, d.id LIMIT 1)
 		FROM accounts a WHERE a.id = $1`, d.AccountID, d.VendorID).Scan(&parent, &currency, &dealt)
 	if err != nil {
 		return notFound(err, "account")
