@@ -194,15 +194,19 @@ func (w *chunkWriter) insertOrders(ctx context.Context, db *DB, tx *sql.Tx, now 
 	if err != nil {
 		return fmt.Errorf("insert renewals: %w", err)
 	}
-	if err := matchIDs(rows, func(id, vendor, number int64) error {
-		o := byKey[fmt.Sprint(vendor, "/", number)]
+	back, err := scanAll(rows, func(s scanner) ([3]int64, error) {
+		var v [3]int64
+		return v, s.Scan(&v[0], &v[1], &v[2])
+	})
+	if err != nil {
+		return fmt.Errorf("insert renewals: %w", err)
+	}
+	for _, v := range back {
+		o := byKey[fmt.Sprint(v[1], "/", v[2])]
 		if o == nil {
-			return fmt.Errorf("insert renewals: order %d/%d came back unasked", vendor, number)
+			return fmt.Errorf("insert renewals: order %d/%d came back unasked", v[1], v[2])
 		}
-		o.ID = id
-		return nil
-	}); err != nil {
-		return err
+		o.ID = v[0]
 	}
 	args, vals = args[:0], vals[:0]
 	for _, o := range w.orders {
@@ -337,7 +341,7 @@ func insertDocuments(ctx context.Context, db *DB, tx *sql.Tx, docs []*Document, 
 		id, vendor int64
 		number     string
 	}
-	back, err := queryRows(rows, func(s scanner) (numbered, error) {
+	back, err := scanAll(rows, func(s scanner) (numbered, error) {
 		var x numbered
 		return x, s.Scan(&x.id, &x.vendor, &x.number)
 	})
@@ -424,35 +428,6 @@ func reserve(ctx context.Context, tx *sql.Tx, q string, n int, row func(i int) [
 			return nil, err
 		}
 		out[k] = v
-	}
-	return out, rows.Err()
-}
-
-// matchIDs reads (id, vendor, number) rows of an INSERT … RETURNING.
-func matchIDs(rows *sql.Rows, fn func(id, vendor, number int64) error) error {
-	defer rows.Close()
-	for rows.Next() {
-		var id, vendor, number int64
-		if err := rows.Scan(&id, &vendor, &number); err != nil {
-			return err
-		}
-		if err := fn(id, vendor, number); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// queryRows scans every row of rows.
-func queryRows[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
 	}
 	return out, rows.Err()
 }

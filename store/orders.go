@@ -379,15 +379,8 @@ func (db *DB) insertOrder(ctx context.Context, tx *sql.Tx, actor *account.Actor,
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
-	for _, t := range o.Tiers {
-		b, err := json.Marshal(t.Quote)
-		if err != nil {
-			return fmt.Errorf("order tier %d: %w", t.Tier, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO order_tiers (order_id, tier, seller_id, buyer_id, plan_id, quote, total)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, o.ID, t.Tier, t.SellerID, t.BuyerID, t.PlanID, string(b), int64(t.Total)); err != nil {
-			return fmt.Errorf("insert order tier %d: %w", t.Tier, err)
-		}
+	if err := insertTiers(ctx, tx, o); err != nil {
+		return err
 	}
 	if enqueue != nil {
 		if err := enqueue(tx, o); err != nil {
@@ -1407,14 +1400,19 @@ func (db *DB) insertRenewal(ctx context.Context, tx *sql.Tx, o *Order, now time.
 	if err != nil {
 		return fmt.Errorf("insert renewal: %w", err)
 	}
+	return insertTiers(ctx, tx, o)
+}
+
+// insertTiers stores every tier of order o.
+func insertTiers(ctx context.Context, tx *sql.Tx, o *Order) error {
 	for _, t := range o.Tiers {
 		b, err := json.Marshal(t.Quote)
 		if err != nil {
-			return fmt.Errorf("renewal tier %d: %w", t.Tier, err)
+			return fmt.Errorf("order tier %d: %w", t.Tier, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO order_tiers (order_id, tier, seller_id, buyer_id, plan_id, quote, total)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, o.ID, t.Tier, t.SellerID, t.BuyerID, t.PlanID, string(b), int64(t.Total)); err != nil {
-			return fmt.Errorf("insert renewal tier %d: %w", t.Tier, err)
+			return fmt.Errorf("insert order tier %d: %w", t.Tier, err)
 		}
 	}
 	return nil

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
 
 // queryAll runs query and scans every row with scan. An empty result is an
 // empty list, not nil, so that APIs answer [] rather than null.
@@ -9,6 +12,12 @@ func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, erro
 	if err != nil {
 		return nil, err
 	}
+	return scanAll(rows, scan)
+}
+
+// scanAll scans every row of rows with scan and closes them (for rows of
+// an INSERT … RETURNING, say).
+func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	out := []T{}
 	for rows.Next() {
