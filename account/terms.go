@@ -59,6 +59,11 @@ type Terms struct {
 	// HoldOnCreditLimit also puts the buyer on hold when its balance goes
 	// beyond its credit limit, not only when an invoice is overdue.
 	HoldOnCreditLimit bool `json:"hold_on_credit_limit,omitempty"`
+	// SuspendCustomers, for a reseller buyer, makes its hold also suspend
+	// the services of every customer below it (their subscriptions come
+	// back with the release); by default a reseller's customers keep
+	// their running services.
+	SuspendCustomers bool `json:"suspend_customers,omitempty"`
 	// PAYGSuspensionDelayDays are the days a pay-as-you-go subscription
 	// keeps running after the buyer's available balance no longer covers
 	// its usage; a top-up in time cancels the suspension.

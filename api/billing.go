@@ -102,11 +102,12 @@ type PaymentTerms struct {
 	OnHold                  string `json:"on_hold" enum:"block_orders,suspend_all,suspend_unpaid" doc:"What a hold does: refuse new orders only, also suspend every service, or suspend the services billed on open invoices."`
 	HoldOnCreditLimit       bool   `json:"hold_on_credit_limit" doc:"Also put the buyer on hold when it owes more than its credit limit."`
 	PAYGSuspensionDelayDays int    `json:"payg_suspension_delay_days" doc:"Days pay-as-you-go services keep running after the available balance no longer covers their usage."`
+	SuspendCustomers        bool   `json:"suspend_customers" doc:"For a reseller: its hold also suspends the services of every customer below it."`
 }
 
 func paymentTermsView(t account.Terms) PaymentTerms {
 	return PaymentTerms{GraceDays: t.GraceDays, ChargeAfterDays: t.ChargeAfterDays, Hold: string(t.Mode()), OnHold: string(t.Action()),
-		HoldOnCreditLimit: t.HoldOnCreditLimit, PAYGSuspensionDelayDays: t.PAYGSuspensionDelayDays}
+		HoldOnCreditLimit: t.HoldOnCreditLimit, PAYGSuspensionDelayDays: t.PAYGSuspensionDelayDays, SuspendCustomers: t.SuspendCustomers}
 }
 
 // PaymentTermsInput sets a buyer's payment terms as a whole: a field left
@@ -118,11 +119,13 @@ type PaymentTermsInput struct {
 	OnHold                  string `json:"on_hold,omitempty" enum:"block_orders,suspend_all,suspend_unpaid" doc:"Default suspend_all."`
 	HoldOnCreditLimit       bool   `json:"hold_on_credit_limit,omitempty"`
 	PAYGSuspensionDelayDays int    `json:"payg_suspension_delay_days,omitempty" minimum:"0" maximum:"365" doc:"Default 0."`
+	SuspendCustomers        bool   `json:"suspend_customers,omitempty" doc:"For a reseller: its hold also suspends the services of every customer below it. Default false: they go on."`
 }
 
 func (in *PaymentTermsInput) terms() account.Terms {
 	return account.Terms{GraceDays: in.GraceDays, ChargeAfterDays: in.ChargeAfterDays, Hold: account.HoldMode(in.Hold),
-		OnHold: account.HoldAction(in.OnHold), HoldOnCreditLimit: in.HoldOnCreditLimit, PAYGSuspensionDelayDays: in.PAYGSuspensionDelayDays}
+		OnHold: account.HoldAction(in.OnHold), HoldOnCreditLimit: in.HoldOnCreditLimit, PAYGSuspensionDelayDays: in.PAYGSuspensionDelayDays,
+		SuspendCustomers: in.SuspendCustomers}
 }
 
 // Credit is where a buyer stands towards its vendor today, in the buyer's

@@ -44,7 +44,7 @@ type Subscription struct {
 	PlanID        int64             `json:"plan_id"`
 	Period        string            `json:"period" example:"1m" doc:"The key of the plan's subscription period."`
 	Status        string            `json:"status" enum:"pending,active,suspended,graced,terminated" doc:"pending: sold, not provisioned yet; graced: expired but running for the grace days."`
-	StatusReason  string            `json:"status_reason,omitempty" example:"credit_hold" doc:"Why it is suspended, graced or terminated: credit_hold, admin_hold (its account's holds), staff, expired, cancelled or order_cancelled."`
+	StatusReason  string            `json:"status_reason,omitempty" example:"credit_hold" doc:"Why it is suspended, graced or terminated: credit_hold, admin_hold (its account's holds), reseller_hold (a reseller above it is on hold), payg_balance (pay-as-you-go usage outran the balance), staff, expired, cancelled or order_cancelled."`
 	Start         string            `json:"start" format:"date" doc:"The first day, in the vendor's calendar."`
 	PeriodStart   string            `json:"period_start" format:"date"`
 	PeriodEnd     string            `json:"period_end" format:"date" doc:"The day after the current period: the period is [period_start, period_end)."`

@@ -473,6 +473,19 @@ func (db *DB) hold(ctx context.Context, tx *sql.Tx, buyer *account.Account, t ac
 	if err := db.setStatus(ctx, tx, buyer, account.StatusCreditHold); err != nil {
 		return 0, err
 	}
+	below := 0
+	if buyer.Kind == account.Reseller && t.SuspendCustomers && t.Action() != account.BlockOrders {
+		var err error
+		if below, err = db.moveSubtree(ctx, tx, buyer, subscription.Active, "", subscription.Suspended, subscription.ReasonResellerHold, each); err != nil {
+			return 0, err
+		}
+	}
+	n, err := db.holdOwn(ctx, tx, buyer, t, each)
+	return n + below, err
+}
+
+// holdOwn suspends what a hold of buyer suspends of its own services.
+func (db *DB) holdOwn(ctx context.Context, tx *sql.Tx, buyer *account.Account, t account.Terms, each SubscriptionHook) (int, error) {
 	switch t.Action() {
 	case account.BlockOrders:
 		return 0, nil
@@ -501,6 +514,13 @@ func (db *DB) release(ctx context.Context, tx *sql.Tx, buyer *account.Account, e
 	if err != nil {
 		return n, err
 	}
+	if buyer.Kind == account.Reseller {
+		below, err := db.moveSubtree(ctx, tx, buyer, subscription.Suspended, subscription.ReasonResellerHold, subscription.Active, "", each)
+		if err != nil {
+			return n, err
+		}
+		n += below
+	}
 	// Pay-as-you-go services a top-up covered while the hold lasted come
 	// back with its release.
 	row, err := loadCreditRow(ctx, tx, buyer, nil)
@@ -527,6 +547,27 @@ func (db *DB) setStatus(ctx context.Context, tx *sql.Tx, a *account.Account, sta
 		return fmt.Errorf("set status of %d: %w", a.ID, err)
 	}
 	return nil
+}
+
+// moveSubtree moves the subscriptions of the customers below reseller in
+// status from (and, with fromReason, suspended for it) as moveEach does.
+func (db *DB) moveSubtree(ctx context.Context, tx *sql.Tx, reseller *account.Account, from subscription.Status, fromReason string,
+	to subscription.Status, reason string, each SubscriptionHook) (int, error) {
+	q := `SELECT s.id FROM subscriptions s JOIN accounts a ON a.id = s.customer_id
+		WHERE a.path > $1 AND a.path < $2 AND s.status = $3`
+	args := []any{reseller.Path, account.SubtreeEnd(reseller.Path), string(from)}
+	if fromReason != "" {
+		q += ` AND s.status_reason = $4`
+		args = append(args, fromReason)
+	}
+	ids, err := queryAll(ctx, tx, func(s scanner) (int64, error) {
+		var id int64
+		return id, s.Scan(&id)
+	}, q+` ORDER BY s.id`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("subscriptions below account %d: %w", reseller.ID, err)
+	}
+	return db.moveEach(ctx, tx, ids, from, fromReason, to, reason, each)
 }
 
 // moveEach moves the subscriptions ids that are in status from (and, with

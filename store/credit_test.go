@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"database/sql"
+	"slices"
 	"testing"
 	"time"
 
@@ -179,6 +180,27 @@ func TestResellerHoldBlocksSalesBelow(t *testing.T) {
 		}
 		if _, err := db.PlaceOrder(ctx, st.c, req, nil); err != nil {
 			t.Errorf("an order once A is released: %v", err)
+		}
+
+		// P may choose otherwise: with suspend_customers in A's terms, A's
+		// hold suspends the services below A too, and its release brings
+		// them back.
+		if _, err := db.SetTerms(ctx, st.p, st.A.ID, account.Terms{SuspendCustomers: true}); err != nil {
+			t.Fatal(err)
+		}
+		var hooked []int64
+		hook := func(_ *sql.Tx, s *subscription.Subscription) error { hooked = append(hooked, s.ID); return nil }
+		if _, err := db.PutOnCreditHold(ctx, st.p, st.A.ID, "overdue again", hook); err != nil {
+			t.Fatal(err)
+		}
+		if s := st.sub(t, sub); s.Status != subscription.Suspended || s.StatusReason != subscription.ReasonResellerHold || !slices.Contains(hooked, sub) {
+			t.Errorf("below a reseller held with suspend_customers: %s (%s), hooked %v", s.Status, s.StatusReason, hooked)
+		}
+		if _, err := db.ReleaseCreditHold(ctx, st.p, st.A.ID, 0, "paid", hook); err != nil {
+			t.Fatal(err)
+		}
+		if s := st.sub(t, sub); s.Status != subscription.Active {
+			t.Errorf("after A's release: %s", s.Status)
 		}
 	})
 }

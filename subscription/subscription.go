@@ -93,6 +93,7 @@ const (
 	ReasonCancelled      = "cancelled"       // cancelled by a CL order
 	ReasonOrderCancelled = "order_cancelled" // its sales order was cancelled before provisioning finished
 	ReasonPAYGBalance    = "payg_balance"    // pay-as-you-go usage outran the account's balance for its delay days
+	ReasonResellerHold   = "reseller_hold"   // a reseller above the customer went on credit hold, and its parent suspends what it sold
 )
 
 // AutoRenew is how a subscription renews.
