@@ -24,7 +24,12 @@ import (
 // terminated the next day.
 func TestExpiry(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
+	t.Run("defaults", func(t *testing.T) { storetest.Each(t, expiryDefaults) })
+	t.Run("seller's days", func(t *testing.T) { storetest.Each(t, expirySellersDays) })
+}
+
+func expiryDefaults(t *testing.T, db *store.DB) {
+	{
 		st := saleSetup(t, db)
 		ctx := t.Context()
 		sub := st.complete(t, st.buy(t, st.c, 8)).SubscriptionID
@@ -61,8 +66,11 @@ func TestExpiry(t *testing.T) {
 		if len(hooked) != len(want) || hooked[0] != want[0] || hooked[1] != want[1] || hooked[2] != want[2] {
 			t.Errorf("hooked %v, want %v", hooked, want)
 		}
-	})
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
+	}
+}
+
+func expirySellersDays(t *testing.T, db *store.DB) {
+	{
 		st := saleSetup(t, db)
 		ctx := t.Context()
 		a1, err := db.Account(ctx, st.sys, st.A1.ID)
@@ -86,5 +94,5 @@ func TestExpiry(t *testing.T) {
 		if s := st.sub(t, sub); s.Status != subscription.Terminated {
 			t.Errorf("one hold day: %s the day after, want terminated", s.Status)
 		}
-	})
+	}
 }
