@@ -126,6 +126,13 @@ type benchmark struct {
 }
 
 var benchmarks = map[string]benchmark{
+	"api": {
+		about: "place orders through the REST API over loopback HTTP for SCALE seconds: 32 clients, each a " +
+			"customer with its own API key and connection, only placing (orders_per_s, p50_ms, p99_ms)",
+		defaultScale: 60,
+		minScale:     1,
+		run:          runAPI,
+	},
 	"billing": {
 		about: "build (or reuse) SCALE active subscriptions of SCALE/10 customers below SCALE/1000 resellers, " +
 			"then time one billing day (about SCALE/30 due, usage rated) and bulk-inserting SCALE rows, the floor " +
