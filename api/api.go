@@ -91,6 +91,13 @@ type Config struct {
 	// with a source). Nil means a gateway.Test of the API's own, which
 	// moves no money: it knows only test tokens.
 	Gateway gateway.Gateway
+	// RateLimit is the requests per second each principal (API key or
+	// panel user) may make, sustained (DefaultRateLimit is a good value),
+	// and RateBurst how many at once (0: DefaultRateBurst). Over it, the
+	// API answers 429 with Retry-After. 0 sets no limit. Buckets are kept
+	// per process (see rateLimiter).
+	RateLimit float64
+	RateBurst int
 }
 
 // API is the REST API. Build it with New and serve Handler.
@@ -110,6 +117,8 @@ type API struct {
 	connectorClient provisioning.Options
 	// gateway charges the cards of top-ups.
 	gateway gateway.Gateway
+	// limiter keeps the rate limits; nil when off.
+	limiter *rateLimiter
 
 	mux  *http.ServeMux
 	huma huma.API
@@ -140,6 +149,7 @@ func New(cfg Config) *API {
 		callbackBase:    cfg.CallbackBase,
 		connectorClient: cfg.ConnectorClient,
 		gateway:         cfg.Gateway,
+		limiter:         newRateLimiter(cfg.RateLimit, cfg.RateBurst),
 	}
 	if a.gateway == nil {
 		a.gateway = gateway.NewTest()
@@ -177,7 +187,7 @@ func New(cfg Config) *API {
 		},
 	}
 	a.huma = humago.NewWithPrefix(a.mux, Prefix, hc)
-	a.huma.UseMiddleware(a.authenticateRequest)
+	a.huma.UseMiddleware(a.authenticateRequest, a.limitRate, a.idempotent)
 
 	a.accountRoutes()
 	a.userRoutes()
@@ -323,6 +333,8 @@ func (a *API) finishSpec() {
 		// Huma documents 422 for schema failures; we answer those with 400
 		// (see useBadRequestForValidation), which every operation lists.
 		delete(o.Responses, "422")
+		documentIdempotencyKey(o, o.Responses["400"])
+		documentRateLimit(o, o.Responses["400"])
 	}
 	spec, err := json.Marshal(a.huma.OpenAPI())
 	if err != nil {
