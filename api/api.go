@@ -216,6 +216,9 @@ func (a *API) Handler() http.Handler {
 			a.noRoute(w, r)
 			return
 		}
+		if a.rejectNUL(w, r) {
+			return
+		}
 		a.mux.ServeHTTP(w, r)
 	})
 }

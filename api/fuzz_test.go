@@ -37,39 +37,10 @@ type knownFailure struct {
 	issue  string
 }
 
-// nulOnPostgres: PostgreSQL refuses U+0000 in text ("invalid byte sequence
-// for encoding UTF8: 0x00", SQLSTATE 22021) and in jsonb ("unsupported
-// Unicode escape sequence", 22P05). JSON allows it as "\u0000", SQLite
-// stores it, and these routes hand it to the database unchecked, which
-// answers 500. The fix belongs at the boundary (refuse control characters
-// in strings with a 400), not in this test.
-var nulOnPostgres = knownFailure{engine: store.Postgres, body: `\u0000`,
-	issue: "issue #6: U+0000 in a string reaches PostgreSQL"}
-
 // knownFailures are the 5xx answers this test found, by operation id, until
 // their owners fix them: matching answers are logged, not failed, and any
 // other 5xx of the operation still fails. An entry goes with its fix.
-var knownFailures = map[string][]knownFailure{
-	"create-api-key":       {nulOnPostgres}, // name
-	"create-role":          {nulOnPostgres}, // name
-	"update-role":          {nulOnPostgres}, // name
-	"create-user":          {nulOnPostgres}, // display_name
-	"update-user":          {nulOnPostgres}, // display_name
-	"create-resource-type": {nulOnPostgres}, // name.en, unit, category, connector (jsonb)
-	"update-resource-type": {nulOnPostgres}, // the same
-	"create-template":      {nulOnPostgres}, // resources[].resource
-	"create-plan-category": {nulOnPostgres}, // name.en (jsonb)
-	"create-plan":          {nulOnPostgres}, // template, plan_category, sales_categories[], upgrade_to[], downgrade_to[], rates[].resource, rates[].parts[].resource
-	"update-plan":          {nulOnPostgres}, // the same
-	"place-order":          {nulOnPostgres}, // parameters (jsonb, "insert subscription")
-	"record-payment":       {nulOnPostgres}, // method (jsonb, "insert document")
-	// delegation/price.go: pricer.derive and convert wrap decimal overflow
-	// without a code ("price 5.00: computing [5.000000 *
-	// 9223372036854775808]: decimal overflow"), so an exchange rate of
-	// 9223372036854775808 answers 500 on both engines instead of a 400 at
-	// rule.exchange_rate.
-	"delegate-plan": {{body: `"exchange_rate"`, issue: "issue #6: an overflowing exchange rate is an internal error"}},
-}
+var knownFailures = map[string][]knownFailure{}
 
 // unreachableConnector lists the operations that answer 503 by design when
 // the connector they name cannot be reached (their documents say so). The

@@ -12,6 +12,7 @@ import (
 	"github.com/marketplane/marketplane/gateway"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/store/storetest"
+	"github.com/marketplane/marketplane/webhook"
 )
 
 // owned is one of each kind of thing an account holds, named with a marker
@@ -34,6 +35,9 @@ type owned struct {
 	orderID, subscriptionID int64
 	// documentID is the invoice of the customer's sales order.
 	documentID int64
+	// webhookID is an endpoint of the account, deliveryID its delivery of
+	// the sales order's completion.
+	webhookID, deliveryID int64
 }
 
 func ownedBy(t *testing.T, f *fixture, a *account.Account, marker string) owned {
@@ -71,6 +75,11 @@ func ownedBy(t *testing.T, f *fixture, a *account.Account, marker string) owned 
 	}
 	o.syncRunID = run.ID
 	o.customer = newAccount(t, f.db, a, account.Customer, marker+" customer")
+	hook := &webhook.Endpoint{AccountID: a.ID, URL: "https://hooks.example.com/" + marker, EventTypes: []string{webhook.OrderCompleted}}
+	if err := f.db.CreateWebhookEndpoint(ctx, sys, hook); err != nil {
+		t.Fatal(err)
+	}
+	o.webhookID = hook.ID
 	ord, err := f.db.PlaceOrder(ctx, sys, store.OrderRequest{CustomerID: o.customer.ID, PlanID: pl.ID, Period: "1m"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +96,11 @@ func ownedBy(t *testing.T, f *fixture, a *account.Account, marker string) owned 
 		t.Fatalf("invoices of %s: %v, %v", o.customer.Name, docs, err)
 	}
 	o.documentID = docs[0].ID
+	deliveries, err := f.db.WebhookDeliveries(ctx, sys, hook.ID, 0, 0)
+	if err != nil || len(deliveries) != 1 {
+		t.Fatalf("deliveries to %s's webhook: %v, %v", marker, deliveries, err)
+	}
+	o.deliveryID = deliveries[0].ID
 	return o
 }
 
@@ -193,6 +207,13 @@ func routesOn(o owned, otherParent int64) []route {
 		{"GET", reports + "/revenue?from=2027-01-01&to=2027-02-01", nil},
 		{"GET", reports + "/margins?from=2027-01-01&to=2027-02-01", nil},
 		{"GET", reports + "/aging?on=2027-01-10", nil},
+		{"GET", acct + "/webhooks", nil},
+		{"POST", acct + "/webhooks", map[string]any{"url": "https://intruder.example.com/", "event_types": []string{"order.completed"}}},
+		{"GET", "/webhooks/" + id(o.webhookID), nil},
+		{"GET", "/webhooks/" + id(o.webhookID) + "/deliveries", nil},
+		{"POST", "/webhook-deliveries/" + id(o.deliveryID) + "/redeliver", nil},
+		{"DELETE", "/webhooks/" + id(o.webhookID), nil},
+		{"GET", "/events?account_id=" + id(o.account.ID), nil},
 	}
 }
 
@@ -203,6 +224,7 @@ func missing(o owned) owned {
 	o.userID, o.roleID, o.keyID, o.taskID, o.planID, o.syncRunID = none, none, none, none, none, none
 	o.customer = &account.Account{ID: none}
 	o.orderID, o.subscriptionID, o.documentID = none, none, none
+	o.webhookID, o.deliveryID = none, none
 	return o
 }
 
@@ -363,6 +385,15 @@ func TestIsolation(t *testing.T) {
 		}
 		if n := f.api.gateway.(*gateway.Test).Charges(); n != 0 {
 			t.Errorf("%d cards charged", n)
+		}
+		var hook WebhookEndpoint
+		f.must(t, 200, "L1a", "GET", "/webhooks/"+id(l1a.webhookID), nil).JSON(t, &hook)
+		var deliveries Page[WebhookDelivery]
+		f.must(t, 200, "L1a", "GET", "/webhooks/"+id(l1a.webhookID)+"/deliveries", nil).JSON(t, &deliveries)
+		// Its customer's order and that of L2's customer, below it: no
+		// redelivery.
+		if len(deliveries.Items) != 2 {
+			t.Errorf("L1a's webhook deliveries after the attempts: %+v", deliveries.Items)
 		}
 		for _, n := range []string{"P", "L1a", "L2", "C"} {
 			f.must(t, 200, n, "GET", "/accounts/me", nil)

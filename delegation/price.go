@@ -96,9 +96,21 @@ func (p pricer) derive(m money.Micros) (money.Micros, error) {
 		d, err = d.Add(p.fixed)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("price %s: %w", m, err)
+		return 0, tooLarge(m, err)
 	}
-	return money.FromDecimal(money.RoundHalfAway(d, p.scale(m)))
+	out, err := money.FromDecimal(money.RoundHalfAway(d, p.scale(m)))
+	if err != nil {
+		return 0, tooLarge(m, err)
+	}
+	return out, nil
+}
+
+// tooLarge is the refusal of a rule that makes price m overflow: the
+// rule's numbers are the caller's input (an exchange rate of 10^19), so
+// it is the caller's error, not the server's.
+func tooLarge(m money.Micros, err error) error {
+	return &marketplane.Error{Code: marketplane.EINVALID, Message: "invalid price rule",
+		Fields: map[string]string{"rule": fmt.Sprintf("makes the price %s too large to hold (%v)", m, err)}}
 }
 
 // scale is the precision of prices derived from m. Across currencies the
@@ -116,9 +128,13 @@ func (p pricer) scale(m money.Micros) int {
 func (p pricer) convert(m money.Micros) (money.Micros, error) {
 	d, err := m.Decimal().Mul(p.exchange)
 	if err != nil {
-		return 0, fmt.Errorf("price %s: %w", m, err)
+		return 0, tooLarge(m, err)
 	}
-	return money.FromDecimal(money.RoundHalfAway(d, p.scale(m)))
+	out, err := money.FromDecimal(money.RoundHalfAway(d, p.scale(m)))
+	if err != nil {
+		return 0, tooLarge(m, err)
+	}
+	return out, nil
 }
 
 // price derives a whole catalog.Price: the amount by the rule, the caps

@@ -366,7 +366,7 @@ func insertDocuments(ctx context.Context, db *DB, tx *sql.Tx, docs []*Document, 
 		strings.Join(vals, ", "), args...); err != nil {
 		return fmt.Errorf("post documents: %w", err)
 	}
-	return nil
+	return db.emitInvoices(ctx, tx, docs...)
 }
 
 // charges pays the chunk's invoices that are due for charging from the

@@ -336,6 +336,9 @@ func (db *DB) ReceivePayment(ctx context.Context, actor *account.Actor, p Paymen
 		if err := db.issueDocument(ctx, tx, d, now); err != nil {
 			return err
 		}
+		if err := db.emitPayment(ctx, tx, d, t.Path); err != nil {
+			return err
+		}
 		if _, err := db.applyCredits(ctx, tx, buyer.ID, vendor.ID, day, !p.TopUp); err != nil {
 			return err
 		}
@@ -587,6 +590,9 @@ func (db *DB) moveEach(ctx context.Context, tx *sql.Tx, ids []int64, from subscr
 		}
 		s.Status, s.StatusReason = to, reason
 		if err := db.saveSubscription(ctx, tx, s, now); err != nil {
+			return n, err
+		}
+		if err := db.emitStatus(ctx, tx, s, from, ""); err != nil {
 			return n, err
 		}
 		if each != nil {

@@ -253,7 +253,7 @@ func (db *DB) issueDocument(ctx context.Context, tx *sql.Tx, d *Document, now ti
 	if err != nil {
 		return fmt.Errorf("post document %s: %w", d.Number, err)
 	}
-	return nil
+	return db.emitInvoices(ctx, tx, d)
 }
 
 // prepare sets what issuing gives a numbered document (status, charge

@@ -647,6 +647,12 @@ func (db *DB) CompleteOrder(ctx context.Context, orderID int64, tenant TenantInf
 		if err := db.invoiceOrder(ctx, tx, o, now); err != nil {
 			return err
 		}
+		if err := db.emitStatus(ctx, tx, sub, before, path); err != nil {
+			return err
+		}
+		if err := db.emitOrderCompleted(ctx, tx, o, path); err != nil {
+			return err
+		}
 		return db.audit(ctx, tx, account.SystemActor(), o.CustomerID, path, "order.complete", "order", o.ID, map[string]any{
 			"number": o.Number, "type": o.Type, "subscription_id": sub.ID, "subscription_status": []subscription.Status{before, sub.Status},
 			"tenant_id": sub.TenantID})

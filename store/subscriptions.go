@@ -331,6 +331,9 @@ func (db *DB) SetSubscriptionStatus(ctx context.Context, actor *account.Actor, i
 		if err := db.saveSubscription(ctx, tx, s, db.stamp()); err != nil {
 			return err
 		}
+		if err := db.emitStatus(ctx, tx, s, from, c.Path); err != nil {
+			return err
+		}
 		if enqueue != nil {
 			if err := enqueue(tx, s); err != nil {
 				return fmt.Errorf("queue subscription %d: %w", s.ID, err)
@@ -442,6 +445,9 @@ func (db *DB) moveSubscriptions(ctx context.Context, tx *sql.Tx, customerID int6
 					return moved, fmt.Errorf("queue subscription %d: %w", s.ID, err)
 				}
 			}
+		}
+		if err := db.emitStatuses(ctx, tx, batch, from); err != nil {
+			return moved, err
 		}
 		moved += len(batch)
 		if len(batch) < holdBatch {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/api"
 	"github.com/marketplane/marketplane/bench"
@@ -21,6 +22,7 @@ import (
 	"github.com/marketplane/marketplane/subscription"
 	"github.com/marketplane/marketplane/task"
 	"github.com/marketplane/marketplane/web"
+	"github.com/marketplane/marketplane/webhook"
 )
 
 // migrateAll applies Marketplane's and the task manager's migrations, under
@@ -146,7 +148,75 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 		return nil
 	}, task.KindOptions{Queue: task.QueueBilling, MaxAttempts: 10, Timeout: 2 * time.Hour})
 	m.Periodic(task.Every(time.Hour), func() task.Args { return billingPlanArgs{} }, true)
+	// Webhooks: the store queues a delivery in the transaction that
+	// records its event; each attempt is written to the delivery log, and
+	// a failed one is retried with backoff until the last attempt.
+	task.Handle(m, deliverWebhook(db, &http.Client{Timeout: webhook.Timeout}), task.KindOptions{Queue: task.QueueNotifications,
+		MaxAttempts: webhookAttempts, Backoff: webhookBackoff, Timeout: webhook.Timeout + 5*time.Second})
+	db.OnEvent = r.enqueueDelivery
 	return r, nil
+}
+
+// webhookDeliverArgs is the task that delivers an event to a webhook
+// endpoint (one row of webhook_deliveries).
+type webhookDeliverArgs struct {
+	DeliveryID int64 `json:"delivery_id"`
+}
+
+// Kind names the task.
+func (webhookDeliverArgs) Kind() string { return "webhook.deliver" }
+
+// webhookAttempts and webhookBackoff pace the attempts of a delivery:
+// 30 s after the first failure, doubling up to six hours, ten attempts in
+// all (about a day and a half). Tests shorten the backoff.
+const webhookAttempts = 10
+
+var webhookBackoff = task.ExponentialBackoff(30*time.Second, 6*time.Hour)
+
+// deliverWebhook POSTs a delivery's event to its endpoint and records the
+// attempt. It is idempotent: a delivery that is no longer pending (or
+// whose endpoint was deleted) is left alone.
+func deliverWebhook(db *store.DB, client *http.Client) func(ctx context.Context, t *task.Task[webhookDeliverArgs]) error {
+	return func(ctx context.Context, t *task.Task[webhookDeliverArgs]) error {
+		j, err := db.WebhookDeliveryJob(ctx, t.Args.DeliveryID)
+		if marketplane.ErrorCode(err) == marketplane.ENOTFOUND {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if j.Delivery.Status != store.DeliveryPending {
+			return nil
+		}
+		body, err := j.Event.Body()
+		if err != nil {
+			return err
+		}
+		// The wall clock, not db.Clock: receivers check the signature's
+		// time against their own clocks, and the retry is River's, in
+		// real time too.
+		now := time.Now()
+		res := webhook.Send(ctx, client, j.URL, j.Secret, j.Event.Type, j.Delivery.ID, body, now)
+		last := t.Attempt >= t.MaxAttempts
+		if err := db.RecordWebhookAttempt(ctx, j.Delivery.ID, t.Attempt, res, last, now.Add(webhookBackoff(t.Attempt))); err != nil {
+			return err
+		}
+		switch {
+		case res.OK():
+			return nil
+		case res.Err != nil:
+			return fmt.Errorf("webhook delivery %d: %w", j.Delivery.ID, res.Err)
+		}
+		return fmt.Errorf("webhook delivery %d: the endpoint answered %d", j.Delivery.ID, res.Code)
+	}
+}
+
+// enqueueDelivery queues the task of a webhook delivery in tx (the
+// store's OnEvent), on the endpoint's account so that it shows in that
+// account's task list.
+func (r *taskRunner) enqueueDelivery(ctx context.Context, tx *sql.Tx, d store.QueuedDelivery) error {
+	_, err := r.EnqueueTx(ctx, tx, webhookDeliverArgs{DeliveryID: d.ID}, task.ForAccount(d.AccountID, d.AccountPath))
+	return err
 }
 
 // billingPlanArgs is the hourly task that queues the billing of the days

@@ -1,0 +1,553 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/subscription"
+	"github.com/marketplane/marketplane/webhook"
+)
+
+// Webhooks are integration settings like API keys, so they go with the
+// API-key privilege: whoever may make a key may make an endpoint, and
+// whoever may see the keys may see the endpoints, their deliveries and the
+// events sent to them.
+var (
+	viewWebhooks   = account.ViewAPIKeys
+	manageWebhooks = account.ManageAPIKeys
+)
+
+// Delivery statuses.
+const (
+	DeliveryPending   = "pending"
+	DeliverySucceeded = "succeeded"
+	DeliveryFailed    = "failed"
+)
+
+// Event is something that happened to an account, as sent to endpoints.
+type Event struct {
+	ID        int64
+	AccountID int64
+	Type      string
+	Payload   json.RawMessage
+	CreatedAt time.Time
+}
+
+// Body is the JSON an endpoint receives: the event with its data.
+func (e *Event) Body() ([]byte, error) {
+	return json.Marshal(struct {
+		ID        int64           `json:"id"`
+		Type      string          `json:"type"`
+		AccountID int64           `json:"account_id"`
+		CreatedAt time.Time       `json:"created_at"`
+		Data      json.RawMessage `json:"data"`
+	}{e.ID, e.Type, e.AccountID, e.CreatedAt, e.Payload})
+}
+
+// WebhookDelivery is one delivery of an event to an endpoint.
+type WebhookDelivery struct {
+	ID           int64
+	EndpointID   int64
+	EventID      int64
+	EventType    string
+	Status       string
+	Attempts     int
+	ResponseCode int
+	ResponseBody string
+	Error        string
+	NextAt       time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// QueuedDelivery is what OnEvent needs to queue a delivery's task: the
+// delivery and the endpoint's account, whose task list shows it.
+type QueuedDelivery struct {
+	ID          int64
+	AccountID   int64
+	AccountPath string
+}
+
+// DeliveryJob is what a delivery attempt sends, and where.
+type DeliveryJob struct {
+	Delivery WebhookDelivery
+	URL      string
+	Secret   string
+	Event    Event
+}
+
+const endpointColumns = `w.id, w.account_id, w.url, w.secret, w.event_types, w.active, w.created_at`
+
+func scanEndpoint(r scanner, extra ...any) (*webhook.Endpoint, error) {
+	e := &webhook.Endpoint{}
+	var types string
+	if err := r.Scan(append([]any{&e.ID, &e.AccountID, &e.URL, &e.Secret, &types, &e.Active, ts(&e.CreatedAt)}, extra...)...); err != nil {
+		return nil, err
+	}
+	return e, jsonUnmarshal(types, &e.EventTypes)
+}
+
+// CreateWebhookEndpoint makes endpoint e of account e.AccountID with a new
+// secret (e.Secret, shown once). Errors: ENOTFOUND, EFORBIDDEN, EINVALID.
+func (db *DB) CreateWebhookEndpoint(ctx context.Context, actor *account.Actor, e *webhook.Endpoint) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		t, err := db.authorize(ctx, tx, actor, manageWebhooks, e.AccountID)
+		if err != nil {
+			return err
+		}
+		types, err := json.Marshal(e.EventTypes)
+		if err != nil {
+			return err
+		}
+		e.Secret, e.Active, e.CreatedAt = "whsec_"+randomToken(24), true, db.stamp()
+		err = tx.QueryRowContext(ctx, `INSERT INTO webhook_endpoints (account_id, url, secret, event_types, active, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, e.AccountID, e.URL, e.Secret, string(types), true, tv(e.CreatedAt)).Scan(&e.ID)
+		if err != nil {
+			return fmt.Errorf("insert webhook endpoint: %w", err)
+		}
+		return db.audit(ctx, tx, actor, e.AccountID, t.Path, "webhook.create", "webhook_endpoint", e.ID,
+			map[string]any{"url": e.URL, "event_types": e.EventTypes})
+	})
+}
+
+// WebhookEndpoints lists the endpoints of account id, oldest first,
+// without their secrets.
+func (db *DB) WebhookEndpoints(ctx context.Context, actor *account.Actor, id int64) ([]*webhook.Endpoint, error) {
+	if _, err := db.authorize(ctx, db.Read, actor, viewWebhooks, id); err != nil {
+		return nil, err
+	}
+	rows, err := queryAll(ctx, db.Read, func(s scanner) (*webhook.Endpoint, error) { return scanEndpoint(s) },
+		`SELECT `+endpointColumns+` FROM webhook_endpoints w WHERE w.account_id = $1 ORDER BY w.id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("webhook endpoints: %w", err)
+	}
+	for _, e := range rows {
+		e.Secret = ""
+	}
+	return rows, nil
+}
+
+// webhookEndpoint loads endpoint id and checks act on its account; another
+// account's endpoint is not found, like a missing one.
+func (db *DB) webhookEndpoint(ctx context.Context, q querier, actor *account.Actor, act account.Action, id int64) (*webhook.Endpoint, string, error) {
+	e, err := scanEndpoint(q.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints w WHERE w.id = $1`, id))
+	if err != nil {
+		return nil, "", notFound(err, "webhook endpoint")
+	}
+	t, err := db.authorize(ctx, q, actor, act, e.AccountID)
+	if err != nil {
+		if marketplane.ErrorCode(err) == marketplane.ENOTFOUND {
+			return nil, "", marketplane.Errorf(marketplane.ENOTFOUND, "webhook endpoint not found")
+		}
+		return nil, "", err
+	}
+	return e, t.Path, nil
+}
+
+// WebhookEndpoint returns endpoint id without its secret.
+func (db *DB) WebhookEndpoint(ctx context.Context, actor *account.Actor, id int64) (*webhook.Endpoint, error) {
+	e, _, err := db.webhookEndpoint(ctx, db.Read, actor, viewWebhooks, id)
+	if err != nil {
+		return nil, err
+	}
+	e.Secret = ""
+	return e, nil
+}
+
+// DeleteWebhookEndpoint deletes endpoint id with its delivery log; its
+// pending deliveries are dropped (their tasks find nothing to do).
+func (db *DB) DeleteWebhookEndpoint(ctx context.Context, actor *account.Actor, id int64) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		e, path, err := db.webhookEndpoint(ctx, tx, actor, manageWebhooks, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("delete webhook endpoint %d: %w", id, err)
+		}
+		return db.audit(ctx, tx, actor, e.AccountID, path, "webhook.delete", "webhook_endpoint", id, map[string]any{"url": e.URL})
+	})
+}
+
+const deliveryColumns = `d.id, d.endpoint_id, d.event_id, ev.type, d.status, d.attempts, d.response_code, d.response_body,
+	d.error, d.next_at, d.created_at, d.updated_at`
+
+func scanDelivery(r scanner, extra ...any) (*WebhookDelivery, error) {
+	d := &WebhookDelivery{}
+	err := r.Scan(append([]any{&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.Status, &d.Attempts, &d.ResponseCode,
+		&d.ResponseBody, &d.Error, ts(&d.NextAt), ts(&d.CreatedAt), ts(&d.UpdatedAt)}, extra...)...)
+	return d, err
+}
+
+// WebhookDeliveries lists the deliveries of endpoint id, newest first,
+// those with ids below afterID (a cursor; 0 for the first page).
+func (db *DB) WebhookDeliveries(ctx context.Context, actor *account.Actor, id, afterID int64, limit int) ([]*WebhookDelivery, error) {
+	if _, _, err := db.webhookEndpoint(ctx, db.Read, actor, viewWebhooks, id); err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + deliveryColumns + ` FROM webhook_deliveries d JOIN events ev ON ev.id = d.event_id WHERE d.endpoint_id = $1`
+	args := []any{id}
+	if afterID != 0 {
+		args = append(args, afterID)
+		q += ` AND d.id < $2`
+	}
+	args = append(args, clampLimit(limit))
+	q += fmt.Sprintf(` ORDER BY d.id DESC LIMIT $%d`, len(args))
+	rows, err := queryAll(ctx, db.Read, func(s scanner) (*WebhookDelivery, error) { return scanDelivery(s) }, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("webhook deliveries: %w", err)
+	}
+	return rows, nil
+}
+
+// Redeliver sends the event of delivery id to its endpoint again, as a new
+// delivery (the log keeps the old one as it ended). Errors: ENOTFOUND,
+// EFORBIDDEN, ECONFLICT (the endpoint is not active).
+func (db *DB) Redeliver(ctx context.Context, actor *account.Actor, id int64) (*WebhookDelivery, error) {
+	var d *WebhookDelivery
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var endpointID int64
+		err := tx.QueryRowContext(ctx, `SELECT endpoint_id FROM webhook_deliveries WHERE id = $1`, id).Scan(&endpointID)
+		if err != nil {
+			return notFound(err, "webhook delivery")
+		}
+		e, path, err := db.webhookEndpoint(ctx, tx, actor, manageWebhooks, endpointID)
+		if err != nil {
+			if marketplane.ErrorCode(err) == marketplane.ENOTFOUND {
+				return marketplane.Errorf(marketplane.ENOTFOUND, "webhook delivery not found")
+			}
+			return err
+		}
+		if !e.Active {
+			return marketplane.Errorf(marketplane.ECONFLICT, "webhook endpoint %d is not active", e.ID)
+		}
+		now := db.stamp()
+		var newID int64
+		err = tx.QueryRowContext(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, next_at, created_at, updated_at)
+			SELECT endpoint_id, event_id, $2, $2, $2 FROM webhook_deliveries WHERE id = $1 RETURNING id`, id, tv(now)).Scan(&newID)
+		if err != nil {
+			return fmt.Errorf("redeliver %d: %w", id, err)
+		}
+		if db.OnEvent != nil {
+			if err := db.OnEvent(ctx, tx, QueuedDelivery{ID: newID, AccountID: e.AccountID, AccountPath: path}); err != nil {
+				return fmt.Errorf("queue webhook delivery %d: %w", newID, err)
+			}
+		}
+		if err := db.audit(ctx, tx, actor, e.AccountID, path, "webhook.redeliver", "webhook_delivery", newID,
+			map[string]any{"of": id}); err != nil {
+			return err
+		}
+		d, err = scanDelivery(tx.QueryRowContext(ctx, `SELECT `+deliveryColumns+`
+			FROM webhook_deliveries d JOIN events ev ON ev.id = d.event_id WHERE d.id = $1`, newID))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// EventFilter selects events.
+type EventFilter struct {
+	AccountID int64 // the account whose subtree's events to list; 0 = the actor's own
+	Type      string
+	AfterID   int64 // cursor: events with a smaller id (newest first)
+	Limit     int
+}
+
+// Events lists the events recorded about an account and its subtree,
+// newest first. Events are recorded when some endpoint is to receive them.
+func (db *DB) Events(ctx context.Context, actor *account.Actor, f EventFilter) ([]*Event, error) {
+	acctID := f.AccountID
+	if acctID == 0 {
+		acctID = actor.AccountID
+	}
+	t, err := db.authorize(ctx, db.Read, actor, viewWebhooks, acctID)
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT id, account_id, type, payload, created_at FROM events WHERE account_path >= $1 AND account_path < $2`
+	args := []any{t.Path, account.SubtreeEnd(t.Path)}
+	if f.Type != "" {
+		args = append(args, f.Type)
+		q += fmt.Sprintf(" AND type = $%d", len(args))
+	}
+	if f.AfterID != 0 {
+		args = append(args, f.AfterID)
+		q += fmt.Sprintf(" AND id < $%d", len(args))
+	}
+	args = append(args, clampLimit(f.Limit))
+	q += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
+	rows, err := queryAll(ctx, db.Read, scanEvent, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	return rows, nil
+}
+
+func scanEvent(s scanner) (*Event, error) {
+	e := &Event{}
+	var payload string
+	err := s.Scan(&e.ID, &e.AccountID, &e.Type, &payload, ts(&e.CreatedAt))
+	e.Payload = json.RawMessage(payload)
+	return e, err
+}
+
+// WebhookDeliveryJob returns what delivery id sends and where (system use:
+// the delivery task). Errors: ENOTFOUND (the delivery or its endpoint was
+// deleted).
+func (db *DB) WebhookDeliveryJob(ctx context.Context, id int64) (*DeliveryJob, error) {
+	j := &DeliveryJob{}
+	d, err := scanDelivery(db.Read.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, w.url, w.secret,
+		ev.account_id, ev.payload, ev.created_at
+		FROM webhook_deliveries d JOIN events ev ON ev.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
+		WHERE d.id = $1`, id), &j.URL, &j.Secret, &j.Event.AccountID, (*rawText)(&j.Event.Payload), ts(&j.Event.CreatedAt))
+	if err != nil {
+		return nil, notFound(err, "webhook delivery")
+	}
+	j.Delivery = *d
+	j.Event.ID, j.Event.Type = d.EventID, d.EventType
+	return j, nil
+}
+
+// rawText scans a JSON text column into a json.RawMessage.
+type rawText json.RawMessage
+
+// Scan implements sql.Scanner.
+func (r *rawText) Scan(v any) error {
+	switch x := v.(type) {
+	case string:
+		*r = rawText(x)
+	case []byte:
+		*r = rawText(slices.Clone(x))
+	default:
+		return fmt.Errorf("json text: cannot scan %T", v)
+	}
+	return nil
+}
+
+// RecordWebhookAttempt records attempt of delivery id and what it got:
+// succeeded on a 2xx, failed when last and not, otherwise pending with
+// the next attempt due at next. A finished delivery is left as it is, so
+// that a task run twice does not undo its result.
+func (db *DB) RecordWebhookAttempt(ctx context.Context, id int64, attempt int, res webhook.Result, last bool, next time.Time) error {
+	status := DeliveryPending
+	switch {
+	case res.OK():
+		status, next = DeliverySucceeded, time.Time{}
+	case last:
+		status, next = DeliveryFailed, time.Time{}
+	}
+	var errText string
+	if res.Err != nil {
+		errText = res.Err.Error()
+	}
+	_, err := db.Write.ExecContext(ctx, `UPDATE webhook_deliveries SET status = $1, attempts = $2, response_code = $3,
+		response_body = $4, error = $5, next_at = $6, updated_at = $7 WHERE id = $8 AND status = 'pending'`,
+		status, attempt, res.Code, res.Excerpt, errText, tv(next), tv(db.stamp()), id)
+	if err != nil {
+		return fmt.Errorf("record webhook delivery %d: %w", id, err)
+	}
+	return nil
+}
+
+// emission is an event to emit: about which account (path: its path, ""
+// to look it up), of what type, with what data.
+type emission struct {
+	accountID int64
+	path      string
+	typ       string
+	payload   any
+}
+
+// emit records an event about account accountID (path: its path, or ""
+// to look it up) in tx, with a delivery to every active endpoint of the
+// account or an account above it that subscribes to typ, and queues each
+// delivery (OnEvent). With no endpoint to receive it, nothing is recorded.
+func (db *DB) emit(ctx context.Context, tx *sql.Tx, accountID int64, path, typ string, payload any) error {
+	return db.emitAll(ctx, tx, []emission{{accountID: accountID, path: path, typ: typ, payload: payload}})
+}
+
+// emitAll is emit for many events at once (the billing run's invoices):
+// with no active endpoint anywhere it costs one probe of a small index,
+// and otherwise two queries before the events' own inserts.
+func (db *DB) emitAll(ctx context.Context, tx *sql.Tx, evs []emission) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	var active int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM webhook_endpoints WHERE active LIMIT 1) x`).Scan(&active); err != nil {
+		return fmt.Errorf("webhook endpoints: %w", err)
+	}
+	if active == 0 {
+		return nil
+	}
+	var unknown []int64
+	for _, ev := range evs {
+		if ev.path == "" {
+			unknown = append(unknown, ev.accountID)
+		}
+	}
+	paths := map[int64]string{}
+	if len(unknown) > 0 {
+		type idPath struct {
+			id   int64
+			path string
+		}
+		rows, err := queryAll(ctx, tx, func(s scanner) (idPath, error) {
+			var x idPath
+			return x, s.Scan(&x.id, &x.path)
+		}, `SELECT id, path FROM accounts WHERE `+db.anyID("id", 1), db.idsArg(sortedIDs(unknown)))
+		if err != nil {
+			return fmt.Errorf("accounts of events: %w", err)
+		}
+		for _, x := range rows {
+			paths[x.id] = x.path
+		}
+	}
+	var ancestors []int64
+	seen := map[int64]bool{}
+	for i := range evs {
+		if evs[i].path == "" {
+			evs[i].path = paths[evs[i].accountID]
+		}
+		for _, id := range account.IDs(evs[i].path) {
+			if !seen[id] {
+				seen[id] = true
+				ancestors = append(ancestors, id)
+			}
+		}
+	}
+	type target struct {
+		e    *webhook.Endpoint
+		path string
+	}
+	endpoints, err := queryAll(ctx, tx, func(s scanner) (target, error) {
+		var t target
+		var err error
+		t.e, err = scanEndpoint(s, &t.path)
+		return t, err
+	}, `SELECT `+endpointColumns+`, a.path FROM webhook_endpoints w JOIN accounts a ON a.id = w.account_id
+		WHERE w.active AND `+db.anyID("w.account_id", 1)+` ORDER BY w.id`, db.idsArg(sortedIDs(ancestors)))
+	if err != nil {
+		return fmt.Errorf("webhook endpoints: %w", err)
+	}
+	now := db.stamp()
+	for _, ev := range evs {
+		above := account.IDs(ev.path)
+		var to []target
+		for _, t := range endpoints {
+			if t.e.Wants(ev.typ) && slices.Contains(above, t.e.AccountID) {
+				to = append(to, t)
+			}
+		}
+		if len(to) == 0 {
+			continue
+		}
+		payload, err := json.Marshal(ev.payload)
+		if err != nil {
+			return fmt.Errorf("event %s: %w", ev.typ, err)
+		}
+		var eventID int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO events (account_id, account_path, type, payload, created_at)
+			VALUES ($1, $2, $3, $4, $5) RETURNING id`, ev.accountID, ev.path, ev.typ, string(payload), tv(now)).Scan(&eventID); err != nil {
+			return fmt.Errorf("insert event %s: %w", ev.typ, err)
+		}
+		for _, t := range to {
+			var id int64
+			if err := tx.QueryRowContext(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, next_at, created_at, updated_at)
+				VALUES ($1, $2, $3, $3, $3) RETURNING id`, t.e.ID, eventID, tv(now)).Scan(&id); err != nil {
+				return fmt.Errorf("insert webhook delivery: %w", err)
+			}
+			if db.OnEvent != nil {
+				if err := db.OnEvent(ctx, tx, QueuedDelivery{ID: id, AccountID: t.e.AccountID, AccountPath: t.path}); err != nil {
+					return fmt.Errorf("queue webhook delivery %d: %w", id, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// The events' data. Amounts are decimal text in the document's currency,
+// as the API shows them; ids name what the API serves at /orders/{id},
+// /documents/{id} and /subscriptions/{id}.
+
+// emitOrderCompleted emits order.completed for o, of the customer at path.
+func (db *DB) emitOrderCompleted(ctx context.Context, tx *sql.Tx, o *Order, path string) error {
+	return db.emit(ctx, tx, o.CustomerID, path, webhook.OrderCompleted, map[string]any{
+		"order_id": o.ID, "number": o.Number, "type": o.Type, "vendor_id": o.VendorID, "customer_id": o.CustomerID,
+		"subscription_id": o.SubscriptionID, "plan_id": o.PlanID, "total": o.Total.String(), "currency": o.Currency})
+}
+
+// documentData is the data of a document's event.
+func documentData(d *Document) map[string]any {
+	m := map[string]any{"document_id": d.ID, "type": d.Type, "number": d.Number, "vendor_id": d.VendorID,
+		"account_id": d.AccountID, "total": d.Total.String(), "currency": d.Currency,
+		"issued_on": d.IssuedOn.Format(time.DateOnly)}
+	if !d.DueOn.IsZero() {
+		m["due_on"] = d.DueOn.Format(time.DateOnly)
+	}
+	if d.OrderID != 0 {
+		m["order_id"] = d.OrderID
+	}
+	if d.SubscriptionID != 0 {
+		m["subscription_id"] = d.SubscriptionID
+	}
+	if d.Method != "" {
+		m["method"] = d.Method
+	}
+	return m
+}
+
+// emitInvoices emits invoice.issued for the invoices among docs (other
+// documents are skipped), all at once.
+func (db *DB) emitInvoices(ctx context.Context, tx *sql.Tx, docs ...*Document) error {
+	var evs []emission
+	for _, d := range docs {
+		if d.Type == DocInvoice {
+			evs = append(evs, emission{accountID: d.AccountID, typ: webhook.InvoiceIssued, payload: documentData(d)})
+		}
+	}
+	return db.emitAll(ctx, tx, evs)
+}
+
+// emitPayment emits payment.received for payment d.
+func (db *DB) emitPayment(ctx context.Context, tx *sql.Tx, d *Document, path string) error {
+	return db.emit(ctx, tx, d.AccountID, path, webhook.PaymentReceived, documentData(d))
+}
+
+// emitStatus emits subscription.status_changed for s, which moved from
+// status from; path is its customer's ("" to look it up). A subscription
+// that did not move emits nothing.
+func (db *DB) emitStatus(ctx context.Context, tx *sql.Tx, s *subscription.Subscription, from subscription.Status, path string) error {
+	if s.Status == from {
+		return nil
+	}
+	return db.emit(ctx, tx, s.CustomerID, path, webhook.SubscriptionStatusChanged, map[string]any{
+		"subscription_id": s.ID, "customer_id": s.CustomerID, "status": s.Status, "previous_status": from,
+		"reason": s.StatusReason, "version": s.Version})
+}
+
+// emitStatuses is emitStatus for subs, which all moved from status from,
+// at once.
+func (db *DB) emitStatuses(ctx context.Context, tx *sql.Tx, subs []*subscription.Subscription, from subscription.Status) error {
+	evs := make([]emission, 0, len(subs))
+	for _, s := range subs {
+		if s.Status != from {
+			evs = append(evs, emission{accountID: s.CustomerID, typ: webhook.SubscriptionStatusChanged, payload: map[string]any{
+				"subscription_id": s.ID, "customer_id": s.CustomerID, "status": s.Status, "previous_status": from,
+				"reason": s.StatusReason, "version": s.Version}})
+		}
+	}
+	return db.emitAll(ctx, tx, evs)
+}
