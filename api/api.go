@@ -201,6 +201,7 @@ func New(cfg Config) *API {
 	a.orderRoutes()
 	a.subscriptionRoutes()
 	a.billingRoutes()
+	a.webhookRoutes()
 
 	a.finishSpec()
 	a.mux.HandleFunc("GET "+Prefix+"/openapi.json", a.serveSpec)
