@@ -162,3 +162,41 @@ func TestWebhookEmit(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookBillingRun checks the billing run's bulk path: its renewal
+// invoices are emitted one event each, to the endpoints above each buyer.
+func TestWebhookBillingRun(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		st := saleSetup(t, db)
+		o := st.complete(t, st.buy(t, st.c, 8))
+		e := &webhook.Endpoint{AccountID: st.A1.ID, URL: "https://hooks.example.com/a1", EventTypes: []string{webhook.InvoiceIssued}}
+		if err := db.CreateWebhookEndpoint(st.ctx, st.a1, e); err != nil {
+			t.Fatal(err)
+		}
+		wantRun(t, "2027-02-10", billDay(t, db, day("2027-02-10")), 1, 3, "61.60")
+		evs, err := db.Events(st.ctx, st.a1, store.EventFilter{AccountID: st.A1.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// C's invoice from A1 and A1's from A; A's from P is above A1.
+		var buyers []int64
+		for _, ev := range evs {
+			var data struct {
+				AccountID      int64 `json:"account_id"`
+				SubscriptionID int64 `json:"subscription_id"`
+			}
+			if err := json.Unmarshal(ev.Payload, &data); err != nil || ev.Type != webhook.InvoiceIssued || data.SubscriptionID != o.SubscriptionID {
+				t.Errorf("event %+v (%v)", ev, err)
+			}
+			buyers = append(buyers, data.AccountID)
+		}
+		slices.Sort(buyers)
+		if want := []int64{st.A1.ID, st.C.ID}; !slices.Equal(buyers, want) {
+			t.Errorf("invoice events for buyers %v, want %v", buyers, want)
+		}
+		if ds, err := db.WebhookDeliveries(st.ctx, st.a1, e.ID, 0, 0); err != nil || len(ds) != 2 {
+			t.Errorf("deliveries %v, %v", ds, err)
+		}
+	})
+}
