@@ -130,13 +130,13 @@ func TestOrderAndInvoice(t *testing.T) {
 		ctx := context.Background()
 
 		// The catalog, as the provider and the reseller would make it.
-		rt, err := f.asP.CreateResourceTypeWithResponse(ctx, client.ResourceTypeInput{Key: ptr("mailbox"),
+		rt, err := f.asP.CreateResourceTypeWithResponse(ctx, nil, client.ResourceTypeInput{Key: ptr("mailbox"),
 			Name: map[string]string{"en": "Mailbox"}, Unit: "mailbox", Class: client.ResourceTypeInputClassLimit})
 		expect(t, "create resource type", rt, err, 201)
-		tpl, err := f.asP.CreateTemplateWithResponse(ctx, client.TemplateInput{Key: ptr("office"),
+		tpl, err := f.asP.CreateTemplateWithResponse(ctx, nil, client.TemplateInput{Key: ptr("office"),
 			Name: map[string]string{"en": "Office"}, Resources: &[]client.TemplateResource{{Resource: "mailbox", Limit: 10}}})
 		expect(t, "create template", tpl, err, 201)
-		plan, err := f.asR.CreatePlanWithResponse(ctx, f.R.ID, client.PlanInput{
+		plan, err := f.asR.CreatePlanWithResponse(ctx, f.R.ID, nil, client.PlanInput{
 			Key: "office", Template: "office", Currency: "USD", Name: map[string]string{"en": "Office"},
 			Billing: client.PlanInputBillingAdvance, Published: ptr(true),
 			Periods: &[]client.Period{{Key: "1m", Duration: client.Duration{N: 1, Unit: client.DurationUnitMonth},
@@ -147,7 +147,7 @@ func TestOrderAndInvoice(t *testing.T) {
 		expect(t, "create plan", plan, err, 201)
 
 		// C orders it; the order's total is the invoice's to be.
-		placed, err := f.asC.PlaceOrderWithResponse(ctx, client.OrderInput{CustomerId: f.C.ID, PlanId: plan.JSON201.Id,
+		placed, err := f.asC.PlaceOrderWithResponse(ctx, &client.PlaceOrderParams{IdempotencyKey: ptr("order-1")}, client.OrderInput{CustomerId: f.C.ID, PlanId: plan.JSON201.Id,
 			Period: "1m", Resources: &map[string]int64{"mailbox": 8}})
 		expect(t, "place order", placed, err, 201)
 		o := placed.JSON201
