@@ -25,6 +25,7 @@ type Config struct {
 	Demo               bool
 	PasswordHashMemory int
 	BillingShards      int
+	RateLimit          float64
 }
 
 // setting is one row of the configuration table (README and --help).
@@ -43,6 +44,7 @@ var settings = []setting{
 	{"task-poll-interval", "MARKETPLANE_TASK_POLL_INTERVAL", "1s", "how often workers look for new tasks"},
 	{"shutdown-timeout", "MARKETPLANE_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown waits for requests and tasks"},
 	{"password-hash-memory", "MARKETPLANE_PASSWORD_HASH_MEMORY", "65536", "argon2id memory cost of new password hashes, in KiB"},
+	{"rate-limit", "MARKETPLANE_RATE_LIMIT", "50", "API requests per second each API key or panel user may make, per process (bursts of twice that); 0 turns limits off"},
 	{"billing-shards", "MARKETPLANE_BILLING_SHARDS", "1", "parts each day's billing is split into, run as tasks at once by the workers (PostgreSQL)"},
 }
 
@@ -111,6 +113,10 @@ func bindConfig(fs *flag.FlagSet, c *Config, which ...string) func() error {
 		m, _ := get("password-hash-memory")
 		if c.PasswordHashMemory, err = strconv.Atoi(m); err != nil || c.PasswordHashMemory < 8 {
 			return fmt.Errorf("--password-hash-memory: %q is not a number of KiB ≥ 8", m)
+		}
+		rl, _ := get("rate-limit")
+		if c.RateLimit, err = strconv.ParseFloat(rl, 64); err != nil || c.RateLimit < 0 {
+			return fmt.Errorf("--rate-limit: %q is not a number of requests per second ≥ 0", rl)
 		}
 		b, _ := get("billing-shards")
 		if c.BillingShards, err = strconv.Atoi(b); err != nil || c.BillingShards < 1 || c.BillingShards > 64 {

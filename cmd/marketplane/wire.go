@@ -87,7 +87,11 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 		if err != nil {
 			return err
 		}
-		log.Info("pruned sessions and login attempts", "sessions", sessions, "login_attempts", attempts)
+		keys, err := db.PruneIdempotencyKeys(ctx, 1000)
+		if err != nil {
+			return err
+		}
+		log.Info("pruned sessions, login attempts and idempotency keys", "sessions", sessions, "login_attempts", attempts, "idempotency_keys", keys)
 		return nil
 	}, task.KindOptions{Queue: task.QueueDefault, Priority: task.PriorityBackground, MaxAttempts: 5})
 	m.Periodic(task.DailyAt(4, 0), func() task.Args { return pruneArgs{} }, true)
@@ -343,6 +347,8 @@ func (m *Main) apiHandler(panels *web.Web) (http.Handler, error) {
 		// them at the connector (Orchestrator.ApplyStatus).
 		EnqueueProvision: m.Tasks.enqueueOrder, EnqueueSubscriptionStatus: m.Tasks.enqueueStatus,
 		PublicURL: m.Config.BaseURL,
+		// Each API key or panel user has its own budget, per process.
+		RateLimit: m.Config.RateLimit,
 		Authenticate: func(r *http.Request) (*account.Actor, error) {
 			a, err := panels.Actor(r)
 			if err != nil {
