@@ -99,7 +99,7 @@ func (a *API) idempotent(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 
-	rec := &recordingContext{humaContext: ctx}
+	rec := &recordingContext{humaContext: huma.WithValue(ctx, idempotencyKeyCtx{}, key)}
 	// The response is stored even when the client went away: its retry
 	// must find it.
 	defer func() {
@@ -157,6 +157,17 @@ func (c *recordingContext) BodyWriter() io.Writer {
 
 // Unwrap lets humago.Unwrap reach the request.
 func (c *recordingContext) Unwrap() huma.Context { return c.humaContext }
+
+// idempotencyKeyCtx is the context key of a request's Idempotency-Key,
+// for handlers that pass it on (a payment gateway's own key).
+type idempotencyKeyCtx struct{}
+
+// idempotencyKeyOf is the Idempotency-Key of the request of ctx, "" for
+// none.
+func idempotencyKeyOf(ctx context.Context) string {
+	k, _ := ctx.Value(idempotencyKeyCtx{}).(string)
+	return k
+}
 
 // documentIdempotencyKey adds the Idempotency-Key header and its 409 to a
 // POST operation in the OpenAPI document. Operations that declare the

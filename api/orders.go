@@ -15,13 +15,17 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"maps"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/gateway"
 	"github.com/marketplane/marketplane/order"
 	"github.com/marketplane/marketplane/store"
 )
@@ -108,6 +112,8 @@ type OrderInput struct {
 	Resources   map[string]int64  `json:"resources,omitempty" maxProperties:"500" example:"{\"mailbox\": 8}" doc:"Amounts by rate key, included units counted. A rate left out gets its included amount, raised to its minimum."`
 	Parameters  map[string]string `json:"parameters,omitempty" maxProperties:"100" doc:"Service parameters for the connector, checked against its manifest."`
 	ConfirmZero bool              `json:"confirm_zero,omitempty" doc:"Yes to an order that costs nothing; a free trial needs none."`
+	// PaymentSource makes the order place-and-pay in one call.
+	PaymentSource string `json:"payment_source,omitempty" maxLength:"200" example:"tok_visa" doc:"Pay in the same call: the payment provider's token of a card, charged for the order's total before the order is placed. The payment is recorded as the customer's prepaid funds, which pay the order's invoice when it is issued; should placing fail after the charge, the funds stay prepaid."`
 }
 
 func (in *OrderInput) request() store.OrderRequest {
@@ -318,6 +324,11 @@ func (a *API) quote(ctx context.Context, in *quoteInput) (*quoteOutput, error) {
 }
 
 func (a *API) placeOrder(ctx context.Context, in *placeOrderInput) (*orderCreated, error) {
+	if in.Body.PaymentSource != "" {
+		if err := a.payForOrder(ctx, &in.Body); err != nil {
+			return nil, err
+		}
+	}
 	o, err := a.db.PlaceOrder(ctx, actorFrom(ctx), in.Body.request(), a.provision(ctx))
 	if err != nil {
 		return nil, newOrderErr(err)
@@ -384,4 +395,38 @@ func (a *API) cancelOrder(ctx context.Context, in *orderActionInput) (*orderOutp
 		return nil, err
 	}
 	return orderResponse(o), nil
+}
+
+// payForOrder charges the order's total to its payment source and records
+// the payment as the customer's prepaid funds: the quote checks the order
+// (and the caller's right to place it) before anything is charged, the
+// charge's key names the customer and the priced order so that a retried
+// call charges once, and the payment is recorded by Marketplane itself —
+// the money came through the gateway, not from a person's say-so.
+func (a *API) payForOrder(ctx context.Context, in *OrderInput) error {
+	q, err := a.db.Quote(ctx, actorFrom(ctx), in.request())
+	if err != nil {
+		return newOrderErr(err)
+	}
+	total := q.Quote.Total
+	if total <= 0 {
+		return nil // nothing to pay: the order goes as it is
+	}
+	// With an Idempotency-Key a retried call is answered before it gets
+	// here; the gateway's key makes a charge that raced it charge once.
+	// Without one, every call is a purchase of its own.
+	key := "order " + strconv.FormatInt(in.CustomerID, 10) + " "
+	if k := idempotencyKeyOf(ctx); k != "" {
+		key += k
+	} else {
+		key += rand.Text()
+	}
+	receipt, err := a.gateway.Charge(ctx, gateway.ChargeRequest{AccountID: in.CustomerID, Amount: total, Currency: q.Quote.Currency,
+		Source: in.PaymentSource, IdempotencyKey: key})
+	if err != nil {
+		return err
+	}
+	_, err = a.db.ReceivePayment(ctx, account.SystemActor(), store.Payment{AccountID: in.CustomerID, Amount: total,
+		Method: "card " + receipt.ID + " (" + receipt.Method + ")", TopUp: true}, a.queueStatus(ctx))
+	return err
 }

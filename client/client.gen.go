@@ -2108,6 +2108,11 @@ type OrderInput struct {
 	// Parameters Service parameters for the connector, checked against its manifest.
 	Parameters *map[string]string `json:"parameters,omitempty"`
 
+	// PaymentSource Pay in the same call: the payment provider's token of a card, charged for the order's total before the order is placed. The payment is recorded as the customer's prepaid funds, which pay the order's invoice when it is issued; should placing fail after the charge, the funds stay prepaid.
+	//
+	// Examples: tok_visa
+	PaymentSource *string `json:"payment_source,omitempty"`
+
 	// Period The key of one of the plan's subscription periods.
 	//
 	// Examples: 1m
