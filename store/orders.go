@@ -354,32 +354,11 @@ func (db *DB) priceNew(ctx context.Context, q querier, actor *account.Actor, act
 // status and bookkeeping.
 func (db *DB) insertOrder(ctx context.Context, tx *sql.Tx, actor *account.Actor, o *Order, path string, now time.Time,
 	enqueue func(tx *sql.Tx, o *Order) error) error {
-	var err error
-	if o.Number, err = takeOrderNumber(ctx, tx, o.VendorID); err != nil {
-		return err
-	}
-	o.Status, o.Total, o.Currency = order.StatusProvisioning, o.Quote.Total, o.Quote.Currency
-	o.CreatedAt, o.UpdatedAt, o.Version = now, now, 1
+	o.Status = order.StatusProvisioning
 	if actor != nil && !actor.System {
 		o.CreatedBy = actor.UserID
 	}
-	details, err := json.Marshal(o.Details)
-	if err != nil {
-		return fmt.Errorf("order request: %w", err)
-	}
-	quote, err := json.Marshal(o.Quote)
-	if err != nil {
-		return fmt.Errorf("order quote: %w", err)
-	}
-	err = tx.QueryRowContext(ctx, `INSERT INTO orders (vendor_id, customer_id, number, type, status, reason, message,
-		subscription_id, plan_id, period_key, request, quote, total, currency, created_by_user_id, created_at, updated_at, version)
-		VALUES ($1, $2, $3, $4, $5, '', '', $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1) RETURNING id`,
-		o.VendorID, o.CustomerID, o.Number, string(o.Type), string(o.Status), nullID(o.SubscriptionID), nullID(o.PlanID),
-		o.Period, string(details), string(quote), int64(o.Total), o.Currency, nullID(o.CreatedBy), tv(now)).Scan(&o.ID)
-	if err != nil {
-		return fmt.Errorf("insert order: %w", err)
-	}
-	if err := insertTiers(ctx, tx, o); err != nil {
+	if err := insertOrderRow(ctx, tx, o, now); err != nil {
 		return err
 	}
 	if enqueue != nil {
@@ -1384,27 +1363,34 @@ func (db *DB) invoiceOrder(ctx context.Context, tx *sql.Tx, o *Order, now time.T
 // its documents, so the order adds no audit entry of its own (one per
 // renewal would double what a day's run writes).
 func (db *DB) insertRenewal(ctx context.Context, tx *sql.Tx, o *Order, now time.Time) error {
+	o.Status, o.FinishedAt = order.StatusCompleted, now
+	return insertOrderRow(ctx, tx, o, now)
+}
+
+// insertOrderRow numbers o with its vendor's next number and stores it
+// with its tiers, in o's status (FinishedAt set for a finished one).
+func insertOrderRow(ctx context.Context, tx *sql.Tx, o *Order, now time.Time) error {
 	var err error
 	if o.Number, err = takeOrderNumber(ctx, tx, o.VendorID); err != nil {
 		return err
 	}
-	o.Status, o.Total, o.Currency = order.StatusCompleted, o.Quote.Total, o.Quote.Currency
-	o.CreatedAt, o.UpdatedAt, o.FinishedAt, o.Version = now, now, now, 1
+	o.Total, o.Currency = o.Quote.Total, o.Quote.Currency
+	o.CreatedAt, o.UpdatedAt, o.Version = now, now, 1
 	details, err := json.Marshal(o.Details)
 	if err != nil {
-		return fmt.Errorf("renewal: %w", err)
+		return fmt.Errorf("order request: %w", err)
 	}
 	quote, err := json.Marshal(o.Quote)
 	if err != nil {
-		return fmt.Errorf("renewal quote: %w", err)
+		return fmt.Errorf("order quote: %w", err)
 	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO orders (vendor_id, customer_id, number, type, status, reason, message,
-		subscription_id, plan_id, period_key, request, quote, total, currency, created_at, updated_at, finished_at, version)
-		VALUES ($1, $2, $3, $4, $5, '', '', $6, $7, $8, $9, $10, $11, $12, $13, $13, $13, 1) RETURNING id`,
+		subscription_id, plan_id, period_key, request, quote, total, currency, created_by_user_id, created_at, updated_at, finished_at, version)
+		VALUES ($1, $2, $3, $4, $5, '', '', $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, 1) RETURNING id`,
 		o.VendorID, o.CustomerID, o.Number, string(o.Type), string(o.Status), nullID(o.SubscriptionID), nullID(o.PlanID),
-		o.Period, string(details), string(quote), int64(o.Total), o.Currency, tv(now)).Scan(&o.ID)
+		o.Period, string(details), string(quote), int64(o.Total), o.Currency, nullID(o.CreatedBy), tv(now), tv(o.FinishedAt)).Scan(&o.ID)
 	if err != nil {
-		return fmt.Errorf("insert renewal: %w", err)
+		return fmt.Errorf("insert order: %w", err)
 	}
 	return insertTiers(ctx, tx, o)
 }
