@@ -153,6 +153,18 @@ type accountIDPath struct {
 	ID int64 `path:"id" doc:"Account id."`
 }
 
+// accountListInput is an account's id and a page of one of its small
+// lists (see pageLoaded).
+type accountListInput struct {
+	ID int64 `path:"id" doc:"Account id."`
+	PageParams
+}
+
+// pageInput is a page of one of the provider's small lists.
+type pageInput struct {
+	PageParams
+}
+
 type accountOutput struct {
 	ETag string `header:"ETag"`
 	Body Account

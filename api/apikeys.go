@@ -78,16 +78,16 @@ func (a *API) apiKeyRoutes() {
 		summary: "Revoke an API key", description: "Takes effect at once; revoking twice is harmless."}, a.revokeAPIKey)
 }
 
-func (a *API) listAPIKeys(ctx context.Context, in *accountIDPath) (*apiKeyList, error) {
+func (a *API) listAPIKeys(ctx context.Context, in *accountListInput) (*apiKeyList, error) {
 	rows, err := a.db.APIKeys(ctx, actorFrom(ctx), in.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := &apiKeyList{Body: Page[APIKey]{Items: make([]APIKey, len(rows))}}
-	for i, k := range rows {
-		out.Body.Items[i] = apiKeyView(k)
+	page, err := pageLoaded(in.PageParams, cursorAPIKeys, rows, func(k *store.APIKey) string { return idKey(k.ID) }, apiKeyView)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &apiKeyList{Body: page}, nil
 }
 
 func (a *API) createAPIKey(ctx context.Context, in *createAPIKeyInput) (*apiKeyCreated, error) {

@@ -300,11 +300,13 @@ type reportRangeInput struct {
 	ID   int64  `path:"id" doc:"Vendor (account) id."`
 	From string `query:"from" required:"true" format:"date" example:"2027-01-01" doc:"The first day (included), by the documents' issue days."`
 	To   string `query:"to" required:"true" format:"date" example:"2027-02-01" doc:"The day after the last (excluded)."`
+	PageParams
 }
 
 type agingInput struct {
 	ID int64  `path:"id" doc:"Vendor (account) id."`
 	On string `query:"on" required:"true" format:"date" example:"2027-03-01" doc:"The day the invoices are aged on."`
+	PageParams
 }
 
 type revenueOutput struct {
@@ -650,12 +652,16 @@ func (a *API) revenueReport(ctx context.Context, in *reportRangeInput) (*revenue
 	if err != nil {
 		return nil, err
 	}
-	out := &revenueOutput{Body: Page[RevenueRow]{Items: make([]RevenueRow, len(rows))}}
-	for i, r := range rows {
-		out.Body.Items[i] = RevenueRow{Month: r.Month.Format("2006-01"), Currency: r.Currency,
-			Revenue: r.Revenue.Format(r.Currency), Cost: r.Cost.Format(r.Currency), Margin: r.Margin.Format(r.Currency)}
+	page, err := pageLoaded(in.PageParams, cursorRevenue, rows,
+		func(r store.RevenueRow) string { return r.Month.Format("2006-01") + "/" + r.Currency },
+		func(r store.RevenueRow) RevenueRow {
+			return RevenueRow{Month: r.Month.Format("2006-01"), Currency: r.Currency,
+				Revenue: r.Revenue.Format(r.Currency), Cost: r.Cost.Format(r.Currency), Margin: r.Margin.Format(r.Currency)}
+		})
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &revenueOutput{Body: page}, nil
 }
 
 func (a *API) marginsReport(ctx context.Context, in *reportRangeInput) (*marginsOutput, error) {
@@ -667,12 +673,16 @@ func (a *API) marginsReport(ctx context.Context, in *reportRangeInput) (*margins
 	if err != nil {
 		return nil, err
 	}
-	out := &marginsOutput{Body: Page[MarginRow]{Items: make([]MarginRow, len(rows))}}
-	for i, r := range rows {
-		out.Body.Items[i] = MarginRow{ResellerID: r.ResellerID, Name: r.Name, Currency: r.Currency,
-			Revenue: r.Revenue.Format(r.Currency), Cost: r.Cost.Format(r.Currency), Margin: r.Margin.Format(r.Currency)}
+	page, err := pageLoaded(in.PageParams, cursorMargins, rows,
+		func(r store.MarginRow) string { return idKey(r.ResellerID) + "/" + r.Currency },
+		func(r store.MarginRow) MarginRow {
+			return MarginRow{ResellerID: r.ResellerID, Name: r.Name, Currency: r.Currency,
+				Revenue: r.Revenue.Format(r.Currency), Cost: r.Cost.Format(r.Currency), Margin: r.Margin.Format(r.Currency)}
+		})
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &marginsOutput{Body: page}, nil
 }
 
 func (a *API) agingReport(ctx context.Context, in *agingInput) (*agingOutput, error) {
@@ -684,12 +694,16 @@ func (a *API) agingReport(ctx context.Context, in *agingInput) (*agingOutput, er
 	if err != nil {
 		return nil, err
 	}
-	out := &agingOutput{Body: Page[AgingRow]{Items: make([]AgingRow, len(rows))}}
-	for i, r := range rows {
-		c := r.Currency
-		out.Body.Items[i] = AgingRow{AccountID: r.AccountID, Name: r.Name, Currency: c, Current: r.Current.Format(c),
-			Days1To30: r.Days1To30.Format(c), Days31To60: r.Days31To60.Format(c), Days61To90: r.Days61To90.Format(c),
-			Over90: r.Over90.Format(c), Total: r.Total.Format(c)}
+	page, err := pageLoaded(in.PageParams, cursorAging, rows,
+		func(r store.AgingRow) string { return idKey(r.AccountID) + "/" + r.Currency },
+		func(r store.AgingRow) AgingRow {
+			c := r.Currency
+			return AgingRow{AccountID: r.AccountID, Name: r.Name, Currency: c, Current: r.Current.Format(c),
+				Days1To30: r.Days1To30.Format(c), Days31To60: r.Days31To60.Format(c), Days61To90: r.Days61To90.Format(c),
+				Over90: r.Over90.Format(c), Total: r.Total.Format(c)}
+		})
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &agingOutput{Body: page}, nil
 }

@@ -417,16 +417,16 @@ func (a *API) catalogRoutes() {
 	a.planRoutes()
 }
 
-func (a *API) listResourceTypes(ctx context.Context, _ *struct{}) (*resourceTypeList, error) {
+func (a *API) listResourceTypes(ctx context.Context, in *pageInput) (*resourceTypeList, error) {
 	rows, err := a.db.ResourceTypes(ctx, actorFrom(ctx))
 	if err != nil {
 		return nil, err
 	}
-	out := &resourceTypeList{Body: Page[ResourceType]{Items: make([]ResourceType, len(rows))}}
-	for i, r := range rows {
-		out.Body.Items[i] = resourceTypeView(r)
+	page, err := pageLoaded(in.PageParams, cursorResourceTypes, rows, func(r *store.ResourceType) string { return r.Key }, resourceTypeView)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &resourceTypeList{Body: page}, nil
 }
 
 func (a *API) createResourceType(ctx context.Context, in *createResourceTypeInput) (*resourceTypeCreated, error) {
@@ -471,16 +471,16 @@ func (a *API) updateResourceType(ctx context.Context, in *updateResourceTypeInpu
 	return &resourceTypeOutput{ETag: etagOf(rt.Version), Body: resourceTypeView(rt)}, nil
 }
 
-func (a *API) listTemplates(ctx context.Context, _ *struct{}) (*templateList, error) {
+func (a *API) listTemplates(ctx context.Context, in *pageInput) (*templateList, error) {
 	rows, err := a.db.Templates(ctx, actorFrom(ctx))
 	if err != nil {
 		return nil, err
 	}
-	out := &templateList{Body: Page[Template]{Items: make([]Template, len(rows))}}
-	for i, t := range rows {
-		out.Body.Items[i] = templateView(t)
+	page, err := pageLoaded(in.PageParams, cursorTemplates, rows, func(t *store.Template) string { return t.Key }, templateView)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &templateList{Body: page}, nil
 }
 
 func (a *API) createTemplate(ctx context.Context, in *createTemplateInput) (*templateCreated, error) {
@@ -524,16 +524,16 @@ func (a *API) updateTemplate(ctx context.Context, in *updateTemplateInput) (*tem
 	return &templateOutput{ETag: etagOf(t.Version), Body: templateView(t)}, nil
 }
 
-func (a *API) listPlanCategories(ctx context.Context, in *accountIDPath) (*planCategoryList, error) {
+func (a *API) listPlanCategories(ctx context.Context, in *accountListInput) (*planCategoryList, error) {
 	rows, err := a.db.PlanCategories(ctx, actorFrom(ctx), in.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := &planCategoryList{Body: Page[PlanCategory]{Items: make([]PlanCategory, len(rows))}}
-	for i, c := range rows {
-		out.Body.Items[i] = planCategoryView(c)
+	page, err := pageLoaded(in.PageParams, cursorPlanCategories, rows, func(c *store.PlanCategory) string { return c.Key }, planCategoryView)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &planCategoryList{Body: page}, nil
 }
 
 func (a *API) createPlanCategory(ctx context.Context, in *createPlanCategoryInput) (*planCategoryCreated, error) {
@@ -570,16 +570,16 @@ func (a *API) updatePlanCategory(ctx context.Context, in *updatePlanCategoryInpu
 	return &planCategoryOutput{ETag: etagOf(c.Version), Body: planCategoryView(c)}, nil
 }
 
-func (a *API) listSalesCategories(ctx context.Context, in *accountIDPath) (*salesCategoryList, error) {
+func (a *API) listSalesCategories(ctx context.Context, in *accountListInput) (*salesCategoryList, error) {
 	rows, err := a.db.SalesCategories(ctx, actorFrom(ctx), in.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := &salesCategoryList{Body: Page[SalesCategory]{Items: make([]SalesCategory, len(rows))}}
-	for i, c := range rows {
-		out.Body.Items[i] = salesCategoryView(c)
+	page, err := pageLoaded(in.PageParams, cursorSalesCategories, rows, func(c *store.SalesCategory) string { return c.Key }, salesCategoryView)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &salesCategoryList{Body: page}, nil
 }
 
 func (in *SalesCategoryInput) salesCategory(owner int64) catalog.SalesCategory {

@@ -190,16 +190,16 @@ func (a *API) connectorRoutes() {
 	}
 }
 
-func (a *API) listConnectors(ctx context.Context, _ *struct{}) (*connectorList, error) {
+func (a *API) listConnectors(ctx context.Context, in *pageInput) (*connectorList, error) {
 	rows, err := a.db.Connectors(ctx, actorFrom(ctx))
 	if err != nil {
 		return nil, err
 	}
-	out := &connectorList{Body: Page[Connector]{Items: make([]Connector, len(rows))}}
-	for i, c := range rows {
-		out.Body.Items[i] = connectorView(c)
+	page, err := pageLoaded(in.PageParams, cursorConnectors, rows, func(c *store.Connector) string { return c.Name }, connectorView)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &connectorList{Body: page}, nil
 }
 
 func (a *API) getConnector(ctx context.Context, in *connectorNamePath) (*connectorOutput, error) {

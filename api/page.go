@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/base64"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -56,6 +57,20 @@ const (
 	cursorUsers    = "user"
 	cursorAudit    = "audit"
 	cursorTasks    = "task"
+	// The lists paged by pageLoaded.
+	cursorRoles           = "role"
+	cursorAPIKeys         = "key"
+	cursorPrivileges      = "priv"
+	cursorResourceTypes   = "rtype"
+	cursorTemplates       = "tpl"
+	cursorPlanCategories  = "pcat"
+	cursorSalesCategories = "scat"
+	cursorConnectors      = "conn"
+	// The reports, whose rows are computed whole: at most a row per
+	// buyer (aging), reseller (margins) or month (revenue).
+	cursorAging   = "aging"
+	cursorMargins = "margins"
+	cursorRevenue = "revenue"
 )
 
 // encodeCursor makes an opaque cursor from the key of the last item of a
@@ -96,3 +111,41 @@ func decodeIDCursor(kind, cursor string) (int64, error) {
 }
 
 func idKey(id int64) string { return strconv.FormatInt(id, 10) }
+
+// pageLoaded pages a list the store returns whole: the small lists whose
+// size an account bounds by hand (its roles, keys, categories, webhooks;
+// the provider's resource types, templates and connectors). They read in
+// one query, so paging them in memory costs nothing and gives clients the
+// same cursor and limit as every other list. The cursor holds the key of
+// the last item; the next page starts after that item wherever it now
+// stands, and a cursor whose item has since been deleted is refused (the
+// client starts over) rather than silently skipping or repeating items.
+func pageLoaded[S, T any](p PageParams, kind string, rows []S, keyOf func(S) string, view func(S) T) (Page[T], error) {
+	after, err := decodeCursor(kind, p.Cursor)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	if after != "" {
+		i := slices.IndexFunc(rows, func(r S) bool { return keyOf(r) == after })
+		if i < 0 {
+			return Page[T]{}, badParam("query.cursor", "points at an item that no longer exists: start again from the first page")
+		}
+		rows = rows[i+1:]
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	page := Page[T]{Items: make([]T, len(rows))}
+	for i, r := range rows {
+		page.Items[i] = view(r)
+	}
+	if more {
+		page.NextCursor = encodeCursor(kind, keyOf(rows[len(rows)-1]))
+	}
+	return page, nil
+}

@@ -117,16 +117,16 @@ func (a *API) roleRoutes() {
 		summary: "List the privilege catalog"}, a.listPrivileges)
 }
 
-func (a *API) listRoles(ctx context.Context, in *accountIDPath) (*roleList, error) {
+func (a *API) listRoles(ctx context.Context, in *accountListInput) (*roleList, error) {
 	rows, err := a.db.Roles(ctx, actorFrom(ctx), in.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := &roleList{Body: Page[Role]{Items: make([]Role, len(rows))}}
-	for i, r := range rows {
-		out.Body.Items[i] = roleView(r)
+	page, err := pageLoaded(in.PageParams, cursorRoles, rows, func(r *account.Role) string { return idKey(r.ID) }, roleView)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &roleList{Body: page}, nil
 }
 
 func (a *API) createRole(ctx context.Context, in *createRoleInput) (*roleCreated, error) {
@@ -170,11 +170,14 @@ func (a *API) deleteRole(ctx context.Context, in *roleIDPath) (*struct{}, error)
 	return nil, a.db.DeleteRole(ctx, actorFrom(ctx), in.ID)
 }
 
-func (a *API) listPrivileges(ctx context.Context, _ *struct{}) (*privilegeList, error) {
-	ps := account.Privileges()
-	out := &privilegeList{Body: Page[Privilege]{Items: make([]Privilege, len(ps))}}
-	for i, p := range ps {
-		out.Body.Items[i] = Privilege{Privilege: string(p), Levels: account.Levels[p], Scoped: p == account.PrivAccounts}
+func (a *API) listPrivileges(ctx context.Context, in *pageInput) (*privilegeList, error) {
+	page, err := pageLoaded(in.PageParams, cursorPrivileges, account.Privileges(),
+		func(p account.Privilege) string { return string(p) },
+		func(p account.Privilege) Privilege {
+			return Privilege{Privilege: string(p), Levels: account.Levels[p], Scoped: p == account.PrivAccounts}
+		})
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &privilegeList{Body: page}, nil
 }
