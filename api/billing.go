@@ -19,6 +19,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -273,11 +276,26 @@ type topUpInput struct {
 }
 
 type creditOutput struct {
+	ETag string `header:"ETag" doc:"Tag of the buyer's own terms: the part PUT /accounts/{id}/terms replaces."`
 	Body Credit
 }
 
+// creditResponse is a credit standing with the tag of its own terms.
+func creditResponse(c *store.Credit) *creditOutput {
+	return &creditOutput{ETag: paymentTermsETag(c.OwnTerms), Body: creditView(c)}
+}
+
+// paymentTermsETag tags payment terms by their content: they have no version of their
+// own, and equal terms are the same representation.
+func paymentTermsETag(t account.Terms) string {
+	b, _ := json.Marshal(t)
+	sum := sha256.Sum256(b)
+	return `"terms-` + hex.EncodeToString(sum[:8]) + `"`
+}
+
 type setPaymentTermsInput struct {
-	ID   int64 `path:"id" doc:"Account id: the buyer."`
+	ID int64 `path:"id" doc:"Account id: the buyer."`
+	Conditional
 	Body PaymentTermsInput
 }
 
@@ -361,7 +379,7 @@ func (a *API) billingRoutes() {
 	register(a, op{id: "set-account-terms", method: http.MethodPut, path: "/accounts/{id}/terms", tag: credit,
 		summary:     "Set a buyer's payment terms",
 		description: "The vendor's staff set the terms as a whole; answers the buyer's credit standing with them.",
-		errors:      []int{http.StatusConflict}}, a.setPaymentTerms)
+		errors:      []int{http.StatusConflict, http.StatusPreconditionFailed}}, a.setPaymentTerms)
 	register(a, op{id: "put-account-on-credit-hold", method: http.MethodPost, path: "/accounts/{id}/credit-hold", tag: credit,
 		summary: "Put a buyer on credit hold",
 		description: "By hand: a payment does not lift it, staff release it. What the hold does to the buyer's services " +
@@ -592,15 +610,19 @@ func (a *API) getCredit(ctx context.Context, in *accountIDPath) (*creditOutput, 
 	if err != nil {
 		return nil, err
 	}
-	return &creditOutput{Body: creditView(c)}, nil
+	return creditResponse(c), nil
 }
 
 func (a *API) setPaymentTerms(ctx context.Context, in *setPaymentTermsInput) (*creditOutput, error) {
-	c, err := a.db.SetTerms(ctx, actorFrom(ctx), in.ID, in.Body.terms())
+	var check func(account.Terms) error
+	if in.IfMatch != "" {
+		check = func(own account.Terms) error { return checkIfMatch(in.IfMatch, paymentTermsETag(own)) }
+	}
+	c, err := a.db.SetTermsIf(ctx, actorFrom(ctx), in.ID, in.Body.terms(), check)
 	if err != nil {
 		return nil, err
 	}
-	return &creditOutput{Body: creditView(c)}, nil
+	return creditResponse(c), nil
 }
 
 func (a *API) putOnCreditHold(ctx context.Context, in *creditHoldInput) (*creditOutput, error) {
@@ -608,7 +630,7 @@ func (a *API) putOnCreditHold(ctx context.Context, in *creditHoldInput) (*credit
 	if err != nil {
 		return nil, err
 	}
-	return &creditOutput{Body: creditView(c)}, nil
+	return creditResponse(c), nil
 }
 
 func (a *API) releaseCreditHold(ctx context.Context, in *releaseCreditHoldInput) (*creditOutput, error) {
@@ -616,7 +638,7 @@ func (a *API) releaseCreditHold(ctx context.Context, in *releaseCreditHoldInput)
 	if err != nil {
 		return nil, err
 	}
-	return &creditOutput{Body: creditView(c)}, nil
+	return creditResponse(c), nil
 }
 
 // reportDay reads a day of a report's query. The schema checked the form

@@ -48,7 +48,9 @@ type Credit struct {
 	// NetDays; 0: invoices have no due date).
 	NetDays     int
 	CreditLimit money.Micros
-	Terms       account.Terms
+	// Terms are the terms that apply: the buyer's own (OwnTerms) if it
+	// has any, else those its vendor gives its class of buyers.
+	Terms, OwnTerms account.Terms
 	// Balance is the sum of the buyer's ledger entries: what it owes
 	// (negative: a credit in its favour).
 	Balance money.Micros
@@ -178,7 +180,7 @@ func (db *DB) credit(ctx context.Context, q querier, buyer, vendor *account.Acco
 		return nil, err
 	}
 	c := &Credit{AccountID: buyer.ID, VendorID: vendor.ID, Currency: cur, Status: buyer.Status,
-		NetDays: buyer.PaymentTermsDays, CreditLimit: buyer.CreditLimit, Terms: row.terms, HoldManual: row.manual,
+		NetDays: buyer.PaymentTermsDays, CreditLimit: buyer.CreditLimit, Terms: row.terms, OwnTerms: row.own, HoldManual: row.manual,
 		ReleasedUntil: row.releasedUntil, ReleaseReason: row.releaseReason, PAYGShortSince: row.paygShortSince}
 	if c.Balance, err = balance(ctx, q, buyer.ID, vendor.ID); err != nil {
 		return nil, err
@@ -226,6 +228,14 @@ func (db *DB) credit(ctx context.Context, q querier, buyer, vendor *account.Acco
 // days and credit limit stay the account's own fields). Errors:
 // ENOTFOUND, EFORBIDDEN (not the vendor's staff), EINVALID.
 func (db *DB) SetTerms(ctx context.Context, actor *account.Actor, id int64, t account.Terms) (*Credit, error) {
+	return db.SetTermsIf(ctx, actor, id, t, nil)
+}
+
+// SetTermsIf is SetTerms with a precondition: ifMatch (nil: none) gets
+// the buyer's own terms as stored, in the transaction that replaces them,
+// and its error leaves them as they were. It is how the API's If-Match
+// catches a change made since the client read the terms.
+func (db *DB) SetTermsIf(ctx context.Context, actor *account.Actor, id int64, t account.Terms, ifMatch func(own account.Terms) error) (*Credit, error) {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		tg, err := db.authorize(ctx, tx, actor, account.ManageDocuments, id)
 		if err != nil {
@@ -247,6 +257,11 @@ func (db *DB) SetTerms(ctx context.Context, actor *account.Actor, id int64, t ac
 		row, err := loadCreditRow(ctx, tx, buyer, nil)
 		if err != nil {
 			return err
+		}
+		if ifMatch != nil {
+			if err := ifMatch(row.own); err != nil {
+				return err
+			}
 		}
 		old := row.own
 		row.own = t
@@ -575,34 +590,34 @@ func (db *DB) moveSubtree(ctx context.Context, tx *sql.Tx, reseller *account.Acc
 
 // moveEach moves the subscriptions ids that are in status from (and, with
 // reason, suspended for it) to status to with reason, one by one under
-// lock, calling each; it returns how many moved.
+// lock, calling each; it returns how many moved. Their status events are
+// emitted together at the end (one probe for endpoints, not one per
+// subscription: the billing run's holds and pay-as-you-go suspensions
+// come through here).
 func (db *DB) moveEach(ctx context.Context, tx *sql.Tx, ids []int64, from subscription.Status, fromReason string,
 	to subscription.Status, reason string, each SubscriptionHook) (int, error) {
 	now := db.stamp()
-	n := 0
+	var moved []*subscription.Subscription
 	for _, id := range ids {
 		s, err := loadSubscription(ctx, tx, id, db.lockRows("s"))
 		if err != nil {
-			return n, err
+			return len(moved), err
 		}
 		if s.Status != from || (fromReason != "" && s.StatusReason != fromReason) {
 			continue
 		}
 		s.Status, s.StatusReason = to, reason
 		if err := db.saveSubscription(ctx, tx, s, now); err != nil {
-			return n, err
-		}
-		if err := db.emitStatus(ctx, tx, s, from, ""); err != nil {
-			return n, err
+			return len(moved), err
 		}
 		if each != nil {
 			if err := each(tx, s); err != nil {
-				return n, err
+				return len(moved), err
 			}
 		}
-		n++
+		moved = append(moved, s)
 	}
-	return n, nil
+	return len(moved), db.emitStatuses(ctx, tx, moved, from)
 }
 
 // reviewCredit applies buyer's terms on day: the automatic hold (put when
