@@ -122,6 +122,10 @@ func catalogContract(t *testing.T, c *contract) []contractCase {
 			check: exactly("mailbox", "storage")},
 		{op: "list-resource-types", name: "over the rate limit", who: throttled, method: "GET", path: "/resource-types", want: 429,
 			check: catalogRetryAfter},
+		{op: "list-resource-types", name: "one a page", who: "C", method: "GET", path: "/resource-types?limit=1", want: 200,
+			check: exactly("mailbox")},
+		{op: "list-resource-types", name: "another list's cursor", who: "C", method: "GET",
+			path: "/resource-types?cursor=" + encodeCursor(cursorTemplates, "office"), want: 400, field: "query.cursor"},
 		{op: "create-resource-type", name: "the provider", who: "P", method: "POST", path: "/resource-types", body: rtBody, want: 201,
 			check: func(t *testing.T, r *response) {
 				var rt ResourceType
@@ -164,6 +168,7 @@ func catalogContract(t *testing.T, c *contract) []contractCase {
 			check: exactly("office")},
 		{op: "list-templates", name: "over the rate limit", who: throttled, method: "GET", path: "/templates", want: 429,
 			check: catalogRetryAfter},
+		{op: "list-templates", name: "limit out of range", who: "C", method: "GET", path: "/templates?limit=0", want: 400, field: "query.limit"},
 		{op: "create-template", name: "the provider", who: "P", method: "POST", path: "/templates", body: tplBody, want: 201,
 			check: func(t *testing.T, r *response) {
 				var tpl Template
