@@ -10,6 +10,7 @@
 //	marketplane sync PLAN --options … sync a plan's delegated copies
 //	marketplane tasks …               list, retry or cancel tasks
 //	marketplane openapi               print the OpenAPI document
+//	marketplane api RESOURCE VERB     call a running server's API with a key
 //	marketplane bench NAME            run a benchmark and print its figures
 //	marketplane version               print the version
 package main
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdBench(ctx, rest, stdout, stderr)
 	case "bill":
 		err = cmdBill(ctx, rest, stdout, stderr)
+	case "api":
+		return cmdAPI(ctx, rest, stdout, stderr) // reports its own errors
 	case "version":
 		fmt.Fprintln(stdout, "marketplane", buildVersion())
 		return 0
@@ -125,6 +128,7 @@ Commands:
   sync PLAN --options LIST    sync a plan's delegated copies (--dry-run: print what would change)
   openapi                     print the REST API's OpenAPI 3.1 document
   bill --date D | --from D1 --to D2  run the daily billing of a day, or simulate a span day by day
+  api RESOURCE VERB           call a running server's REST API with an API key (accounts, orders, documents …)
   bench NAME [--scale N]      run a benchmark (`+benchNames()+`) and print its figures
   version                     print the version
 
