@@ -648,6 +648,10 @@ func reportDay(name, s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, badParam("query."+name, "must be a date such as 2027-01-31")
 	}
+	// PostgreSQL has no year 0 (1 BC): such a day fails the query.
+	if t.Year() < 1 {
+		return time.Time{}, badParam("query."+name, "must be in year 1 or later")
+	}
 	return t, nil
 }
 

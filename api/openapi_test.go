@@ -33,6 +33,7 @@ var wantOperations = []string{
 	"quote-order", "place-order", "list-orders", "get-order", "retry-order", "cancel-order",
 	"list-subscriptions", "get-subscription", "change-subscription", "cancel-subscription", "set-subscription-auto-renew",
 	"suspend-subscription", "resume-subscription", "restore-subscription", "list-subscription-usage",
+	"record-subscription-usage",
 	"list-documents", "get-document", "get-document-pdf", "get-document-html",
 	"record-payment", "top-up-account", "get-account-credit", "set-account-terms",
 	"put-account-on-credit-hold", "release-account-credit-hold",

@@ -194,6 +194,12 @@ func (a *API) subscriptionRoutes() {
 	register(a, op{id: "list-subscription-usage", method: http.MethodGet, path: "/subscriptions/{id}/usage", tag: tag,
 		summary:     "List the usage readings of a subscription",
 		description: "Oldest first, as the connector reported them; at most 10,000 readings per request."}, a.listUsage)
+	register(a, op{id: "record-subscription-usage", method: http.MethodPost, path: "/subscriptions/{id}/usage", tag: tag,
+		summary: "Report usage readings of a subscription",
+		description: "Staff of the accounts above the customer report what they metered themselves (a service without a " +
+			"connector that reports usage): readings of the resources the plan rates, not in the future, billed as a " +
+			"connector's are. A reading of a resource at a time stored already is kept as it was. Answers the readings as stored.",
+		status: http.StatusCreated}, a.recordUsage)
 }
 
 func (a *API) listSubscriptions(ctx context.Context, in *listSubscriptionsInput) (*subscriptionPage, error) {

@@ -1,8 +1,11 @@
 package api
 
-// The usage route: the readings connectors report for a subscription (the
-// usage collector stores them, store/usage.go), for gauges in panels and,
-// later, pay-as-you-go and overuse billing.
+// The usage routes: the readings connectors report for a subscription (the
+// usage collector stores them, store/usage.go), for gauges in panels and
+// pay-as-you-go and overuse billing; and the readings a vendor's staff
+// report themselves, for services they meter without a connector. The
+// store authorizes both (a customer lists its usage but does not report
+// it).
 
 import (
 	"context"
@@ -36,6 +39,28 @@ type usageOutput struct {
 	Body Page[UsageRecord]
 }
 
+// UsageReadingInput is one reading a vendor reports.
+type UsageReadingInput struct {
+	Resource string    `json:"resource" minLength:"1" maxLength:"200" example:"storage" doc:"The key of a rate of the subscription's plan."`
+	Value    int64     `json:"value" minimum:"0" doc:"The amount in the resource's unit."`
+	Additive bool      `json:"additive,omitempty" doc:"true: consumed since the previous reading (a counter); false, the default: the current value (a gauge)."`
+	At       time.Time `json:"at,omitzero" doc:"When it was measured, not in the future; absent: now. A reading of the same resource at the same time is stored once."`
+}
+
+// UsageReport is readings of one subscription a vendor reports at once.
+type UsageReport struct {
+	Readings []UsageReadingInput `json:"readings" minItems:"1" maxItems:"1000"`
+}
+
+type recordUsageInput struct {
+	ID   int64 `path:"id" doc:"Subscription id."`
+	Body UsageReport
+}
+
+type usageRecorded struct {
+	Body Page[UsageRecord]
+}
+
 // defaultUsageDays is the range of a usage request that names no start.
 const defaultUsageDays = 30
 
@@ -45,13 +70,18 @@ func timeParam(name, s string, def time.Time) (time.Time, error) {
 	if s == "" {
 		return def, nil
 	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		t, err = time.Parse(time.RFC3339, s)
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
+	if err != nil {
+		return time.Time{}, badParam("query."+name, "must be a date such as 2027-01-31 or an RFC 3339 time such as 2027-01-31T12:00:00Z")
 	}
-	return time.Time{}, badParam("query."+name, "must be a date such as 2027-01-31 or an RFC 3339 time such as 2027-01-31T12:00:00Z")
+	// PostgreSQL has no year 0 (1 BC): such a time fails the query.
+	if t = t.UTC(); t.Year() < 1 {
+		return time.Time{}, badParam("query."+name, "must be in year 1 or later")
+	}
+	return t, nil
 }
 
 // queryInvalid locates the field errors of an EINVALID error in the query
@@ -87,4 +117,22 @@ func (a *API) listUsage(ctx context.Context, in *usageInput) (*usageOutput, erro
 
 func usageView(u store.UsageRecord) UsageRecord {
 	return UsageRecord{Resource: u.Resource, Value: u.Value, Additive: u.Additive, At: u.At, CollectedAt: u.CollectedAt}
+}
+
+// recordUsage stores the readings a vendor's staff report; the store
+// authorizes them and checks them against the subscription's plan.
+func (a *API) recordUsage(ctx context.Context, in *recordUsageInput) (*usageRecorded, error) {
+	readings := make([]store.UsageReading, len(in.Body.Readings))
+	for i, r := range in.Body.Readings {
+		readings[i] = store.UsageReading{Resource: r.Resource, Value: r.Value, Additive: r.Additive, At: r.At}
+	}
+	rows, err := a.db.ReportUsage(ctx, actorFrom(ctx), in.ID, readings)
+	if err != nil {
+		return nil, err
+	}
+	out := &usageRecorded{Body: Page[UsageRecord]{Items: make([]UsageRecord, len(rows))}}
+	for i, u := range rows {
+		out.Body.Items[i] = usageView(u)
+	}
+	return out, nil
 }

@@ -93,3 +93,126 @@ func TestUsageAPI(t *testing.T) {
 		f.must(t, 404, "C", "GET", "/subscriptions/987654/usage", nil).Problem(t)
 	})
 }
+
+// meteredPlan is L2's own plan "metered": 10.00 a month, no setup, 5
+// mailboxes included, and storage with 50 GB included and 0.10 per GB of
+// overuse above them.
+func meteredPlan(t *testing.T, f *fixture) Plan {
+	t.Helper()
+	withCatalog(t, f)
+	body := planBody("metered")
+	body["periods"].([]any)[0].(map[string]any)["setup"] = map[string]any{"amount": "0"}
+	body["rates"] = append(body["rates"].([]any), map[string]any{"key": "storage", "resource": "storage", "included": 50, "min": 0,
+		"max": -1, "overuse": map[string]any{"amount": "0.10"}, "measurable": true, "sort": 2})
+	var p Plan
+	f.must(t, 201, "L2", "POST", "/accounts/"+id(f.L2.ID)+"/plans", body).JSON(t, &p)
+	return p
+}
+
+func readings(rs ...map[string]any) map[string]any {
+	return map[string]any{"readings": rs}
+}
+
+// TestRecordUsageAPI: the vendor's side reports the storage it metered
+// for C's subscription of L2's "metered" plan, for the month
+// [2027-01-10, 2027-02-10); the highest reading, 73 GB, is 23 above the 50
+// included, so the renewal on 2027-02-10 bills
+//
+//	recurring [2027-02-10, 2027-03-10)             10.00
+//	overuse storage 23 × 0.10                        2.30
+//	total                                           12.30
+//
+// C does not report its own usage; what is refused stores nothing.
+func TestRecordUsageAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		clock := saleClock(db) // 2027-01-10 15:00 UTC
+		withOrders(t, f)
+		plan := meteredPlan(t, f)
+		o := placed(t, f, "C", orderBody(f.C.ID, plan.ID, 5))
+		base := "/subscriptions/" + id(o.SubscriptionID) + "/usage"
+		clock.Set(time.Date(2027, 2, 9, 12, 0, 0, 0, time.UTC))
+
+		var got Page[UsageRecord]
+		f.must(t, 201, "L2", "POST", base, readings(
+			map[string]any{"resource": "storage", "value": 41, "at": "2027-01-15T17:00:00Z"},
+			map[string]any{"resource": "storage", "value": 73, "at": "2027-01-20T17:00:00Z"},
+		)).JSON(t, &got)
+		want := []string{"2027-01-15T17:00:00Z storage 41", "2027-01-20T17:00:00Z storage 73"}
+		if s := usageStrings(got); !slices.Equal(s, want) {
+			t.Errorf("recorded %v, want %v", s, want)
+		}
+		for _, u := range got.Items {
+			if !u.CollectedAt.Equal(clock.Now()) {
+				t.Errorf("%+v: collected at %s, want now", u, u.CollectedAt)
+			}
+		}
+		// A reseller further up reports too; a reading without a time is
+		// measured now; one given again is kept as it was stored.
+		f.must(t, 201, "L1a", "POST", base, readings(
+			map[string]any{"resource": "storage", "value": 60, "at": "2027-02-01T17:00:00Z"},
+			map[string]any{"resource": "mailbox", "value": 4},
+			map[string]any{"resource": "storage", "value": 999, "at": "2027-01-15T17:00:00Z"},
+		)).JSON(t, &got)
+		want = []string{"2027-02-01T17:00:00Z storage 60", "2027-02-09T12:00:00Z mailbox 4", "2027-01-15T17:00:00Z storage 41"}
+		if s := usageStrings(got); !slices.Equal(s, want) {
+			t.Errorf("recorded %v, want %v", s, want)
+		}
+
+		for _, c := range []struct {
+			name, who string
+			body      any
+			status    int
+			field     string
+		}{
+			{"customer", "C", readings(map[string]any{"resource": "storage", "value": 1}), 403, ""},
+			{"read-only staff", "L1a-support", readings(map[string]any{"resource": "storage", "value": 1}), 403, ""},
+			{"sibling", "L1b", readings(map[string]any{"resource": "storage", "value": 1}), 404, ""},
+			{"future", "L2", readings(map[string]any{"resource": "storage", "value": 1, "at": "2027-02-09T12:00:01Z"}), 400, "body.readings[0].at"},
+			{"before the subscription", "L2", readings(map[string]any{"resource": "storage", "value": 1, "at": "2027-01-08T12:00:00Z"}), 400, "body.readings[0].at"},
+			{"year zero", "L2", readings(map[string]any{"resource": "storage", "value": 1, "at": "0000-01-01T00:00:00Z"}), 400, "body.readings[0].at"},
+			{"unknown resource", "L2", readings(map[string]any{"resource": "storage", "value": 1}, map[string]any{"resource": "cpu", "value": 1}),
+				400, "body.readings[1].resource"},
+			{"negative", "L2", readings(map[string]any{"resource": "storage", "value": -1}), 400, "body.readings[0].value"},
+			{"empty resource", "L2", readings(map[string]any{"resource": "", "value": 1}), 400, "body.readings[0].resource"},
+			{"none", "L2", readings(), 400, "body.readings"},
+		} {
+			p := f.must(t, c.status, c.who, "POST", base, c.body).Problem(t)
+			if c.field != "" && !slices.Contains(p.locations(), c.field) {
+				t.Errorf("%s: %v, want %s", c.name, p.locations(), c.field)
+			}
+			if c.status == 404 && p.Detail != "subscription not found" {
+				t.Errorf("%s: %+v", c.name, p)
+			}
+		}
+		f.must(t, 404, "L2", "POST", "/subscriptions/987654/usage", readings(map[string]any{"resource": "storage", "value": 1})).Problem(t)
+
+		// The list holds what was reported, nothing refused.
+		p := decode[Page[UsageRecord]](t, f.must(t, 200, "C", "GET", base+"?from=2027-01-01&to=2027-03-01", nil))
+		want = []string{"2027-01-15T17:00:00Z storage 41", "2027-01-20T17:00:00Z storage 73", "2027-02-01T17:00:00Z storage 60",
+			"2027-02-09T12:00:00Z mailbox 4"}
+		if s := usageStrings(p); !slices.Equal(s, want) {
+			t.Errorf("usage %v, want %v", s, want)
+		}
+
+		// Billed as a connector's readings are.
+		clock.Set(time.Date(2027, 2, 10, 1, 0, 0, 0, time.UTC))
+		res, err := db.BillDay(ctx, time.Date(2027, 2, 10, 0, 0, 0, 0, time.UTC))
+		if err != nil || len(res.Failures) != 0 {
+			t.Fatalf("bill: %+v, %v", res, err)
+		}
+		docs := decode[Page[Document]](t, f.must(t, 200, "C", "GET", "/documents?type=invoice&account_id="+id(f.C.ID), nil))
+		if len(docs.Items) != 2 {
+			t.Fatalf("invoices %+v", docs.Items)
+		}
+		inv := docs.Items[0]
+		var lines []string
+		for _, l := range inv.Lines {
+			lines = append(lines, l.What+" "+l.Resource+" "+l.Quantity+" "+l.Amount)
+		}
+		if wantLines := []string{"recurring   10.00", "overuse storage 23 2.30"}; !slices.Equal(lines, wantLines) || inv.Total != "12.30" {
+			t.Errorf("renewal invoice %v total %s, want %v total 12.30", lines, inv.Total, wantLines)
+		}
+	})
+}

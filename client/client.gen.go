@@ -3292,6 +3292,23 @@ type UpdateUserInputBody struct {
 	Login       *string `json:"login,omitempty"`
 }
 
+// UsageReadingInput defines model for UsageReadingInput.
+type UsageReadingInput struct {
+	// Additive true: consumed since the previous reading (a counter); false, the default: the current value (a gauge).
+	Additive *bool `json:"additive,omitempty"`
+
+	// At When it was measured, not in the future; absent: now. A reading of the same resource at the same time is stored once.
+	At *time.Time `json:"at,omitempty"`
+
+	// Resource The key of a rate of the subscription's plan.
+	//
+	// Examples: storage
+	Resource string `json:"resource"`
+
+	// Value The amount in the resource's unit.
+	Value int64 `json:"value"`
+}
+
 // UsageRecord defines model for UsageRecord.
 type UsageRecord struct {
 	// Additive true: consumed since the previous reading (a counter); false: the current value (a gauge).
@@ -3310,6 +3327,11 @@ type UsageRecord struct {
 
 	// Value The amount in the resource's unit.
 	Value int64 `json:"value"`
+}
+
+// UsageReport defines model for UsageReport.
+type UsageReport struct {
+	Readings *[]UsageReadingInput `json:"readings"`
 }
 
 // User defines model for User.
@@ -3417,6 +3439,15 @@ type UpdateAccountParams struct {
 	IfMatch *string `json:"If-Match,omitempty"`
 }
 
+// ListApiKeysParams defines parameters for ListApiKeys.
+type ListApiKeysParams struct {
+	// Cursor Opaque cursor from next_cursor of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // CreateApiKeyParams defines parameters for CreateApiKey.
 type CreateApiKeyParams struct {
 	// IdempotencyKey Makes a retry safe: a key of the client's choosing (at most 255 characters). A replay with the same key and the same request answers the stored response with Idempotent-Replayed: true; the same key with another request, or while the first still runs, is 409. Keys are kept 24 hours, per API key and path; server errors are not kept.
@@ -3477,6 +3508,15 @@ type RecordPaymentParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// ListPlanCategoriesParams defines parameters for ListPlanCategories.
+type ListPlanCategoriesParams struct {
+	// Cursor Opaque cursor from next_cursor of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // CreatePlanCategoryParams defines parameters for CreatePlanCategory.
 type CreatePlanCategoryParams struct {
 	// IdempotencyKey Makes a retry safe: a key of the client's choosing (at most 255 characters). A replay with the same key and the same request answers the stored response with Idempotent-Replayed: true; the same key with another request, or while the first still runs, is 409. Keys are kept 24 hours, per API key and path; server errors are not kept.
@@ -3519,10 +3559,28 @@ type CreatePlanParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// ListAccountRolesParams defines parameters for ListAccountRoles.
+type ListAccountRolesParams struct {
+	// Cursor Opaque cursor from next_cursor of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // CreateRoleParams defines parameters for CreateRole.
 type CreateRoleParams struct {
 	// IdempotencyKey Makes a retry safe: a key of the client's choosing (at most 255 characters). A replay with the same key and the same request answers the stored response with Idempotent-Replayed: true; the same key with another request, or while the first still runs, is 409. Keys are kept 24 hours, per API key and path; server errors are not kept.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// ListSalesCategoriesParams defines parameters for ListSalesCategories.
+type ListSalesCategoriesParams struct {
+	// Cursor Opaque cursor from next_cursor of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // CreateSalesCategoryParams defines parameters for CreateSalesCategory.
@@ -3550,6 +3608,12 @@ type SetAccountStatusParams struct {
 
 	// IdempotencyKey Makes a retry safe: a key of the client's choosing (at most 255 characters). A replay with the same key and the same request answers the stored response with Idempotent-Replayed: true; the same key with another request, or while the first still runs, is 409. Keys are kept 24 hours, per API key and path; server errors are not kept.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// SetAccountTermsParams defines parameters for SetAccountTerms.
+type SetAccountTermsParams struct {
+	// IfMatch ETag from a previous read; the update fails with 412 if the resource changed since.
+	IfMatch *string `json:"If-Match,omitempty"`
 }
 
 // TopUpAccountParams defines parameters for TopUpAccount.
@@ -3583,6 +3647,15 @@ type CreateWebhookParams struct {
 type RevokeApiKeyParams struct {
 	// IdempotencyKey Makes a retry safe: a key of the client's choosing (at most 255 characters). A replay with the same key and the same request answers the stored response with Idempotent-Replayed: true; the same key with another request, or while the first still runs, is 409. Keys are kept 24 hours, per API key and path; server errors are not kept.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// ListConnectorsParams defines parameters for ListConnectors.
+type ListConnectorsParams struct {
+	// Cursor Opaque cursor from next_cursor of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // RegisterConnectorParams defines parameters for RegisterConnector.
@@ -3738,10 +3811,28 @@ type PreviewPlanSyncParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// ListPrivilegesParams defines parameters for ListPrivileges.
+type ListPrivilegesParams struct {
+	// Cursor Opaque cursor from next_cursor of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // QuoteOrderParams defines parameters for QuoteOrder.
 type QuoteOrderParams struct {
 	// IdempotencyKey Makes a retry safe: a key of the client's choosing (at most 255 characters). A replay with the same key and the same request answers the stored response with Idempotent-Replayed: true; the same key with another request, or while the first still runs, is 409. Keys are kept 24 hours, per API key and path; server errors are not kept.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// ListResourceTypesParams defines parameters for ListResourceTypes.
+type ListResourceTypesParams struct {
+	// Cursor Opaque cursor from next_cursor of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // CreateResourceTypeParams defines parameters for CreateResourceType.
@@ -3847,6 +3938,12 @@ type ListSubscriptionUsageParams struct {
 	To *string `form:"to,omitempty" json:"to,omitempty"`
 }
 
+// RecordSubscriptionUsageParams defines parameters for RecordSubscriptionUsage.
+type RecordSubscriptionUsageParams struct {
+	// IdempotencyKey Makes a retry safe: a key of the client's choosing (at most 255 characters). A replay with the same key and the same request answers the stored response with Idempotent-Replayed: true; the same key with another request, or while the first still runs, is 409. Keys are kept 24 hours, per API key and path; server errors are not kept.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // ListTasksParams defines parameters for ListTasks.
 type ListTasksParams struct {
 	// Status Only tasks with this status.
@@ -3875,6 +3972,15 @@ type CancelTaskParams struct {
 type RetryTaskParams struct {
 	// IdempotencyKey Makes a retry safe: a key of the client's choosing (at most 255 characters). A replay with the same key and the same request answers the stored response with Idempotent-Replayed: true; the same key with another request, or while the first still runs, is 409. Keys are kept 24 hours, per API key and path; server errors are not kept.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// ListTemplatesParams defines parameters for ListTemplates.
+type ListTemplatesParams struct {
+	// Cursor Opaque cursor from next_cursor of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // CreateTemplateParams defines parameters for CreateTemplate.
@@ -3911,6 +4017,12 @@ type SetUserRolesParams struct {
 type GetAgingReportParams struct {
 	// On The day the invoices are aged on.
 	On openapi_types.Date `form:"on" json:"on"`
+
+	// Cursor Opaque cursor from next_cursor of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // GetMarginsReportParams defines parameters for GetMarginsReport.
@@ -3920,6 +4032,12 @@ type GetMarginsReportParams struct {
 
 	// To The day after the last (excluded).
 	To openapi_types.Date `form:"to" json:"to"`
+
+	// Cursor Opaque cursor from next_cursor of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // GetRevenueReportParams defines parameters for GetRevenueReport.
@@ -3929,6 +4047,12 @@ type GetRevenueReportParams struct {
 
 	// To The day after the last (excluded).
 	To openapi_types.Date `form:"to" json:"to"`
+
+	// Cursor Opaque cursor from next_cursor of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // RedeliverWebhookParams defines parameters for RedeliverWebhook.
@@ -4044,6 +4168,9 @@ type SetSubscriptionAutoRenewJSONRequestBody = AutoRenew
 
 // ChangeSubscriptionJSONRequestBody defines body for ChangeSubscription for application/json ContentType.
 type ChangeSubscriptionJSONRequestBody = ChangeInput
+
+// RecordSubscriptionUsageJSONRequestBody defines body for RecordSubscriptionUsage for application/json ContentType.
+type RecordSubscriptionUsageJSONRequestBody = UsageReport
 
 // CreateTemplateJSONRequestBody defines body for CreateTemplate for application/json ContentType.
 type CreateTemplateJSONRequestBody = TemplateInput
@@ -4193,7 +4320,7 @@ type ClientInterface interface {
 	// ListApiKeys List the API keys of an account
 	//
 	// Corresponds with GET /accounts/{id}/api-keys (the `ListApiKeys` operationId).
-	ListApiKeys(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListApiKeys(ctx context.Context, id int64, params *ListApiKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateApiKeyWithBody Create an API key
 	//
@@ -4333,7 +4460,7 @@ type ClientInterface interface {
 	// In key order.
 	//
 	// Corresponds with GET /accounts/{id}/plan-categories (the `ListPlanCategories` operationId).
-	ListPlanCategories(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListPlanCategories(ctx context.Context, id int64, params *ListPlanCategoriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreatePlanCategoryWithBody Create a plan category
 	//
@@ -4393,7 +4520,7 @@ type ClientInterface interface {
 	// The built-in roles and the custom roles of the account and its ancestors.
 	//
 	// Corresponds with GET /accounts/{id}/roles (the `ListAccountRoles` operationId).
-	ListAccountRoles(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListAccountRoles(ctx context.Context, id int64, params *ListAccountRolesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateRoleWithBody Create a custom role
 	//
@@ -4418,7 +4545,7 @@ type ClientInterface interface {
 	// In tree order: each category followed by its sub-categories, siblings by position.
 	//
 	// Corresponds with GET /accounts/{id}/sales-categories (the `ListSalesCategories` operationId).
-	ListSalesCategories(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListSalesCategories(ctx context.Context, id int64, params *ListSalesCategoriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateSalesCategoryWithBody Create a sales category
 	//
@@ -4495,7 +4622,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /accounts/{id}/terms (the `SetAccountTerms` operationId).
-	SetAccountTermsWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	SetAccountTermsWithBody(ctx context.Context, id int64, params *SetAccountTermsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SetAccountTerms Set a buyer's payment terms
 	//
@@ -4504,7 +4631,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PUT /accounts/{id}/terms (the `SetAccountTerms` operationId).
-	SetAccountTerms(ctx context.Context, id int64, body SetAccountTermsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	SetAccountTerms(ctx context.Context, id int64, params *SetAccountTermsParams, body SetAccountTermsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// TopUpAccountWithBody Add prepaid funds to a buyer's account
 	//
@@ -4587,7 +4714,7 @@ type ClientInterface interface {
 	// By name. Connectors are the provider's: only its users see them, only its catalog managers register them.
 	//
 	// Corresponds with GET /connectors (the `ListConnectors` operationId).
-	ListConnectors(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListConnectors(ctx context.Context, params *ListConnectorsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RegisterConnectorWithBody Register a connector
 	//
@@ -4819,7 +4946,7 @@ type ClientInterface interface {
 	// ListPrivileges List the privilege catalog
 	//
 	// Corresponds with GET /privileges (the `ListPrivileges` operationId).
-	ListPrivileges(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListPrivileges(ctx context.Context, params *ListPrivilegesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// QuoteOrderWithBody Price a new subscription
 	//
@@ -4844,7 +4971,7 @@ type ClientInterface interface {
 	// In key order. Resource types and templates belong to the provider: everyone signed in reads them, the provider's catalog managers change them.
 	//
 	// Corresponds with GET /resource-types (the `ListResourceTypes` operationId).
-	ListResourceTypes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListResourceTypes(ctx context.Context, params *ListResourceTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateResourceTypeWithBody Create a resource type
 	//
@@ -4988,6 +5115,24 @@ type ClientInterface interface {
 	// Corresponds with GET /subscriptions/{id}/usage (the `ListSubscriptionUsage` operationId).
 	ListSubscriptionUsage(ctx context.Context, id int64, params *ListSubscriptionUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RecordSubscriptionUsageWithBody Report usage readings of a subscription
+	//
+	// Staff of the accounts above the customer report what they metered themselves (a service without a connector that reports usage): readings of the resources the plan rates, not in the future, billed as a connector's are. A reading of a resource at a time stored already is kept as it was. Answers the readings as stored.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /subscriptions/{id}/usage (the `RecordSubscriptionUsage` operationId).
+	RecordSubscriptionUsageWithBody(ctx context.Context, id int64, params *RecordSubscriptionUsageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecordSubscriptionUsage Report usage readings of a subscription
+	//
+	// Staff of the accounts above the customer report what they metered themselves (a service without a connector that reports usage): readings of the resources the plan rates, not in the future, billed as a connector's are. A reading of a resource at a time stored already is kept as it was. Answers the readings as stored.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /subscriptions/{id}/usage (the `RecordSubscriptionUsage` operationId).
+	RecordSubscriptionUsage(ctx context.Context, id int64, params *RecordSubscriptionUsageParams, body RecordSubscriptionUsageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetSyncRun Get a sync run
 	//
 	// Corresponds with GET /sync-runs/{id} (the `GetSyncRun` operationId).
@@ -5018,7 +5163,7 @@ type ClientInterface interface {
 	// In key order. Resource types and templates belong to the provider: everyone signed in reads them, the provider's catalog managers change them.
 	//
 	// Corresponds with GET /templates (the `ListTemplates` operationId).
-	ListTemplates(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListTemplates(ctx context.Context, params *ListTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateTemplateWithBody Create a service template
 	//
@@ -5302,8 +5447,8 @@ func (c *Client) UpdateAccount(ctx context.Context, id int64, params *UpdateAcco
 // ListApiKeys List the API keys of an account
 //
 // Corresponds with GET /accounts/{id}/api-keys (the `ListApiKeys` operationId).
-func (c *Client) ListApiKeys(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListApiKeysRequest(c.Server, id)
+func (c *Client) ListApiKeys(ctx context.Context, id int64, params *ListApiKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListApiKeysRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5622,8 +5767,8 @@ func (c *Client) RecordPayment(ctx context.Context, id int64, params *RecordPaym
 // In key order.
 //
 // Corresponds with GET /accounts/{id}/plan-categories (the `ListPlanCategories` operationId).
-func (c *Client) ListPlanCategories(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListPlanCategoriesRequest(c.Server, id)
+func (c *Client) ListPlanCategories(ctx context.Context, id int64, params *ListPlanCategoriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPlanCategoriesRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5762,8 +5907,8 @@ func (c *Client) CreatePlan(ctx context.Context, id int64, params *CreatePlanPar
 // The built-in roles and the custom roles of the account and its ancestors.
 //
 // Corresponds with GET /accounts/{id}/roles (the `ListAccountRoles` operationId).
-func (c *Client) ListAccountRoles(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListAccountRolesRequest(c.Server, id)
+func (c *Client) ListAccountRoles(ctx context.Context, id int64, params *ListAccountRolesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAccountRolesRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5817,8 +5962,8 @@ func (c *Client) CreateRole(ctx context.Context, id int64, params *CreateRolePar
 // In tree order: each category followed by its sub-categories, siblings by position.
 //
 // Corresponds with GET /accounts/{id}/sales-categories (the `ListSalesCategories` operationId).
-func (c *Client) ListSalesCategories(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListSalesCategoriesRequest(c.Server, id)
+func (c *Client) ListSalesCategories(ctx context.Context, id int64, params *ListSalesCategoriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSalesCategoriesRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5984,8 +6129,8 @@ func (c *Client) SetAccountStatus(ctx context.Context, id int64, params *SetAcco
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PUT /accounts/{id}/terms (the `SetAccountTerms` operationId).
-func (c *Client) SetAccountTermsWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSetAccountTermsRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) SetAccountTermsWithBody(ctx context.Context, id int64, params *SetAccountTermsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetAccountTermsRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6003,8 +6148,8 @@ func (c *Client) SetAccountTermsWithBody(ctx context.Context, id int64, contentT
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PUT /accounts/{id}/terms (the `SetAccountTerms` operationId).
-func (c *Client) SetAccountTerms(ctx context.Context, id int64, body SetAccountTermsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSetAccountTermsRequest(c.Server, id, body)
+func (c *Client) SetAccountTerms(ctx context.Context, id int64, params *SetAccountTermsParams, body SetAccountTermsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetAccountTermsRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6196,8 +6341,8 @@ func (c *Client) RevokeApiKey(ctx context.Context, id int64, params *RevokeApiKe
 // By name. Connectors are the provider's: only its users see them, only its catalog managers register them.
 //
 // Corresponds with GET /connectors (the `ListConnectors` operationId).
-func (c *Client) ListConnectors(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListConnectorsRequest(c.Server)
+func (c *Client) ListConnectors(ctx context.Context, params *ListConnectorsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListConnectorsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6728,8 +6873,8 @@ func (c *Client) PreviewPlanSync(ctx context.Context, id int64, params *PreviewP
 // ListPrivileges List the privilege catalog
 //
 // Corresponds with GET /privileges (the `ListPrivileges` operationId).
-func (c *Client) ListPrivileges(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListPrivilegesRequest(c.Server)
+func (c *Client) ListPrivileges(ctx context.Context, params *ListPrivilegesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPrivilegesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6783,8 +6928,8 @@ func (c *Client) QuoteOrder(ctx context.Context, params *QuoteOrderParams, body 
 // In key order. Resource types and templates belong to the provider: everyone signed in reads them, the provider's catalog managers change them.
 //
 // Corresponds with GET /resource-types (the `ListResourceTypes` operationId).
-func (c *Client) ListResourceTypes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListResourceTypesRequest(c.Server)
+func (c *Client) ListResourceTypes(ctx context.Context, params *ListResourceTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListResourceTypesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7137,6 +7282,44 @@ func (c *Client) ListSubscriptionUsage(ctx context.Context, id int64, params *Li
 	return c.Client.Do(req)
 }
 
+// RecordSubscriptionUsageWithBody Report usage readings of a subscription
+//
+// Staff of the accounts above the customer report what they metered themselves (a service without a connector that reports usage): readings of the resources the plan rates, not in the future, billed as a connector's are. A reading of a resource at a time stored already is kept as it was. Answers the readings as stored.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /subscriptions/{id}/usage (the `RecordSubscriptionUsage` operationId).
+func (c *Client) RecordSubscriptionUsageWithBody(ctx context.Context, id int64, params *RecordSubscriptionUsageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordSubscriptionUsageRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecordSubscriptionUsage Report usage readings of a subscription
+//
+// Staff of the accounts above the customer report what they metered themselves (a service without a connector that reports usage): readings of the resources the plan rates, not in the future, billed as a connector's are. A reading of a resource at a time stored already is kept as it was. Answers the readings as stored.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /subscriptions/{id}/usage (the `RecordSubscriptionUsage` operationId).
+func (c *Client) RecordSubscriptionUsage(ctx context.Context, id int64, params *RecordSubscriptionUsageParams, body RecordSubscriptionUsageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordSubscriptionUsageRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetSyncRun Get a sync run
 //
 // Corresponds with GET /sync-runs/{id} (the `GetSyncRun` operationId).
@@ -7217,8 +7400,8 @@ func (c *Client) RetryTask(ctx context.Context, id int64, params *RetryTaskParam
 // In key order. Resource types and templates belong to the provider: everyone signed in reads them, the provider's catalog managers change them.
 //
 // Corresponds with GET /templates (the `ListTemplates` operationId).
-func (c *Client) ListTemplates(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListTemplatesRequest(c.Server)
+func (c *Client) ListTemplates(ctx context.Context, params *ListTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTemplatesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7925,7 +8108,7 @@ func NewUpdateAccountRequestWithBody(server string, id int64, params *UpdateAcco
 }
 
 // NewListApiKeysRequest constructs an http.Request for the ListApiKeys method
-func NewListApiKeysRequest(server string, id int64) (*http.Request, error) {
+func NewListApiKeysRequest(server string, id int64, params *ListApiKeysParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7948,6 +8131,45 @@ func NewListApiKeysRequest(server string, id int64) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -8589,7 +8811,7 @@ func NewRecordPaymentRequestWithBody(server string, id int64, params *RecordPaym
 }
 
 // NewListPlanCategoriesRequest constructs an http.Request for the ListPlanCategories method
-func NewListPlanCategoriesRequest(server string, id int64) (*http.Request, error) {
+func NewListPlanCategoriesRequest(server string, id int64, params *ListPlanCategoriesParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8612,6 +8834,45 @@ func NewListPlanCategoriesRequest(server string, id int64) (*http.Request, error
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -8937,7 +9198,7 @@ func NewCreatePlanRequestWithBody(server string, id int64, params *CreatePlanPar
 }
 
 // NewListAccountRolesRequest constructs an http.Request for the ListAccountRoles method
-func NewListAccountRolesRequest(server string, id int64) (*http.Request, error) {
+func NewListAccountRolesRequest(server string, id int64, params *ListAccountRolesParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8960,6 +9221,45 @@ func NewListAccountRolesRequest(server string, id int64) (*http.Request, error) 
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -9033,7 +9333,7 @@ func NewCreateRoleRequestWithBody(server string, id int64, params *CreateRolePar
 }
 
 // NewListSalesCategoriesRequest constructs an http.Request for the ListSalesCategories method
-func NewListSalesCategoriesRequest(server string, id int64) (*http.Request, error) {
+func NewListSalesCategoriesRequest(server string, id int64, params *ListSalesCategoriesParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -9056,6 +9356,45 @@ func NewListSalesCategoriesRequest(server string, id int64) (*http.Request, erro
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -9340,18 +9679,18 @@ func NewSetAccountStatusRequestWithBody(server string, id int64, params *SetAcco
 }
 
 // NewSetAccountTermsRequest calls the generic SetAccountTerms builder with application/json body
-func NewSetAccountTermsRequest(server string, id int64, body SetAccountTermsJSONRequestBody) (*http.Request, error) {
+func NewSetAccountTermsRequest(server string, id int64, params *SetAccountTermsParams, body SetAccountTermsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewSetAccountTermsRequestWithBody(server, id, "application/json", bodyReader)
+	return NewSetAccountTermsRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewSetAccountTermsRequestWithBody constructs an http.Request for the SetAccountTerms method, with any body, and a specified content type
-func NewSetAccountTermsRequestWithBody(server string, id int64, contentType string, body io.Reader) (*http.Request, error) {
+func NewSetAccountTermsRequestWithBody(server string, id int64, params *SetAccountTermsParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -9382,6 +9721,21 @@ func NewSetAccountTermsRequestWithBody(server string, id int64, contentType stri
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -9763,7 +10117,7 @@ func NewRevokeApiKeyRequest(server string, id int64, params *RevokeApiKeyParams)
 }
 
 // NewListConnectorsRequest constructs an http.Request for the ListConnectors method
-func NewListConnectorsRequest(server string) (*http.Request, error) {
+func NewListConnectorsRequest(server string, params *ListConnectorsParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -9779,6 +10133,45 @@ func NewListConnectorsRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -11120,7 +11513,7 @@ func NewPreviewPlanSyncRequestWithBody(server string, id int64, params *PreviewP
 }
 
 // NewListPrivilegesRequest constructs an http.Request for the ListPrivileges method
-func NewListPrivilegesRequest(server string) (*http.Request, error) {
+func NewListPrivilegesRequest(server string, params *ListPrivilegesParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -11136,6 +11529,45 @@ func NewListPrivilegesRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -11202,7 +11634,7 @@ func NewQuoteOrderRequestWithBody(server string, params *QuoteOrderParams, conte
 }
 
 // NewListResourceTypesRequest constructs an http.Request for the ListResourceTypes method
-func NewListResourceTypesRequest(server string) (*http.Request, error) {
+func NewListResourceTypesRequest(server string, params *ListResourceTypesParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -11218,6 +11650,45 @@ func NewListResourceTypesRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -12117,6 +12588,68 @@ func NewListSubscriptionUsageRequest(server string, id int64, params *ListSubscr
 	return req, nil
 }
 
+// NewRecordSubscriptionUsageRequest calls the generic RecordSubscriptionUsage builder with application/json body
+func NewRecordSubscriptionUsageRequest(server string, id int64, params *RecordSubscriptionUsageParams, body RecordSubscriptionUsageJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRecordSubscriptionUsageRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewRecordSubscriptionUsageRequestWithBody constructs an http.Request for the RecordSubscriptionUsage method, with any body, and a specified content type
+func NewRecordSubscriptionUsageRequestWithBody(server string, id int64, params *RecordSubscriptionUsageParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/subscriptions/%s/usage", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetSyncRunRequest constructs an http.Request for the GetSyncRun method
 func NewGetSyncRunRequest(server string, id int64) (*http.Request, error) {
 	var err error
@@ -12374,7 +12907,7 @@ func NewRetryTaskRequest(server string, id int64, params *RetryTaskParams) (*htt
 }
 
 // NewListTemplatesRequest constructs an http.Request for the ListTemplates method
-func NewListTemplatesRequest(server string) (*http.Request, error) {
+func NewListTemplatesRequest(server string, params *ListTemplatesParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -12390,6 +12923,45 @@ func NewListTemplatesRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -12848,6 +13420,30 @@ func NewGetAgingReportRequest(server string, id int64, params *GetAgingReportPar
 			}
 		}
 
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -12913,6 +13509,30 @@ func NewGetMarginsReportRequest(server string, id int64, params *GetMarginsRepor
 			}
 		}
 
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -12976,6 +13596,30 @@ func NewGetRevenueReportRequest(server string, id int64, params *GetRevenueRepor
 			for _, qp := range strings.Split(queryFrag, "&") {
 				rawQueryFragments = append(rawQueryFragments, qp)
 			}
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
 		}
 
 		if encoded := queryValues.Encode(); encoded != "" {
@@ -13295,7 +13939,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /accounts/{id}/api-keys (the `ListApiKeys` operationId).
-	ListApiKeysWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*ListApiKeysResponse, error)
+	ListApiKeysWithResponse(ctx context.Context, id int64, params *ListApiKeysParams, reqEditors ...RequestEditorFn) (*ListApiKeysResponse, error)
 
 	// CreateApiKeyWithBodyWithResponse Create an API key
 	//
@@ -13447,7 +14091,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /accounts/{id}/plan-categories (the `ListPlanCategories` operationId).
-	ListPlanCategoriesWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*ListPlanCategoriesResponse, error)
+	ListPlanCategoriesWithResponse(ctx context.Context, id int64, params *ListPlanCategoriesParams, reqEditors ...RequestEditorFn) (*ListPlanCategoriesResponse, error)
 
 	// CreatePlanCategoryWithBodyWithResponse Create a plan category
 	//
@@ -13511,7 +14155,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /accounts/{id}/roles (the `ListAccountRoles` operationId).
-	ListAccountRolesWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*ListAccountRolesResponse, error)
+	ListAccountRolesWithResponse(ctx context.Context, id int64, params *ListAccountRolesParams, reqEditors ...RequestEditorFn) (*ListAccountRolesResponse, error)
 
 	// CreateRoleWithBodyWithResponse Create a custom role
 	//
@@ -13538,7 +14182,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /accounts/{id}/sales-categories (the `ListSalesCategories` operationId).
-	ListSalesCategoriesWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*ListSalesCategoriesResponse, error)
+	ListSalesCategoriesWithResponse(ctx context.Context, id int64, params *ListSalesCategoriesParams, reqEditors ...RequestEditorFn) (*ListSalesCategoriesResponse, error)
 
 	// CreateSalesCategoryWithBodyWithResponse Create a sales category
 	//
@@ -13615,7 +14259,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /accounts/{id}/terms (the `SetAccountTerms` operationId).
-	SetAccountTermsWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetAccountTermsResponse, error)
+	SetAccountTermsWithBodyWithResponse(ctx context.Context, id int64, params *SetAccountTermsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetAccountTermsResponse, error)
 
 	// SetAccountTermsWithResponse Set a buyer's payment terms
 	//
@@ -13624,7 +14268,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /accounts/{id}/terms (the `SetAccountTerms` operationId).
-	SetAccountTermsWithResponse(ctx context.Context, id int64, body SetAccountTermsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetAccountTermsResponse, error)
+	SetAccountTermsWithResponse(ctx context.Context, id int64, params *SetAccountTermsParams, body SetAccountTermsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetAccountTermsResponse, error)
 
 	// TopUpAccountWithBodyWithResponse Add prepaid funds to a buyer's account
 	//
@@ -13717,7 +14361,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /connectors (the `ListConnectors` operationId).
-	ListConnectorsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListConnectorsResponse, error)
+	ListConnectorsWithResponse(ctx context.Context, params *ListConnectorsParams, reqEditors ...RequestEditorFn) (*ListConnectorsResponse, error)
 
 	// RegisterConnectorWithBodyWithResponse Register a connector
 	//
@@ -13981,7 +14625,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /privileges (the `ListPrivileges` operationId).
-	ListPrivilegesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPrivilegesResponse, error)
+	ListPrivilegesWithResponse(ctx context.Context, params *ListPrivilegesParams, reqEditors ...RequestEditorFn) (*ListPrivilegesResponse, error)
 
 	// QuoteOrderWithBodyWithResponse Price a new subscription
 	//
@@ -14008,7 +14652,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /resource-types (the `ListResourceTypes` operationId).
-	ListResourceTypesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListResourceTypesResponse, error)
+	ListResourceTypesWithResponse(ctx context.Context, params *ListResourceTypesParams, reqEditors ...RequestEditorFn) (*ListResourceTypesResponse, error)
 
 	// CreateResourceTypeWithBodyWithResponse Create a resource type
 	//
@@ -14172,6 +14816,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /subscriptions/{id}/usage (the `ListSubscriptionUsage` operationId).
 	ListSubscriptionUsageWithResponse(ctx context.Context, id int64, params *ListSubscriptionUsageParams, reqEditors ...RequestEditorFn) (*ListSubscriptionUsageResponse, error)
 
+	// RecordSubscriptionUsageWithBodyWithResponse Report usage readings of a subscription
+	//
+	// Staff of the accounts above the customer report what they metered themselves (a service without a connector that reports usage): readings of the resources the plan rates, not in the future, billed as a connector's are. A reading of a resource at a time stored already is kept as it was. Answers the readings as stored.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /subscriptions/{id}/usage (the `RecordSubscriptionUsage` operationId).
+	RecordSubscriptionUsageWithBodyWithResponse(ctx context.Context, id int64, params *RecordSubscriptionUsageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordSubscriptionUsageResponse, error)
+
+	// RecordSubscriptionUsageWithResponse Report usage readings of a subscription
+	//
+	// Staff of the accounts above the customer report what they metered themselves (a service without a connector that reports usage): readings of the resources the plan rates, not in the future, billed as a connector's are. A reading of a resource at a time stored already is kept as it was. Answers the readings as stored.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /subscriptions/{id}/usage (the `RecordSubscriptionUsage` operationId).
+	RecordSubscriptionUsageWithResponse(ctx context.Context, id int64, params *RecordSubscriptionUsageParams, body RecordSubscriptionUsageJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordSubscriptionUsageResponse, error)
+
 	// GetSyncRunWithResponse Get a sync run
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -14214,7 +14876,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /templates (the `ListTemplates` operationId).
-	ListTemplatesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListTemplatesResponse, error)
+	ListTemplatesWithResponse(ctx context.Context, params *ListTemplatesParams, reqEditors ...RequestEditorFn) (*ListTemplatesResponse, error)
 
 	// CreateTemplateWithBodyWithResponse Create a service template
 	//
@@ -15372,6 +16034,11 @@ func (r ConvertAccountToResellerResponse) ContentType() string {
 	return ""
 }
 
+// GetAccountCreditResponse200Headers the declared response headers of an HTTP 200 response for GetAccountCredit
+type GetAccountCreditResponse200Headers struct {
+	ETag *string
+}
+
 // GetAccountCreditResponse429Headers the declared response headers of an HTTP 429 response for GetAccountCredit
 type GetAccountCreditResponse429Headers struct {
 	RetryAfter *int
@@ -15396,6 +16063,8 @@ type GetAccountCreditResponse struct {
 	ApplicationproblemJSON429 *ErrorModel
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetAccountCreditResponse200Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetAccountCreditResponse429Headers
 }
@@ -15469,6 +16138,11 @@ func (r GetAccountCreditResponse) ContentType() string {
 	return ""
 }
 
+// PutAccountOnCreditHoldResponse200Headers the declared response headers of an HTTP 200 response for PutAccountOnCreditHold
+type PutAccountOnCreditHoldResponse200Headers struct {
+	ETag *string
+}
+
 // PutAccountOnCreditHoldResponse429Headers the declared response headers of an HTTP 429 response for PutAccountOnCreditHold
 type PutAccountOnCreditHoldResponse429Headers struct {
 	RetryAfter *int
@@ -15495,6 +16169,8 @@ type PutAccountOnCreditHoldResponse struct {
 	ApplicationproblemJSON500 *ErrorModel
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PutAccountOnCreditHoldResponse200Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *PutAccountOnCreditHoldResponse429Headers
 }
@@ -15573,6 +16249,11 @@ func (r PutAccountOnCreditHoldResponse) ContentType() string {
 	return ""
 }
 
+// ReleaseAccountCreditHoldResponse200Headers the declared response headers of an HTTP 200 response for ReleaseAccountCreditHold
+type ReleaseAccountCreditHoldResponse200Headers struct {
+	ETag *string
+}
+
 // ReleaseAccountCreditHoldResponse429Headers the declared response headers of an HTTP 429 response for ReleaseAccountCreditHold
 type ReleaseAccountCreditHoldResponse429Headers struct {
 	RetryAfter *int
@@ -15599,6 +16280,8 @@ type ReleaseAccountCreditHoldResponse struct {
 	ApplicationproblemJSON500 *ErrorModel
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ReleaseAccountCreditHoldResponse200Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ReleaseAccountCreditHoldResponse429Headers
 }
@@ -17414,6 +18097,11 @@ func (r SetAccountStatusResponse) ContentType() string {
 	return ""
 }
 
+// SetAccountTermsResponse200Headers the declared response headers of an HTTP 200 response for SetAccountTerms
+type SetAccountTermsResponse200Headers struct {
+	ETag *string
+}
+
 // SetAccountTermsResponse429Headers the declared response headers of an HTTP 429 response for SetAccountTerms
 type SetAccountTermsResponse429Headers struct {
 	RetryAfter *int
@@ -17434,10 +18122,14 @@ type SetAccountTermsResponse struct {
 	ApplicationproblemJSON404 *ErrorModel
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *ErrorModel
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *ErrorModel
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *SetAccountTermsResponse200Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SetAccountTermsResponse429Headers
 }
@@ -17470,6 +18162,11 @@ func (r SetAccountTermsResponse) GetApplicationproblemJSON404() *ErrorModel {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r SetAccountTermsResponse) GetApplicationproblemJSON409() *ErrorModel {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r SetAccountTermsResponse) GetApplicationproblemJSON412() *ErrorModel {
+	return r.ApplicationproblemJSON412
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -22354,6 +23051,103 @@ func (r ListSubscriptionUsageResponse) ContentType() string {
 	return ""
 }
 
+// RecordSubscriptionUsageResponse429Headers the declared response headers of an HTTP 429 response for RecordSubscriptionUsage
+type RecordSubscriptionUsageResponse429Headers struct {
+	RetryAfter *int
+}
+
+type RecordSubscriptionUsageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *PageUsageRecord
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RecordSubscriptionUsageResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r RecordSubscriptionUsageResponse) GetJSON201() *PageUsageRecord {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RecordSubscriptionUsageResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RecordSubscriptionUsageResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RecordSubscriptionUsageResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RecordSubscriptionUsageResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RecordSubscriptionUsageResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RecordSubscriptionUsageResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RecordSubscriptionUsageResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RecordSubscriptionUsageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RecordSubscriptionUsageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RecordSubscriptionUsageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RecordSubscriptionUsageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetSyncRunResponse429Headers the declared response headers of an HTTP 429 response for GetSyncRun
 type GetSyncRunResponse429Headers struct {
 	RetryAfter *int
@@ -24481,8 +25275,8 @@ func (c *ClientWithResponses) UpdateAccountWithResponse(ctx context.Context, id 
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /accounts/{id}/api-keys (the `ListApiKeys` operationId).
-func (c *ClientWithResponses) ListApiKeysWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*ListApiKeysResponse, error) {
-	rsp, err := c.ListApiKeys(ctx, id, reqEditors...)
+func (c *ClientWithResponses) ListApiKeysWithResponse(ctx context.Context, id int64, params *ListApiKeysParams, reqEditors ...RequestEditorFn) (*ListApiKeysResponse, error) {
+	rsp, err := c.ListApiKeys(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -24741,8 +25535,8 @@ func (c *ClientWithResponses) RecordPaymentWithResponse(ctx context.Context, id 
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /accounts/{id}/plan-categories (the `ListPlanCategories` operationId).
-func (c *ClientWithResponses) ListPlanCategoriesWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*ListPlanCategoriesResponse, error) {
-	rsp, err := c.ListPlanCategories(ctx, id, reqEditors...)
+func (c *ClientWithResponses) ListPlanCategoriesWithResponse(ctx context.Context, id int64, params *ListPlanCategoriesParams, reqEditors ...RequestEditorFn) (*ListPlanCategoriesResponse, error) {
+	rsp, err := c.ListPlanCategories(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -24853,8 +25647,8 @@ func (c *ClientWithResponses) CreatePlanWithResponse(ctx context.Context, id int
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /accounts/{id}/roles (the `ListAccountRoles` operationId).
-func (c *ClientWithResponses) ListAccountRolesWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*ListAccountRolesResponse, error) {
-	rsp, err := c.ListAccountRoles(ctx, id, reqEditors...)
+func (c *ClientWithResponses) ListAccountRolesWithResponse(ctx context.Context, id int64, params *ListAccountRolesParams, reqEditors ...RequestEditorFn) (*ListAccountRolesResponse, error) {
+	rsp, err := c.ListAccountRoles(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -24898,8 +25692,8 @@ func (c *ClientWithResponses) CreateRoleWithResponse(ctx context.Context, id int
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /accounts/{id}/sales-categories (the `ListSalesCategories` operationId).
-func (c *ClientWithResponses) ListSalesCategoriesWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*ListSalesCategoriesResponse, error) {
-	rsp, err := c.ListSalesCategories(ctx, id, reqEditors...)
+func (c *ClientWithResponses) ListSalesCategoriesWithResponse(ctx context.Context, id int64, params *ListSalesCategoriesParams, reqEditors ...RequestEditorFn) (*ListSalesCategoriesResponse, error) {
+	rsp, err := c.ListSalesCategories(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -25029,8 +25823,8 @@ func (c *ClientWithResponses) SetAccountStatusWithResponse(ctx context.Context, 
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /accounts/{id}/terms (the `SetAccountTerms` operationId).
-func (c *ClientWithResponses) SetAccountTermsWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetAccountTermsResponse, error) {
-	rsp, err := c.SetAccountTermsWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) SetAccountTermsWithBodyWithResponse(ctx context.Context, id int64, params *SetAccountTermsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetAccountTermsResponse, error) {
+	rsp, err := c.SetAccountTermsWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -25044,8 +25838,8 @@ func (c *ClientWithResponses) SetAccountTermsWithBodyWithResponse(ctx context.Co
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /accounts/{id}/terms (the `SetAccountTerms` operationId).
-func (c *ClientWithResponses) SetAccountTermsWithResponse(ctx context.Context, id int64, body SetAccountTermsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetAccountTermsResponse, error) {
-	rsp, err := c.SetAccountTerms(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) SetAccountTermsWithResponse(ctx context.Context, id int64, params *SetAccountTermsParams, body SetAccountTermsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetAccountTermsResponse, error) {
+	rsp, err := c.SetAccountTerms(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -25203,8 +25997,8 @@ func (c *ClientWithResponses) RevokeApiKeyWithResponse(ctx context.Context, id i
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /connectors (the `ListConnectors` operationId).
-func (c *ClientWithResponses) ListConnectorsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListConnectorsResponse, error) {
-	rsp, err := c.ListConnectors(ctx, reqEditors...)
+func (c *ClientWithResponses) ListConnectorsWithResponse(ctx context.Context, params *ListConnectorsParams, reqEditors ...RequestEditorFn) (*ListConnectorsResponse, error) {
+	rsp, err := c.ListConnectors(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -25647,8 +26441,8 @@ func (c *ClientWithResponses) PreviewPlanSyncWithResponse(ctx context.Context, i
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /privileges (the `ListPrivileges` operationId).
-func (c *ClientWithResponses) ListPrivilegesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPrivilegesResponse, error) {
-	rsp, err := c.ListPrivileges(ctx, reqEditors...)
+func (c *ClientWithResponses) ListPrivilegesWithResponse(ctx context.Context, params *ListPrivilegesParams, reqEditors ...RequestEditorFn) (*ListPrivilegesResponse, error) {
+	rsp, err := c.ListPrivileges(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -25692,8 +26486,8 @@ func (c *ClientWithResponses) QuoteOrderWithResponse(ctx context.Context, params
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /resource-types (the `ListResourceTypes` operationId).
-func (c *ClientWithResponses) ListResourceTypesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListResourceTypesResponse, error) {
-	rsp, err := c.ListResourceTypes(ctx, reqEditors...)
+func (c *ClientWithResponses) ListResourceTypesWithResponse(ctx context.Context, params *ListResourceTypesParams, reqEditors ...RequestEditorFn) (*ListResourceTypesResponse, error) {
+	rsp, err := c.ListResourceTypes(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -25982,6 +26776,36 @@ func (c *ClientWithResponses) ListSubscriptionUsageWithResponse(ctx context.Cont
 	return ParseListSubscriptionUsageResponse(rsp)
 }
 
+// RecordSubscriptionUsageWithBodyWithResponse Report usage readings of a subscription
+//
+// Staff of the accounts above the customer report what they metered themselves (a service without a connector that reports usage): readings of the resources the plan rates, not in the future, billed as a connector's are. A reading of a resource at a time stored already is kept as it was. Answers the readings as stored.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /subscriptions/{id}/usage (the `RecordSubscriptionUsage` operationId).
+func (c *ClientWithResponses) RecordSubscriptionUsageWithBodyWithResponse(ctx context.Context, id int64, params *RecordSubscriptionUsageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordSubscriptionUsageResponse, error) {
+	rsp, err := c.RecordSubscriptionUsageWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordSubscriptionUsageResponse(rsp)
+}
+
+// RecordSubscriptionUsageWithResponse Report usage readings of a subscription
+//
+// Staff of the accounts above the customer report what they metered themselves (a service without a connector that reports usage): readings of the resources the plan rates, not in the future, billed as a connector's are. A reading of a resource at a time stored already is kept as it was. Answers the readings as stored.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /subscriptions/{id}/usage (the `RecordSubscriptionUsage` operationId).
+func (c *ClientWithResponses) RecordSubscriptionUsageWithResponse(ctx context.Context, id int64, params *RecordSubscriptionUsageParams, body RecordSubscriptionUsageJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordSubscriptionUsageResponse, error) {
+	rsp, err := c.RecordSubscriptionUsage(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordSubscriptionUsageResponse(rsp)
+}
+
 // GetSyncRunWithResponse Get a sync run
 //
 // Returns a wrapper object for the known response body format(s).
@@ -26054,8 +26878,8 @@ func (c *ClientWithResponses) RetryTaskWithResponse(ctx context.Context, id int6
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /templates (the `ListTemplates` operationId).
-func (c *ClientWithResponses) ListTemplatesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListTemplatesResponse, error) {
-	rsp, err := c.ListTemplates(ctx, reqEditors...)
+func (c *ClientWithResponses) ListTemplatesWithResponse(ctx context.Context, params *ListTemplatesParams, reqEditors ...RequestEditorFn) (*ListTemplatesResponse, error) {
+	rsp, err := c.ListTemplates(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -27353,6 +28177,16 @@ func ParseGetAccountCreditResponse(rsp *http.Response) (*GetAccountCreditRespons
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers GetAccountCreditResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetAccountCreditResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -27448,6 +28282,16 @@ func ParsePutAccountOnCreditHoldResponse(rsp *http.Response) (*PutAccountOnCredi
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers PutAccountOnCreditHoldResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 429:
 		var headers PutAccountOnCreditHoldResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -27543,6 +28387,16 @@ func ParseReleaseAccountCreditHoldResponse(rsp *http.Response) (*ReleaseAccountC
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers ReleaseAccountCreditHoldResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 429:
 		var headers ReleaseAccountCreditHoldResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -29258,6 +30112,13 @@ func ParseSetAccountTermsResponse(rsp *http.Response) (*SetAccountTermsResponse,
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest ErrorModel
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -29275,6 +30136,16 @@ func ParseSetAccountTermsResponse(rsp *http.Response) (*SetAccountTermsResponse,
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers SetAccountTermsResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 429:
 		var headers SetAccountTermsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -33850,6 +34721,94 @@ func ParseListSubscriptionUsageResponse(rsp *http.Response) (*ListSubscriptionUs
 	switch {
 	case rsp.StatusCode == 429:
 		var headers ListSubscriptionUsageResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRecordSubscriptionUsageResponse parses an HTTP response from a RecordSubscriptionUsageWithResponse call
+func ParseRecordSubscriptionUsageResponse(rsp *http.Response) (*RecordSubscriptionUsageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RecordSubscriptionUsageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest PageUsageRecord
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RecordSubscriptionUsageResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

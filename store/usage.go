@@ -67,31 +67,18 @@ const usageRowsPerInsert = 200
 // Errors: ENOTFOUND (a subscription), EINVALID (a reading without a
 // resource or with a negative value); nothing is stored then.
 func (db *DB) RecordUsageBatch(ctx context.Context, batch []SubscriptionUsage) (int, error) {
-	type row struct {
-		sub int64
-		r   UsageReading
-	}
-	var rows []row
+	var rows []usageRow
 	var ids []int64
 	var f marketplane.FieldErrors
 	now := db.stamp()
 	for i, b := range batch {
 		ids = append(ids, b.SubscriptionID)
 		for j, r := range b.Readings {
-			at := fmt.Sprintf("batch[%d].readings[%d]", i, j)
-			if r.Resource == "" {
-				f.Add(at+".resource", "is required")
-			}
-			if r.Value < 0 {
-				f.Add(at+".value", "must not be negative")
-			}
-			if r.Fraction < 0 || r.Fraction >= 1_000_000 {
-				f.Add(at+".fraction", "must be millionths between 0 and 999999")
-			}
+			checkReading(&f, fmt.Sprintf("batch[%d].readings[%d]", i, j), r)
 			if r.At.IsZero() {
 				r.At = now
 			}
-			rows = append(rows, row{b.SubscriptionID, r})
+			rows = append(rows, usageRow{b.SubscriptionID, r})
 		}
 	}
 	if err := f.Err("usage"); err != nil {
@@ -124,34 +111,194 @@ func (db *DB) RecordUsageBatch(ctx context.Context, batch []SubscriptionUsage) (
 				return marketplane.Errorf(marketplane.ENOTFOUND, "subscription %d not found", id)
 			}
 		}
-		for start := 0; start < len(rows); start += usageRowsPerInsert {
-			chunk := rows[start:min(start+usageRowsPerInsert, len(rows))]
-			var q strings.Builder
-			q.WriteString(`INSERT INTO usage_records (subscription_id, resource, value, fraction, additive, at, collected_at) VALUES `)
-			args := make([]any, 0, 7*len(chunk))
-			for i, r := range chunk {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				n := len(args)
-				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
-				args = append(args, r.sub, r.r.Resource, r.r.Value, r.r.Fraction, r.r.Additive, tv(r.r.At), tv(now))
-			}
-			q.WriteString(` ON CONFLICT (subscription_id, resource, at) DO NOTHING`)
-			res, err := tx.ExecContext(ctx, q.String(), args...)
-			if err != nil {
-				return fmt.Errorf("record usage: %w", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("record usage: %w", err)
-			}
-			inserted += int(n)
-		}
-		return nil
+		inserted, err = insertUsage(ctx, tx, rows, now)
+		return err
 	})
 	if err != nil {
 		return 0, err
+	}
+	return inserted, nil
+}
+
+// checkReading adds to f what is wrong with reading r, whose fields are
+// named below at.
+func checkReading(f *marketplane.FieldErrors, at string, r UsageReading) {
+	if r.Resource == "" {
+		f.Add(at+".resource", "is required")
+	}
+	if r.Value < 0 {
+		f.Add(at+".value", "must not be negative")
+	}
+	if r.Fraction < 0 || r.Fraction >= 1_000_000 {
+		f.Add(at+".fraction", "must be millionths between 0 and 999999")
+	}
+}
+
+// maxReportedReadings bounds the readings of one ReportUsage call.
+const maxReportedReadings = 1000
+
+// ReportUsage stores readings of subscription subscriptionID that its
+// vendor's side metered itself (a distributor reporting through the API
+// rather than a connector's collector) and returns them as stored. Only
+// the staff of the accounts above the customer with the privilege to
+// manage its subscriptions report usage: usage is billed, and a customer
+// reporting its own would set its own bill (EFORBIDDEN). The readings
+// follow the rules of RecordUsageBatch (a reading stored already is kept
+// as it was and answered as stored), and more: each names a resource the
+// subscription's plan rates (a reading of another would never be billed)
+// and none is measured after now or before the subscription began.
+// Errors: ENOTFOUND (the subscription, or one out of reach), EFORBIDDEN,
+// EINVALID (fields "readings", "readings[i].resource",
+// "readings[i].value", "readings[i].at");
+// nothing is stored on an error.
+func (db *DB) ReportUsage(ctx context.Context, actor *account.Actor, subscriptionID int64, readings []UsageReading) ([]UsageRecord, error) {
+	now := db.stamp()
+	var out []UsageRecord
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		s, c, err := db.subscriptionFor(ctx, tx, actor, account.ManageSubscriptions, subscriptionID, false)
+		if err != nil {
+			return err
+		}
+		if err := staffOnly(actor, c.Path, "report usage"); err != nil {
+			return err
+		}
+		plan, err := loadPlan(ctx, tx, s.PlanID)
+		if err != nil {
+			return fmt.Errorf("plan of subscription %d: %w", s.ID, err)
+		}
+		rated := map[string]bool{}
+		for _, r := range plan.Plan.Rates {
+			rated[r.Key] = true
+		}
+		var f marketplane.FieldErrors
+		switch {
+		case len(readings) == 0:
+			f.Add("readings", "must hold at least one reading")
+		case len(readings) > maxReportedReadings:
+			f.Add("readings", fmt.Sprintf("must hold at most %d readings", maxReportedReadings))
+		}
+		rows := make([]usageRow, len(readings))
+		for i, r := range readings {
+			at := fmt.Sprintf("readings[%d]", i)
+			checkReading(&f, at, r)
+			if r.Resource != "" && !rated[r.Resource] {
+				f.Add(at+".resource", fmt.Sprintf("%q is not a resource of the subscription's plan", r.Resource))
+			}
+			// Stored to the microsecond: the answer is found by what is
+			// stored.
+			r.At = r.At.UTC().Truncate(time.Microsecond)
+			switch {
+			case r.At.IsZero():
+				r.At = now
+			case r.At.After(now):
+				f.Add(at+".at", "must not be in the future")
+			case r.At.Before(s.Start.AddDate(0, 0, -1)):
+				// The first day is the vendor's, which may begin up to a
+				// day before midnight UTC.
+				f.Add(at+".at", "must not be before the subscription began")
+			}
+			rows[i] = usageRow{s.ID, r}
+		}
+		if err := f.Err("usage"); err != nil {
+			return err
+		}
+		n, err := insertUsage(ctx, tx, rows, now)
+		if err != nil {
+			return err
+		}
+		if out, err = storedReadings(ctx, tx, s.ID, rows); err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, actor, c.ID, c.Path, "subscription.usage", "subscription", s.ID,
+			map[string]any{"readings": len(rows), "new": n})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// storedReadings are the stored records of rows (readings of subscription
+// sub), in the order of rows: one query over the time span of rows, the
+// records of other readings in it left out.
+func storedReadings(ctx context.Context, tx *sql.Tx, sub int64, rows []usageRow) ([]UsageRecord, error) {
+	// Times as microseconds: map keys compare exactly what is stored.
+	type key struct {
+		resource string
+		at       int64
+	}
+	from, to := rows[0].r.At, rows[0].r.At
+	for _, r := range rows {
+		if r.r.At.Before(from) {
+			from = r.r.At
+		}
+		if r.r.At.After(to) {
+			to = r.r.At
+		}
+	}
+	recs, err := queryAll(ctx, tx, func(s scanner) (UsageRecord, error) {
+		var u UsageRecord
+		return u, s.Scan(&u.ID, &u.SubscriptionID, &u.Resource, &u.Value, &u.Fraction, &u.Additive, ts(&u.At), ts(&u.CollectedAt))
+	}, `SELECT id, subscription_id, resource, value, fraction, additive, at, collected_at FROM usage_records
+		WHERE subscription_id = $1 AND at >= $2 AND at <= $3`, sub, tv(from), tv(to))
+	if err != nil {
+		return nil, fmt.Errorf("usage of subscription %d: %w", sub, err)
+	}
+	byKey := make(map[key]UsageRecord, len(recs))
+	for _, u := range recs {
+		byKey[key{u.Resource, u.At.UnixMicro()}] = u
+	}
+	out := make([]UsageRecord, 0, len(rows))
+	seen := map[key]bool{}
+	for _, r := range rows {
+		k := key{r.r.Resource, r.r.At.UnixMicro()}
+		u, ok := byKey[k]
+		if !ok {
+			return nil, fmt.Errorf("usage of subscription %d: reading of %s at %s not stored", sub, k.resource, r.r.At.Format(time.RFC3339Nano))
+		}
+		// A reading given twice is one record.
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// usageRow is a reading of a subscription, ready to insert.
+type usageRow struct {
+	sub int64
+	r   UsageReading
+}
+
+// insertUsage inserts rows, collected at now, in tx with multi-row inserts
+// and returns how many were new: a reading of a subscription, resource and
+// time stored already is skipped.
+func insertUsage(ctx context.Context, tx *sql.Tx, rows []usageRow, now time.Time) (int, error) {
+	inserted := 0
+	for start := 0; start < len(rows); start += usageRowsPerInsert {
+		chunk := rows[start:min(start+usageRowsPerInsert, len(rows))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO usage_records (subscription_id, resource, value, fraction, additive, at, collected_at) VALUES `)
+		args := make([]any, 0, 7*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+			args = append(args, r.sub, r.r.Resource, r.r.Value, r.r.Fraction, r.r.Additive, tv(r.r.At), tv(now))
+		}
+		q.WriteString(` ON CONFLICT (subscription_id, resource, at) DO NOTHING`)
+		res, err := tx.ExecContext(ctx, q.String(), args...)
+		if err != nil {
+			return 0, fmt.Errorf("record usage: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("record usage: %w", err)
+		}
+		inserted += int(n)
 	}
 	return inserted, nil
 }
