@@ -98,6 +98,11 @@ type Config struct {
 	// per process (see rateLimiter).
 	RateLimit float64
 	RateBurst int
+	// AllowPrivateWebhooks lets webhook endpoints name internal addresses
+	// (loopback, private, link-local …), which are refused otherwise
+	// (webhook.CheckURL): for development and tests, whose receivers
+	// listen on 127.0.0.1.
+	AllowPrivateWebhooks bool
 }
 
 // API is the REST API. Build it with New and serve Handler.
@@ -119,6 +124,8 @@ type API struct {
 	gateway gateway.Gateway
 	// limiter keeps the rate limits; nil when off.
 	limiter *rateLimiter
+	// allowPrivateWebhooks: Config.AllowPrivateWebhooks.
+	allowPrivateWebhooks bool
 
 	mux  *http.ServeMux
 	huma huma.API
@@ -150,6 +157,8 @@ func New(cfg Config) *API {
 		connectorClient: cfg.ConnectorClient,
 		gateway:         cfg.Gateway,
 		limiter:         newRateLimiter(cfg.RateLimit, cfg.RateBurst),
+
+		allowPrivateWebhooks: cfg.AllowPrivateWebhooks,
 	}
 	if a.gateway == nil {
 		a.gateway = gateway.NewTest()

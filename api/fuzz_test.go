@@ -27,6 +27,7 @@ import (
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/store/storetest"
 	"github.com/marketplane/marketplane/subscription"
+	"github.com/marketplane/marketplane/webhook"
 )
 
 // knownFailure is a 5xx this test found whose fix belongs to another file:
@@ -188,6 +189,8 @@ func newFuzzServer(tb testing.TB, db *store.DB) *fuzzServer {
 		Key: "fuzz-shelf", Name: catalog.Text{"en": "Fuzz shelf"}, Holds: catalog.HoldsPlans, Displayed: true}}))
 	run := &store.SyncRun{SourcePlanID: plan.ID, Options: "fees"}
 	must("sync run", db.CreateSyncRun(ctx, sys, run, nil))
+	hook := &webhook.Endpoint{AccountID: r.ID, URL: "https://hooks.example.com/fuzz", EventTypes: []string{webhook.OrderCompleted}}
+	must("webhook", db.CreateWebhookEndpoint(ctx, sys, hook))
 
 	// C's subscription.
 	ord, err := db.PlaceOrder(ctx, sys, store.OrderRequest{CustomerID: c.ID, PlanID: plan.ID, Period: "1m"}, nil)
@@ -214,6 +217,7 @@ func newFuzzServer(tb testing.TB, db *store.DB) *fuzzServer {
 		"orders":         {"id": id(ord.ID)},
 		"subscriptions":  {"id": id(ord.SubscriptionID)},
 		"documents":      {"id": id(docs[0].ID)},
+		"webhooks":       {"id": id(hook.ID)},
 		"vendors":        {"id": id(p.ID)},
 		"connectors":     {"name": "memory"},
 		"resource-types": {"key": "mailbox"},

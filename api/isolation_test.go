@@ -212,6 +212,8 @@ func routesOn(o owned, otherParent int64) []route {
 		{"POST", acct + "/webhooks", map[string]any{"url": "https://intruder.example.com/", "event_types": []string{"order.completed"}}},
 		{"GET", "/webhooks/" + id(o.webhookID), nil},
 		{"GET", "/webhooks/" + id(o.webhookID) + "/deliveries", nil},
+		{"PATCH", "/webhooks/" + id(o.webhookID), map[string]any{"active": false}},
+		{"POST", "/webhooks/" + id(o.webhookID) + "/rotate-secret", map[string]any{"expire_previous_in_hours": 0}},
 		{"POST", "/webhook-deliveries/" + id(o.deliveryID) + "/redeliver", nil},
 		{"DELETE", "/webhooks/" + id(o.webhookID), nil},
 		{"GET", "/events?account_id=" + id(o.account.ID), nil},

@@ -38,7 +38,7 @@ var wantOperations = []string{
 	"record-payment", "top-up-account", "get-account-credit", "set-account-terms",
 	"put-account-on-credit-hold", "release-account-credit-hold",
 	"get-revenue-report", "get-margins-report", "get-aging-report",
-	"list-webhooks", "create-webhook", "get-webhook", "delete-webhook", "list-webhook-deliveries", "redeliver-webhook", "list-events",
+	"list-webhooks", "create-webhook", "get-webhook", "update-webhook", "rotate-webhook-secret", "delete-webhook", "list-webhook-deliveries", "redeliver-webhook", "list-events",
 }
 
 func TestOpenAPIDocument(t *testing.T) {

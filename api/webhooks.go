@@ -14,23 +14,29 @@ import (
 // WebhookEndpoint is a URL that receives the events of an account and of
 // the accounts below it, of the types it subscribes to.
 type WebhookEndpoint struct {
-	ID         int64     `json:"id"`
-	AccountID  int64     `json:"account_id"`
-	URL        string    `json:"url" example:"https://erp.example.com/marketplane"`
-	EventTypes []string  `json:"event_types" example:"[\"order.completed\",\"invoice.issued\"]"`
-	Active     bool      `json:"active"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID         int64    `json:"id"`
+	AccountID  int64    `json:"account_id"`
+	URL        string   `json:"url" example:"https://erp.example.com/marketplane"`
+	EventTypes []string `json:"event_types" example:"[\"order.completed\",\"invoice.issued\"]"`
+	Active     bool     `json:"active" doc:"An inactive endpoint receives nothing; events meanwhile are not kept for it."`
+	// PreviousSecretExpiresAt tells a receiver how long it has to switch
+	// to a rotated secret.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty" doc:"After a secret rotation, until when the previous secret still signs deliveries (beside the new one); absent when it no longer does."`
+	Version                 int64      `json:"version" doc:"Grows with every change; also the ETag."`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
 // NewWebhookEndpoint is an endpoint just made, with the secret that signs
 // its deliveries: the only time the secret is shown.
 type NewWebhookEndpoint struct {
 	WebhookEndpoint
-	Secret string `json:"secret" doc:"Checks the Marketplane-Signature header of deliveries: t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" with this secret>. Shown once: store it now."`
+	Secret string `json:"secret" doc:"Checks the Marketplane-Signature header of deliveries: t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" with this secret>. While a previous secret is valid after a rotation, the header carries one v1 per secret (t=...,v1=<new>,v1=<previous>): accept it when any matches. Shown once: store it now."`
 }
 
 func endpointView(e *webhook.Endpoint) WebhookEndpoint {
-	return WebhookEndpoint{ID: e.ID, AccountID: e.AccountID, URL: e.URL, EventTypes: e.EventTypes, Active: e.Active, CreatedAt: e.CreatedAt}
+	return WebhookEndpoint{ID: e.ID, AccountID: e.AccountID, URL: e.URL, EventTypes: e.EventTypes, Active: e.Active,
+		PreviousSecretExpiresAt: optTime(e.PreviousExpiresAt), Version: e.Version, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 }
 
 // WebhookDelivery is one delivery of an event to an endpoint, as the
@@ -81,7 +87,29 @@ type createWebhookInput struct {
 	}
 }
 
+type updateWebhookInput struct {
+	ID int64 `path:"id" doc:"Webhook endpoint id."`
+	Conditional
+	Body struct {
+		URL        *string  `json:"url,omitempty" maxLength:"2000" doc:"An http or https URL that takes POST requests."`
+		EventTypes []string `json:"event_types,omitempty" minItems:"1" maxItems:"20" doc:"Replaces the event types as a whole."`
+		Active     *bool    `json:"active,omitempty" doc:"false stops deliveries to the endpoint until it is true again."`
+	}
+}
+
+type rotateSecretInput struct {
+	ID   int64 `path:"id" doc:"Webhook endpoint id."`
+	Body *struct {
+		ExpirePreviousInHours *int `json:"expire_previous_in_hours,omitempty" minimum:"0" maximum:"168" doc:"How long the previous secret keeps signing deliveries beside the new one, in hours; 0 drops it at once. Default 24."`
+	}
+}
+
+// defaultSecretOverlap is how long a rotated-out secret stays valid when
+// the rotation does not say: a day, for receivers deployed daily.
+const defaultSecretOverlap = 24 * time.Hour
+
 type webhookCreated struct {
+	ETag     string `header:"ETag"`
 	Location string `header:"Location"`
 	// The response holds a secret: no cache may keep it.
 	CacheControl string `header:"Cache-Control"`
@@ -89,7 +117,15 @@ type webhookCreated struct {
 }
 
 type webhookOutput struct {
+	ETag string `header:"ETag"`
 	Body WebhookEndpoint
+}
+
+type secretRotated struct {
+	ETag string `header:"ETag"`
+	// The response holds a secret: no cache may keep it.
+	CacheControl string `header:"Cache-Control"`
+	Body         NewWebhookEndpoint
 }
 
 type webhookList struct {
@@ -140,6 +176,15 @@ func (a *API) webhookRoutes() {
 		status: http.StatusCreated}, a.createWebhook)
 	register(a, op{id: "get-webhook", method: http.MethodGet, path: "/webhooks/{id}", tag: tag,
 		summary: "Get a webhook endpoint"}, a.getWebhook)
+	register(a, op{id: "update-webhook", method: http.MethodPatch, path: "/webhooks/{id}", tag: tag,
+		summary: "Change a webhook endpoint", description: "Changes the fields present in the body; the others stay.",
+		errors: []int{http.StatusPreconditionFailed}}, a.updateWebhook)
+	register(a, op{id: "rotate-webhook-secret", method: http.MethodPost, path: "/webhooks/{id}/rotate-secret", tag: tag,
+		summary: "Give a webhook endpoint a new secret",
+		description: "The response holds the new secret, which is never shown again. The previous secret keeps signing deliveries " +
+			"beside the new one for `expire_previous_in_hours` (default 24): the Marketplane-Signature header then carries " +
+			"both signatures (t=...,v1=<new>,v1=<previous>), so that receivers can switch without missing a delivery. " +
+			"A secret kept from an earlier rotation stops working."}, a.rotateWebhookSecret)
 	register(a, op{id: "delete-webhook", method: http.MethodDelete, path: "/webhooks/{id}", tag: tag,
 		summary: "Delete a webhook endpoint", description: "Its delivery log goes with it; pending deliveries are dropped.",
 		status: http.StatusNoContent}, a.deleteWebhook)
@@ -165,12 +210,29 @@ func (a *API) listWebhooks(ctx context.Context, in *accountIDPath) (*webhookList
 	return out, nil
 }
 
+// checkWebhookURL refuses a URL that reaches an internal address, unless
+// the operator allows those (Config.AllowPrivateWebhooks).
+func (a *API) checkWebhookURL(ctx context.Context, url string) error {
+	if a.allowPrivateWebhooks {
+		return nil
+	}
+	return webhook.CheckURL(ctx, url, nil)
+}
+
 func (a *API) createWebhook(ctx context.Context, in *createWebhookInput) (*webhookCreated, error) {
 	e := &webhook.Endpoint{AccountID: in.ID, URL: in.Body.URL, EventTypes: in.Body.EventTypes}
+	// The form first (a missing URL is "required", not "not http"), then
+	// where it leads.
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	if err := a.checkWebhookURL(ctx, e.URL); err != nil {
+		return nil, err
+	}
 	if err := a.db.CreateWebhookEndpoint(ctx, actorFrom(ctx), e); err != nil {
 		return nil, err
 	}
-	return &webhookCreated{Location: Prefix + "/webhooks/" + strconv.FormatInt(e.ID, 10), CacheControl: "no-store",
+	return &webhookCreated{ETag: etagOf(e.Version), Location: Prefix + "/webhooks/" + strconv.FormatInt(e.ID, 10), CacheControl: "no-store",
 		Body: NewWebhookEndpoint{WebhookEndpoint: endpointView(e), Secret: e.Secret}}, nil
 }
 
@@ -179,7 +241,49 @@ func (a *API) getWebhook(ctx context.Context, in *webhookIDPath) (*webhookOutput
 	if err != nil {
 		return nil, err
 	}
-	return &webhookOutput{Body: endpointView(e)}, nil
+	return &webhookOutput{ETag: etagOf(e.Version), Body: endpointView(e)}, nil
+}
+
+func (a *API) updateWebhook(ctx context.Context, in *updateWebhookInput) (*webhookOutput, error) {
+	actor := actorFrom(ctx)
+	e, err := a.db.WebhookEndpoint(ctx, actor, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIfMatch(in.IfMatch, etagOf(e.Version)); err != nil {
+		return nil, err
+	}
+	c := store.WebhookChange{URL: in.Body.URL, EventTypes: in.Body.EventTypes, Active: in.Body.Active}
+	// The store compares the version with the row it changes, so a change
+	// between this read and the update is caught there (412 as well).
+	if in.IfMatch != "" {
+		c.Version = e.Version
+	}
+	if c.URL != nil && *c.URL != e.URL {
+		if err := (&webhook.Endpoint{URL: *c.URL, EventTypes: e.EventTypes}).Validate(); err != nil {
+			return nil, err
+		}
+		if err := a.checkWebhookURL(ctx, *c.URL); err != nil {
+			return nil, err
+		}
+	}
+	if e, err = a.db.UpdateWebhookEndpoint(ctx, actor, in.ID, c); err != nil {
+		return nil, err
+	}
+	return &webhookOutput{ETag: etagOf(e.Version), Body: endpointView(e)}, nil
+}
+
+func (a *API) rotateWebhookSecret(ctx context.Context, in *rotateSecretInput) (*secretRotated, error) {
+	keep := defaultSecretOverlap
+	if in.Body != nil && in.Body.ExpirePreviousInHours != nil {
+		keep = time.Duration(*in.Body.ExpirePreviousInHours) * time.Hour
+	}
+	e, err := a.db.RotateWebhookSecret(ctx, actorFrom(ctx), in.ID, keep)
+	if err != nil {
+		return nil, err
+	}
+	return &secretRotated{ETag: etagOf(e.Version), CacheControl: "no-store",
+		Body: NewWebhookEndpoint{WebhookEndpoint: endpointView(e), Secret: e.Secret}}, nil
 }
 
 func (a *API) deleteWebhook(ctx context.Context, in *webhookIDPath) (*struct{}, error) {

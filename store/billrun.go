@@ -702,6 +702,9 @@ func (r *billRun) expire(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
+		if err := db.emitStatus(ctx, tx, sub, before, c.Path); err != nil {
+			return err
+		}
 		return db.audit(ctx, tx, account.SystemActor(), c.ID, c.Path, "subscription.expire", "subscription", sub.ID,
 			map[string]any{"status": []subscription.Status{before, to}})
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/marketplane/marketplane"
@@ -78,19 +79,32 @@ type QueuedDelivery struct {
 type DeliveryJob struct {
 	Delivery WebhookDelivery
 	URL      string
-	Secret   string
-	Event    Event
+	// Secrets sign the delivery: the endpoint's secret, then its previous
+	// one while that is valid (see webhook.Endpoint.Secrets).
+	Secrets []string
+	Event   Event
 }
 
-const endpointColumns = `w.id, w.account_id, w.url, w.secret, w.event_types, w.active, w.created_at`
+const endpointColumns = `w.id, w.account_id, w.url, w.secret, w.event_types, w.active, w.created_at,
+	w.previous_secret, w.previous_expires_at, w.version, w.updated_at`
 
 func scanEndpoint(r scanner, extra ...any) (*webhook.Endpoint, error) {
 	e := &webhook.Endpoint{}
 	var types string
-	if err := r.Scan(append([]any{&e.ID, &e.AccountID, &e.URL, &e.Secret, &types, &e.Active, ts(&e.CreatedAt)}, extra...)...); err != nil {
+	if err := r.Scan(append([]any{&e.ID, &e.AccountID, &e.URL, &e.Secret, &types, &e.Active, ts(&e.CreatedAt),
+		&e.PreviousSecret, ts(&e.PreviousExpiresAt), &e.Version, ts(&e.UpdatedAt)}, extra...)...); err != nil {
 		return nil, err
 	}
 	return e, jsonUnmarshal(types, &e.EventTypes)
+}
+
+// hideSecrets clears what a read shows of an endpoint's secrets: nothing
+// but when its previous secret stops working, while it works.
+func (db *DB) hideSecrets(e *webhook.Endpoint) {
+	if len(e.Secrets(db.Clock.Now())) < 2 {
+		e.PreviousExpiresAt = time.Time{}
+	}
+	e.Secret, e.PreviousSecret = "", ""
 }
 
 // CreateWebhookEndpoint makes endpoint e of account e.AccountID with a new
@@ -108,9 +122,10 @@ func (db *DB) CreateWebhookEndpoint(ctx context.Context, actor *account.Actor, e
 		if err != nil {
 			return err
 		}
-		e.Secret, e.Active, e.CreatedAt = "whsec_"+randomToken(24), true, db.stamp()
-		err = tx.QueryRowContext(ctx, `INSERT INTO webhook_endpoints (account_id, url, secret, event_types, active, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, e.AccountID, e.URL, e.Secret, string(types), true, tv(e.CreatedAt)).Scan(&e.ID)
+		e.Secret, e.Active, e.CreatedAt, e.Version = newWebhookSecret(), true, db.stamp(), 1
+		e.UpdatedAt = e.CreatedAt
+		err = tx.QueryRowContext(ctx, `INSERT INTO webhook_endpoints (account_id, url, secret, event_types, active, created_at, version, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, 1, $6) RETURNING id`, e.AccountID, e.URL, e.Secret, string(types), true, tv(e.CreatedAt)).Scan(&e.ID)
 		if err != nil {
 			return fmt.Errorf("insert webhook endpoint: %w", err)
 		}
@@ -131,15 +146,16 @@ func (db *DB) WebhookEndpoints(ctx context.Context, actor *account.Actor, id int
 		return nil, fmt.Errorf("webhook endpoints: %w", err)
 	}
 	for _, e := range rows {
-		e.Secret = ""
+		db.hideSecrets(e)
 	}
 	return rows, nil
 }
 
 // webhookEndpoint loads endpoint id and checks act on its account; another
 // account's endpoint is not found, like a missing one.
-func (db *DB) webhookEndpoint(ctx context.Context, q querier, actor *account.Actor, act account.Action, id int64) (*webhook.Endpoint, string, error) {
-	e, err := scanEndpoint(q.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints w WHERE w.id = $1`, id))
+// lock, when given, is the row lock of a change (db.lockRows).
+func (db *DB) webhookEndpoint(ctx context.Context, q querier, actor *account.Actor, act account.Action, id int64, lock ...string) (*webhook.Endpoint, string, error) {
+	e, err := scanEndpoint(q.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints w WHERE w.id = $1`+strings.Join(lock, ""), id))
 	if err != nil {
 		return nil, "", notFound(err, "webhook endpoint")
 	}
@@ -159,7 +175,115 @@ func (db *DB) WebhookEndpoint(ctx context.Context, actor *account.Actor, id int6
 	if err != nil {
 		return nil, err
 	}
-	e.Secret = ""
+	db.hideSecrets(e)
+	return e, nil
+}
+
+// newWebhookSecret is a new signing secret.
+func newWebhookSecret() string { return "whsec_" + randomToken(24) }
+
+// WebhookChange is a change of an endpoint: the fields set change, the
+// others stay.
+type WebhookChange struct {
+	URL        *string
+	EventTypes []string
+	Active     *bool
+	// Version, when not 0, is the version the change was based on: another
+	// makes the change fail with EPRECONDITION.
+	Version int64
+}
+
+// UpdateWebhookEndpoint changes endpoint id and returns it, without its
+// secrets. Errors: ENOTFOUND, EFORBIDDEN, EINVALID, EPRECONDITION.
+func (db *DB) UpdateWebhookEndpoint(ctx context.Context, actor *account.Actor, id int64, c WebhookChange) (*webhook.Endpoint, error) {
+	var e *webhook.Endpoint
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var path string
+		var err error
+		e, path, err = db.webhookEndpoint(ctx, tx, actor, manageWebhooks, id, db.lockRows("w"))
+		if err != nil {
+			return err
+		}
+		if c.Version != 0 && c.Version != e.Version {
+			return marketplane.Errorf(marketplane.EPRECONDITION,
+				"webhook endpoint %d was changed by someone else (version %d, not %d); read it again", id, e.Version, c.Version)
+		}
+		changed := map[string]any{}
+		if c.URL != nil && *c.URL != e.URL {
+			e.URL, changed["url"] = *c.URL, []string{e.URL, *c.URL}
+		}
+		if c.EventTypes != nil && !slices.Equal(c.EventTypes, e.EventTypes) {
+			e.EventTypes, changed["event_types"] = c.EventTypes, [][]string{e.EventTypes, c.EventTypes}
+		}
+		if c.Active != nil && *c.Active != e.Active {
+			e.Active, changed["active"] = *c.Active, []bool{e.Active, *c.Active}
+		}
+		if err := e.Validate(); err != nil {
+			return err
+		}
+		if len(changed) == 0 {
+			return nil
+		}
+		types, err := json.Marshal(e.EventTypes)
+		if err != nil {
+			return err
+		}
+		e.Version, e.UpdatedAt = e.Version+1, db.stamp()
+		if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET url = $1, event_types = $2, active = $3, version = $4, updated_at = $5
+			WHERE id = $6`, e.URL, string(types), e.Active, e.Version, tv(e.UpdatedAt), id); err != nil {
+			return fmt.Errorf("update webhook endpoint %d: %w", id, err)
+		}
+		return db.audit(ctx, tx, actor, e.AccountID, path, "webhook.update", "webhook_endpoint", id, changed)
+	})
+	if err != nil {
+		return nil, err
+	}
+	db.hideSecrets(e)
+	return e, nil
+}
+
+// MaxSecretOverlap is the longest a previous secret may stay valid after
+// a rotation.
+const MaxSecretOverlap = 7 * 24 * time.Hour
+
+// RotateWebhookSecret gives endpoint id a new secret and keeps its current
+// one signing deliveries beside it for keep (0: not at all; at most
+// MaxSecretOverlap). A secret kept from an earlier rotation is dropped:
+// only one previous secret is valid at a time. It returns the endpoint
+// with its new secret, shown once. Errors: ENOTFOUND, EFORBIDDEN,
+// EINVALID (keep out of range).
+func (db *DB) RotateWebhookSecret(ctx context.Context, actor *account.Actor, id int64, keep time.Duration) (*webhook.Endpoint, error) {
+	if keep < 0 || keep > MaxSecretOverlap {
+		var f marketplane.FieldErrors
+		f.Add("expire_previous_in_hours", fmt.Sprintf("must be between 0 and %d", int(MaxSecretOverlap.Hours())))
+		return nil, f.Err("secret rotation")
+	}
+	var e *webhook.Endpoint
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var path string
+		var err error
+		e, path, err = db.webhookEndpoint(ctx, tx, actor, manageWebhooks, id, db.lockRows("w"))
+		if err != nil {
+			return err
+		}
+		now := db.stamp()
+		e.PreviousSecret, e.PreviousExpiresAt = e.Secret, now.Add(keep)
+		if keep == 0 {
+			e.PreviousSecret, e.PreviousExpiresAt = "", time.Time{}
+		}
+		e.Secret, e.Version, e.UpdatedAt = newWebhookSecret(), e.Version+1, now
+		if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET secret = $1, previous_secret = $2, previous_expires_at = $3,
+			version = $4, updated_at = $5 WHERE id = $6`,
+			e.Secret, e.PreviousSecret, tv(e.PreviousExpiresAt), e.Version, tv(now), id); err != nil {
+			return fmt.Errorf("rotate the secret of webhook endpoint %d: %w", id, err)
+		}
+		return db.audit(ctx, tx, actor, e.AccountID, path, "webhook.rotate_secret", "webhook_endpoint", id,
+			map[string]any{"previous_expires_at": tv(e.PreviousExpiresAt)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.PreviousSecret = ""
 	return e, nil
 }
 
@@ -307,14 +431,16 @@ func scanEvent(s scanner) (*Event, error) {
 // deleted).
 func (db *DB) WebhookDeliveryJob(ctx context.Context, id int64) (*DeliveryJob, error) {
 	j := &DeliveryJob{}
-	d, err := scanDelivery(db.Read.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, w.url, w.secret,
+	var e webhook.Endpoint
+	d, err := scanDelivery(db.Read.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, w.url, w.secret, w.previous_secret, w.previous_expires_at,
 		ev.account_id, ev.payload, ev.created_at
 		FROM webhook_deliveries d JOIN events ev ON ev.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
-		WHERE d.id = $1`, id), &j.URL, &j.Secret, &j.Event.AccountID, (*rawText)(&j.Event.Payload), ts(&j.Event.CreatedAt))
+		WHERE d.id = $1`, id), &j.URL, &e.Secret, &e.PreviousSecret, ts(&e.PreviousExpiresAt),
+		&j.Event.AccountID, (*rawText)(&j.Event.Payload), ts(&j.Event.CreatedAt))
 	if err != nil {
 		return nil, notFound(err, "webhook delivery")
 	}
-	j.Delivery = *d
+	j.Delivery, j.Secrets = *d, e.Secrets(db.Clock.Now())
 	j.Event.ID, j.Event.Type = d.EventID, d.EventType
 	return j, nil
 }
@@ -441,7 +567,11 @@ func (db *DB) emitAll(ctx context.Context, tx *sql.Tx, evs []emission) error {
 	if err != nil {
 		return fmt.Errorf("webhook endpoints: %w", err)
 	}
+	// The events and their deliveries are inserted many rows a statement:
+	// the billing run emits a batch's events at once.
 	now := db.stamp()
+	var eventRows [][]any
+	var receivers [][]target
 	for _, ev := range evs {
 		above := account.IDs(ev.path)
 		var to []target
@@ -457,25 +587,81 @@ func (db *DB) emitAll(ctx context.Context, tx *sql.Tx, evs []emission) error {
 		if err != nil {
 			return fmt.Errorf("event %s: %w", ev.typ, err)
 		}
-		var eventID int64
-		if err := tx.QueryRowContext(ctx, `INSERT INTO events (account_id, account_path, type, payload, created_at)
-			VALUES ($1, $2, $3, $4, $5) RETURNING id`, ev.accountID, ev.path, ev.typ, string(payload), tv(now)).Scan(&eventID); err != nil {
-			return fmt.Errorf("insert event %s: %w", ev.typ, err)
-		}
+		eventRows = append(eventRows, []any{ev.accountID, ev.path, ev.typ, string(payload), tv(now)})
+		receivers = append(receivers, to)
+	}
+	eventIDs, err := insertReturningIDs(ctx, tx, "events", []string{"account_id", "account_path", "type", "payload", "created_at"}, eventRows)
+	if err != nil {
+		return err
+	}
+	var deliveryRows [][]any
+	var deliveredTo []target
+	for i, to := range receivers {
 		for _, t := range to {
-			var id int64
-			if err := tx.QueryRowContext(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, next_at, created_at, updated_at)
-				VALUES ($1, $2, $3, $3, $3) RETURNING id`, t.e.ID, eventID, tv(now)).Scan(&id); err != nil {
-				return fmt.Errorf("insert webhook delivery: %w", err)
-			}
-			if db.OnEvent != nil {
-				if err := db.OnEvent(ctx, tx, QueuedDelivery{ID: id, AccountID: t.e.AccountID, AccountPath: t.path}); err != nil {
-					return fmt.Errorf("queue webhook delivery %d: %w", id, err)
-				}
+			deliveryRows = append(deliveryRows, []any{t.e.ID, eventIDs[i], tv(now), tv(now), tv(now)})
+			deliveredTo = append(deliveredTo, t)
+		}
+	}
+	deliveryIDs, err := insertReturningIDs(ctx, tx, "webhook_deliveries",
+		[]string{"endpoint_id", "event_id", "next_at", "created_at", "updated_at"}, deliveryRows)
+	if err != nil {
+		return err
+	}
+	if db.OnEvent != nil {
+		for i, id := range deliveryIDs {
+			t := deliveredTo[i]
+			if err := db.OnEvent(ctx, tx, QueuedDelivery{ID: id, AccountID: t.e.AccountID, AccountPath: t.path}); err != nil {
+				return fmt.Errorf("queue webhook delivery %d: %w", id, err)
 			}
 		}
 	}
 	return nil
+}
+
+// emitRowsPerInsert bounds the rows of one multi-row insert of emitAll,
+// well within both engines' limits on parameters.
+const emitRowsPerInsert = 500
+
+// insertReturningIDs inserts rows into table, many a statement, and
+// returns their ids in the order of rows. Both engines number the rows of
+// one INSERT ... VALUES in the order of its values (SQLite's single
+// writer, PostgreSQL's sequence taken row by row), and RETURNING's order
+// is not promised, so each statement's ids are sorted.
+func insertReturningIDs(ctx context.Context, tx *sql.Tx, table string, columns []string, rows [][]any) ([]int64, error) {
+	ids := make([]int64, 0, len(rows))
+	for start := 0; start < len(rows); start += emitRowsPerInsert {
+		chunk := rows[start:min(start+emitRowsPerInsert, len(rows))]
+		var q strings.Builder
+		q.WriteString("INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES ")
+		args := make([]any, 0, len(chunk)*len(columns))
+		for i, row := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteByte('(')
+			for j, v := range row {
+				if j > 0 {
+					q.WriteString(", ")
+				}
+				args = append(args, v)
+				fmt.Fprintf(&q, "$%d", len(args))
+			}
+			q.WriteByte(')')
+		}
+		q.WriteString(" RETURNING id")
+		got, err := queryAll(ctx, tx, func(s scanner) (int64, error) {
+			var id int64
+			return id, s.Scan(&id)
+		}, q.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("insert %s: %w", table, err)
+		}
+		if len(got) != len(chunk) {
+			return nil, fmt.Errorf("insert %s: %d ids for %d rows", table, len(got), len(chunk))
+		}
+		ids = append(ids, sortedIDs(got)...)
+	}
+	return ids, nil
 }
 
 // The events' data. Amounts are decimal text in the document's currency,

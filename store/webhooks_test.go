@@ -125,7 +125,7 @@ func TestWebhookEmit(t *testing.T) {
 		// redelivery; a deleted endpoint takes its log with it.
 		ds, _ := db.WebhookDeliveries(st.ctx, st.c, eC.ID, 0, 0)
 		j, err := db.WebhookDeliveryJob(st.ctx, ds[0].ID)
-		if err != nil || j.URL != eC.URL || j.Secret != eC.Secret || j.Event.Type != webhook.OrderCompleted {
+		if err != nil || j.URL != eC.URL || len(j.Secrets) != 1 || j.Secrets[0] != eC.Secret || j.Event.Type != webhook.OrderCompleted {
 			t.Fatalf("job %+v, %v", j, err)
 		}
 		if err := db.RecordWebhookAttempt(st.ctx, j.Delivery.ID, 1, webhook.Result{Code: 500, Excerpt: "down"}, false, st.clock.Now()); err != nil {

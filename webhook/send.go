@@ -29,11 +29,12 @@ type Result struct {
 // OK tells whether the receiver took the event: any 2xx.
 func (r Result) OK() bool { return r.Err == nil && r.Code >= 200 && r.Code < 300 }
 
-// Send POSTs body, the JSON of an event, to url, signed with secret at now,
-// within Timeout. client nil means http.DefaultClient.
-func Send(ctx context.Context, client *http.Client, url, secret, eventType string, deliveryID int64, body []byte, now time.Time) Result {
+// Send POSTs body, the JSON of an event, to url, signed with each of
+// secrets at now (see SignAll), within Timeout. client nil means
+// NewClient(false), which refuses internal addresses.
+func Send(ctx context.Context, client *http.Client, url string, secrets []string, eventType string, deliveryID int64, body []byte, now time.Time) Result {
 	if client == nil {
-		client = http.DefaultClient
+		client = NewClient(false)
 	}
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
@@ -45,7 +46,7 @@ func Send(ctx context.Context, client *http.Client, url, secret, eventType strin
 	req.Header.Set("User-Agent", "Marketplane-Webhooks/1")
 	req.Header.Set(HeaderEvent, eventType)
 	req.Header.Set(HeaderDelivery, strconv.FormatInt(deliveryID, 10))
-	req.Header.Set(HeaderSignature, Sign(secret, now, body))
+	req.Header.Set(HeaderSignature, SignAll(secrets, now, body))
 	resp, err := client.Do(req)
 	if err != nil {
 		return Result{Err: err}

@@ -8,6 +8,12 @@
 //	Marketplane-Delivery:  1234
 //	Marketplane-Signature: t=1700000000,v1=<hex HMAC-SHA256(secret, "1700000000." + body)>
 //
+// After the endpoint's secret is rotated, the previous secret stays valid
+// for a grace period, and deliveries carry one v1 per valid secret, the new
+// one first (t=...,v1=<new>,v1=<old>): a receiver that still knows only the
+// old secret keeps accepting them while it is updated. Verify accepts a
+// header when any v1 matches.
+//
 // The timestamp is inside the signed text, so that a captured request
 // cannot be replayed later than the receiver's tolerance. The connector
 // protocol's signing (package connector) signs method, path and a request
@@ -53,15 +59,33 @@ type Endpoint struct {
 	ID        int64
 	AccountID int64
 	URL       string
-	// Secret signs deliveries; it is shown once, when the endpoint is made.
-	Secret     string
-	EventTypes []string
-	Active     bool
-	CreatedAt  time.Time
+	// Secret signs deliveries; it is shown once, when the endpoint is made
+	// or its secret rotated.
+	Secret string
+	// PreviousSecret, until PreviousExpiresAt, signs deliveries too: the
+	// secret before the last rotation, for receivers not yet updated.
+	PreviousSecret    string
+	PreviousExpiresAt time.Time
+	EventTypes        []string
+	Active            bool
+	// Version grows with every change (the API's ETag).
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-// Validate checks what a client gives: an absolute http(s) URL and known
-// event types, at least one.
+// Secrets are the secrets that sign a delivery at now: the current one,
+// then the previous one while it is valid.
+func (e *Endpoint) Secrets(now time.Time) []string {
+	if e.PreviousSecret != "" && now.Before(e.PreviousExpiresAt) {
+		return []string{e.Secret, e.PreviousSecret}
+	}
+	return []string{e.Secret}
+}
+
+// Validate checks what a client gives: an absolute http(s) URL without
+// credentials and known event types, at least one. Whether the URL reaches
+// an internal address is CheckURL's question, which needs the network.
 func (e *Endpoint) Validate() error {
 	var f marketplane.FieldErrors
 	u, err := url.Parse(e.URL)
@@ -70,6 +94,8 @@ func (e *Endpoint) Validate() error {
 		f.Add("url", "required")
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
 		f.Add("url", "must be an absolute http or https URL")
+	case u.User != nil:
+		f.Add("url", "must not carry a user name or password: put credentials in the path or check the signature")
 	case len(e.URL) > 2000:
 		f.Add("url", "must be at most 2000 characters")
 	}
@@ -88,9 +114,18 @@ func (e *Endpoint) Validate() error {
 func (e *Endpoint) Wants(typ string) bool { return e.Active && slices.Contains(e.EventTypes, typ) }
 
 // Sign returns the Marketplane-Signature header of body sent at t.
-func Sign(secret string, t time.Time, body []byte) string {
+func Sign(secret string, t time.Time, body []byte) string { return SignAll([]string{secret}, t, body) }
+
+// SignAll returns the Marketplane-Signature header of body sent at t with
+// one v1 signature per secret, in their order: t=<unix>,v1=<a>,v1=<b>.
+func SignAll(secrets []string, t time.Time, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v1=" + mac(secret, ts, body)
+	var b strings.Builder
+	b.WriteString("t=" + ts)
+	for _, s := range secrets {
+		b.WriteString(",v1=" + mac(s, ts, body))
+	}
+	return b.String()
 }
 
 func mac(secret, ts string, body []byte) string {
@@ -102,7 +137,9 @@ func mac(secret, ts string, body []byte) string {
 }
 
 // Verify checks a Marketplane-Signature header of body, in constant time,
-// and that its timestamp is within tolerance of now. Receivers use it.
+// and that its timestamp is within tolerance of now. Receivers use it. Any
+// v1 of the header may match: during a rotation the header carries the
+// signatures of the new and the previous secret.
 func Verify(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
 	var ts string
 	var sigs []string

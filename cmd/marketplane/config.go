@@ -26,6 +26,9 @@ type Config struct {
 	PasswordHashMemory int
 	BillingShards      int
 	RateLimit          float64
+	// AllowPrivateWebhooks lets webhook endpoints reach loopback, private
+	// and link-local addresses, which are refused otherwise (SSRF).
+	AllowPrivateWebhooks bool
 }
 
 // setting is one row of the configuration table (README and --help).
@@ -45,6 +48,7 @@ var settings = []setting{
 	{"shutdown-timeout", "MARKETPLANE_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown waits for requests and tasks"},
 	{"password-hash-memory", "MARKETPLANE_PASSWORD_HASH_MEMORY", "65536", "argon2id memory cost of new password hashes, in KiB"},
 	{"rate-limit", "MARKETPLANE_RATE_LIMIT", "50", "API requests per second each API key or panel user may make, per process (bursts of twice that); 0 turns limits off"},
+	{"webhook-allow-private", "MARKETPLANE_WEBHOOK_ALLOW_PRIVATE", "false", "let webhook endpoints reach loopback, private, link-local and other internal addresses (local development only)"},
 	{"billing-shards", "MARKETPLANE_BILLING_SHARDS", "1", "parts each day's billing is split into, run as tasks at once by the workers (PostgreSQL)"},
 }
 
@@ -117,6 +121,10 @@ func bindConfig(fs *flag.FlagSet, c *Config, which ...string) func() error {
 		rl, _ := get("rate-limit")
 		if c.RateLimit, err = strconv.ParseFloat(rl, 64); err != nil || c.RateLimit < 0 {
 			return fmt.Errorf("--rate-limit: %q is not a number of requests per second ≥ 0", rl)
+		}
+		wp, _ := get("webhook-allow-private")
+		if c.AllowPrivateWebhooks, err = strconv.ParseBool(wp); err != nil {
+			return fmt.Errorf("--webhook-allow-private: %q is not true or false", wp)
 		}
 		b, _ := get("billing-shards")
 		if c.BillingShards, err = strconv.Atoi(b); err != nil || c.BillingShards < 1 || c.BillingShards > 64 {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,7 +67,11 @@ func TestWebhookDelivery(t *testing.T) {
 	webhookBackoff = func(int) time.Duration { return 50 * time.Millisecond }
 	t.Cleanup(func() { webhookBackoff = saved })
 	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
-		m, _ := start(t, testConfig(storetest.URL(t, e)))
+		cfg := testConfig(storetest.URL(t, e))
+		// The receiver listens on 127.0.0.1, an internal address that
+		// endpoints may reach only when the operator allows it.
+		cfg.AllowPrivateWebhooks = true
+		m, _ := start(t, cfg)
 		ctx, sys := context.Background(), account.SystemActor()
 		p, err := m.DB.Provider(ctx)
 		if err != nil {
@@ -177,6 +182,99 @@ func TestWebhookDelivery(t *testing.T) {
 		call("GET", "/events?account_id="+strconv.FormatInt(c.ID, 10), nil, 200, &events)
 		if len(events.Items) != 1 || events.Items[0].ID != first.EventID {
 			t.Errorf("events of the customer: %+v", events.Items)
+		}
+	})
+}
+
+// TestWebhookInternalRefused runs a server with the default settings: the
+// API refuses an endpoint on 127.0.0.1, and an endpoint whose name pointed
+// elsewhere when it was made (here: put in the store directly, as DNS
+// rebinding would) gets its delivery refused at dial time, recorded in the
+// log with the reason, and the receiver sees nothing. Not parallel: it
+// shortens the backoff like TestWebhookDelivery.
+func TestWebhookInternalRefused(t *testing.T) {
+	saved := webhookBackoff
+	webhookBackoff = func(int) time.Duration { return 50 * time.Millisecond }
+	t.Cleanup(func() { webhookBackoff = saved })
+	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
+		m, _ := start(t, testConfig(storetest.URL(t, e)))
+		ctx, sys := context.Background(), account.SystemActor()
+		p, err := m.DB.Provider(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		role, err := m.DB.RoleByKey(ctx, account.RoleAdmin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, token, err := m.DB.CreateAPIKey(ctx, sys, p.ID, role.ID, "webhooks", time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		call := func(method, path string, body any, want int) []byte {
+			t.Helper()
+			b, _ := json.Marshal(body)
+			req, _ := http.NewRequest(method, m.URL()+api.Prefix+path, bytes.NewReader(b))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			out, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != want {
+				t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
+			}
+			return out
+		}
+		var got sync.Mutex
+		requests := 0
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got.Lock()
+			defer got.Unlock()
+			requests++
+		}))
+		t.Cleanup(srv.Close)
+
+		refused := call("POST", "/accounts/"+strconv.FormatInt(p.ID, 10)+"/webhooks",
+			map[string]any{"url": srv.URL + "/hook", "event_types": []string{webhook.PaymentReceived}}, 400)
+		if !bytes.Contains(refused, []byte(`"body.url"`)) || !bytes.Contains(refused, []byte("internal address")) {
+			t.Errorf("refusal %s", refused)
+		}
+
+		hook := &webhook.Endpoint{AccountID: p.ID, URL: srv.URL + "/hook", EventTypes: []string{webhook.PaymentReceived}}
+		if err := m.DB.CreateWebhookEndpoint(ctx, sys, hook); err != nil {
+			t.Fatal(err)
+		}
+		c := &account.Account{Kind: account.Customer, ParentID: p.ID, Name: "Customer", Address: account.Address{Country: "US"},
+			Locale: "en-US", Currency: "USD", TimeZone: "UTC"}
+		if err := m.DB.CreateAccount(ctx, sys, c); err != nil {
+			t.Fatal(err)
+		}
+		call("POST", "/accounts/"+strconv.FormatInt(c.ID, 10)+"/payments", map[string]any{"amount": "5.00", "method": "bank transfer"}, 201)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			ds, err := m.DB.WebhookDeliveries(ctx, sys, hook.ID, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ds) == 1 && ds[0].Attempts >= 2 {
+				d := ds[0]
+				if d.ResponseCode != 0 || !strings.Contains(d.Error, "internal addresses") || !strings.Contains(d.Error, "127.0.0.1") {
+					t.Errorf("refused delivery %+v", d)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("deliveries %+v", ds)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		got.Lock()
+		defer got.Unlock()
+		if requests != 0 {
+			t.Errorf("the receiver got %d requests", requests)
 		}
 	})
 }

@@ -155,7 +155,9 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 	// Webhooks: the store queues a delivery in the transaction that
 	// records its event; each attempt is written to the delivery log, and
 	// a failed one is retried with backoff until the last attempt.
-	task.Handle(m, deliverWebhook(db, &http.Client{Timeout: webhook.Timeout}), task.KindOptions{Queue: task.QueueNotifications,
+	// The delivery client refuses internal addresses at dial time (SSRF,
+	// DNS rebinding) unless the operator allows them (development).
+	task.Handle(m, deliverWebhook(db, webhook.NewClient(c.AllowPrivateWebhooks)), task.KindOptions{Queue: task.QueueNotifications,
 		MaxAttempts: webhookAttempts, Backoff: webhookBackoff, Timeout: webhook.Timeout + 5*time.Second})
 	db.OnEvent = r.enqueueDelivery
 	return r, nil
@@ -200,7 +202,7 @@ func deliverWebhook(db *store.DB, client *http.Client) func(ctx context.Context,
 		// time against their own clocks, and the retry is River's, in
 		// real time too.
 		now := time.Now()
-		res := webhook.Send(ctx, client, j.URL, j.Secret, j.Event.Type, j.Delivery.ID, body, now)
+		res := webhook.Send(ctx, client, j.URL, j.Secrets, j.Event.Type, j.Delivery.ID, body, now)
 		last := t.Attempt >= t.MaxAttempts
 		if err := db.RecordWebhookAttempt(ctx, j.Delivery.ID, t.Attempt, res, last, now.Add(webhookBackoff(t.Attempt))); err != nil {
 			return err
@@ -347,6 +349,9 @@ func (m *Main) apiHandler(panels *web.Web) (http.Handler, error) {
 		// them at the connector (Orchestrator.ApplyStatus).
 		EnqueueProvision: m.Tasks.enqueueOrder, EnqueueSubscriptionStatus: m.Tasks.enqueueStatus,
 		PublicURL: m.Config.BaseURL,
+		// Webhook endpoints on internal addresses only where the operator
+		// allows them (development, tests).
+		AllowPrivateWebhooks: m.Config.AllowPrivateWebhooks,
 		// Each API key or panel user has its own budget, per process.
 		RateLimit: m.Config.RateLimit,
 		Authenticate: func(r *http.Request) (*account.Actor, error) {
