@@ -66,6 +66,9 @@ const (
 	cursorPlanCategories  = "pcat"
 	cursorSalesCategories = "scat"
 	cursorConnectors      = "conn"
+	cursorWebhooks        = "hook"
+	// Readings of a subscription, paged by time and resource.
+	cursorUsage = "usage"
 	// The reports, whose rows are computed whole: at most a row per
 	// buyer (aging), reseller (margins) or month (revenue).
 	cursorAging   = "aging"

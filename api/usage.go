@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -33,6 +34,7 @@ type usageInput struct {
 	Resource string `query:"resource" doc:"Only this resource; absent: all."`
 	From     string `query:"from" example:"2027-01-01" doc:"Start of the range (included): a date (midnight UTC) or an RFC 3339 time. Default: 30 days before to."`
 	To       string `query:"to" example:"2027-02-01" doc:"End of the range (excluded), as from. Default: now."`
+	PageParams
 }
 
 type usageOutput struct {
@@ -104,15 +106,31 @@ func (a *API) listUsage(ctx context.Context, in *usageInput) (*usageOutput, erro
 	if err != nil {
 		return nil, err
 	}
-	rows, err := a.db.Usage(ctx, actorFrom(ctx), in.ID, in.Resource, from, to)
+	after, err := usageCursor(in.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := a.db.UsagePage(ctx, actorFrom(ctx), in.ID, in.Resource, from, to, after, in.fetchSize())
 	if err != nil {
 		return nil, queryInvalid(err)
 	}
-	out := &usageOutput{Body: Page[UsageRecord]{Items: make([]UsageRecord, len(rows))}}
-	for i, u := range rows {
-		out.Body.Items[i] = usageView(u)
+	return &usageOutput{Body: paginate(in.PageParams, cursorUsage, rows,
+		func(u store.UsageRecord) string { return u.At.UTC().Format(time.RFC3339Nano) + " " + u.Resource }, usageView)}, nil
+}
+
+// usageCursor reads the key of a page of readings: the time and resource
+// of the last reading of the page before.
+func usageCursor(cursor string) (store.UsageKey, error) {
+	key, err := decodeCursor(cursorUsage, cursor)
+	if err != nil || key == "" {
+		return store.UsageKey{}, err
 	}
-	return out, nil
+	at, resource, ok := strings.Cut(key, " ")
+	t, perr := time.Parse(time.RFC3339Nano, at)
+	if !ok || perr != nil || resource == "" {
+		return store.UsageKey{}, badParam("query.cursor", "is not a cursor of this list")
+	}
+	return store.UsageKey{At: t, Resource: resource}, nil
 }
 
 func usageView(u store.UsageRecord) UsageRecord {

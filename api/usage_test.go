@@ -216,3 +216,55 @@ func TestRecordUsageAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestUsagePages: a range of readings read two at a time, with readings
+// of two resources at the same time, gives the whole range once, in
+// order; a cursor of another list is refused.
+func TestUsagePages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		saleClock(db) // 2027-01-10 15:00 UTC
+		_, _, l2 := saleChain(t, f)
+		withOrders(t, f)
+		o := placed(t, f, "C", orderBody(f.C.ID, l2.ID, 6))
+		var rs []store.UsageReading
+		for d := 1; d <= 4; d++ {
+			at := time.Date(2027, 1, d, 6, 0, 0, 0, time.UTC)
+			rs = append(rs, store.UsageReading{Resource: "storage", Value: int64(100 * d), At: at},
+				store.UsageReading{Resource: "mailbox", Value: int64(d), At: at})
+		}
+		if _, err := db.RecordUsage(ctx, o.SubscriptionID, rs); err != nil {
+			t.Fatal(err)
+		}
+		base := "/subscriptions/" + id(o.SubscriptionID) + "/usage?from=2027-01-01&to=2027-01-10"
+		var whole Page[UsageRecord]
+		f.must(t, 200, "C", "GET", base, nil).JSON(t, &whole)
+		if len(whole.Items) != 8 || whole.NextCursor != "" {
+			t.Fatalf("the whole range: %v (next %q)", usageStrings(whole), whole.NextCursor)
+		}
+		var paged []string
+		pages := 0
+		for cursor := ""; ; pages++ {
+			if pages > 5 {
+				t.Fatal("paging does not end")
+			}
+			var p Page[UsageRecord]
+			f.must(t, 200, "C", "GET", base+"&limit=3&cursor="+cursor, nil).JSON(t, &p)
+			if len(p.Items) > 3 {
+				t.Fatalf("a page of %d readings", len(p.Items))
+			}
+			paged = append(paged, usageStrings(p)...)
+			if p.NextCursor == "" {
+				break
+			}
+			cursor = p.NextCursor
+		}
+		if want := usageStrings(whole); !slices.Equal(paged, want) || pages != 2 {
+			t.Errorf("%d pages gave %v, want %v", pages+1, paged, want)
+		}
+		if p := f.must(t, 400, "C", "GET", base+"&cursor="+encodeCursor(cursorWebhooks, "1"), nil).Problem(t); len(p.Errors) != 1 || p.Errors[0].Location != "query.cursor" {
+			t.Errorf("another list's cursor: %+v", p)
+		}
+	})
+}

@@ -198,16 +198,17 @@ func (a *API) webhookRoutes() {
 		description: "Events are recorded when some webhook endpoint is to receive them."}, a.listEvents)
 }
 
-func (a *API) listWebhooks(ctx context.Context, in *accountIDPath) (*webhookList, error) {
+func (a *API) listWebhooks(ctx context.Context, in *accountListInput) (*webhookList, error) {
 	rows, err := a.db.WebhookEndpoints(ctx, actorFrom(ctx), in.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := &webhookList{Body: Page[WebhookEndpoint]{Items: make([]WebhookEndpoint, len(rows))}}
-	for i, e := range rows {
-		out.Body.Items[i] = endpointView(e)
+	page, err := pageLoaded(in.PageParams, cursorWebhooks, rows,
+		func(e *webhook.Endpoint) string { return idKey(e.ID) }, endpointView)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &webhookList{Body: page}, nil
 }
 
 // checkWebhookURL refuses a URL that reaches an internal address, unless

@@ -310,8 +310,31 @@ const maxUsageRows = 10_000
 // [from, to), of one resource or of all when resource is empty, oldest
 // first. The actor needs to view the customer's subscriptions. A range
 // holding more than 10,000 readings is refused (EINVALID): ask for a
-// shorter one.
+// shorter one, or page through it with UsagePage.
 func (db *DB) Usage(ctx context.Context, actor *account.Actor, subscriptionID int64, resource string, from, to time.Time) ([]UsageRecord, error) {
+	out, err := db.UsagePage(ctx, actor, subscriptionID, resource, from, to, UsageKey{}, maxUsageRows+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > maxUsageRows {
+		return nil, &marketplane.Error{Code: marketplane.EINVALID, Message: "invalid usage range",
+			Fields: map[string]string{"to": fmt.Sprintf("the range holds more than %d readings; ask for a shorter one", maxUsageRows)}}
+	}
+	return out, nil
+}
+
+// UsageKey is where a page of readings resumes: after the reading of
+// Resource at At (a subscription has one reading per resource and time).
+// The zero key starts at the beginning of the range.
+type UsageKey struct {
+	At       time.Time
+	Resource string
+}
+
+// UsagePage is up to limit readings of Usage's range, in its order, after
+// the reading at key: the API pages through a range with it, however many
+// readings the range holds.
+func (db *DB) UsagePage(ctx context.Context, actor *account.Actor, subscriptionID int64, resource string, from, to time.Time, after UsageKey, limit int) ([]UsageRecord, error) {
 	if _, _, err := db.subscriptionFor(ctx, db.Read, actor, account.ViewSubscriptions, subscriptionID, false); err != nil {
 		return nil, err
 	}
@@ -324,9 +347,13 @@ func (db *DB) Usage(ctx context.Context, actor *account.Actor, subscriptionID in
 	args := []any{subscriptionID, tv(from), tv(to)}
 	if resource != "" {
 		args = append(args, resource)
-		q += " AND resource = $4"
+		q += fmt.Sprintf(" AND resource = $%d", len(args))
 	}
-	args = append(args, maxUsageRows+1)
+	if !after.At.IsZero() {
+		args = append(args, tv(after.At), after.Resource)
+		q += fmt.Sprintf(" AND (at > $%d OR at = $%d AND resource > $%d)", len(args)-1, len(args)-1, len(args))
+	}
+	args = append(args, limit)
 	q += fmt.Sprintf(" ORDER BY at, resource LIMIT $%d", len(args))
 	rows, err := db.Read.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -343,10 +370,6 @@ func (db *DB) Usage(ctx context.Context, actor *account.Actor, subscriptionID in
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("usage of subscription %d: %w", subscriptionID, err)
-	}
-	if len(out) > maxUsageRows {
-		return nil, &marketplane.Error{Code: marketplane.EINVALID, Message: "invalid usage range",
-			Fields: map[string]string{"to": fmt.Sprintf("the range holds more than %d readings; ask for a shorter one", maxUsageRows)}}
 	}
 	return out, nil
 }
