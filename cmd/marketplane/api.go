@@ -195,14 +195,14 @@ var apiVerbs = []apiVerb{
 			return respond(r.c.CancelTaskWithResponse(ctx, r.ids[0], nil))
 		})},
 
-	{resource: "webhooks", verb: "list", help: "an account's webhook endpoints: --account ID", columns: webhookColumns,
+	{resource: "webhooks", verb: "list", help: "an account's webhook endpoints: --account ID", paged: true, columns: webhookColumns,
 		bind: func(fs *flag.FlagSet) apiCall {
 			acct := optionalID(fs, "account", "the `ID` of the account whose endpoints to list (required)")
 			return func(ctx context.Context, r apiRequest) (apiResponse, error) {
 				if *acct == nil {
 					return nil, usagef("webhooks list: --account ID is required")
 				}
-				return respond(r.c.ListWebhooksWithResponse(ctx, **acct))
+				return respond(r.c.ListWebhooksWithResponse(ctx, **acct, &client.ListWebhooksParams{Cursor: r.cursor, Limit: r.limit}))
 			}
 		}},
 	{resource: "webhooks", verb: "deliveries", args: []string{"ID"}, help: "an endpoint's delivery log, newest first", paged: true, columns: deliveryColumns,
