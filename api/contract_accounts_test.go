@@ -565,6 +565,10 @@ func accountContract(t *testing.T, c *contract) []contractCase {
 					t.Errorf("updated %s", r.Body)
 				}
 			}},
+		// The tag read before that edit is stale now, though the test
+		// clock has not moved.
+		contractCase{op: "update-role", name: "the tag read before the edit", who: "L1a", method: "PUT", path: editablePath,
+			body: map[string]any{"name": "Lost", "grants": []any{}}, header: []string{"If-Match", editableTag}, want: 412},
 
 		contractCase{op: "delete-role", name: "held by a key", who: "L1a", method: "DELETE", path: alphaRole, want: 409},
 		contractCase{op: "delete-role", name: "built-in", who: "L1a", method: "DELETE", path: builtIn, want: 403},

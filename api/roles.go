@@ -2,6 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -56,7 +59,24 @@ type roleOutput struct {
 }
 
 func roleResponse(r *account.Role) *roleOutput {
-	return &roleOutput{ETag: etagOfTime(r.UpdatedAt), Body: roleView(r)}
+	return &roleOutput{ETag: roleETag(r), Body: roleView(r)}
+}
+
+// roleETag tags a role by its content and last change: roles have no
+// version column, and the time alone would not change between two edits
+// within the clock's resolution.
+func roleETag(r *account.Role) string {
+	grants := r.Grants
+	if grants == nil {
+		grants = []account.Grant{}
+	}
+	b, _ := json.Marshal(struct {
+		Name    string
+		Grants  []account.Grant
+		Changed int64
+	}{r.Name, grants, r.UpdatedAt.UnixMicro()})
+	sum := sha256.Sum256(b)
+	return `"r-` + hex.EncodeToString(sum[:8]) + `"`
 }
 
 type roleCreated struct {
@@ -134,7 +154,7 @@ func (a *API) createRole(ctx context.Context, in *createRoleInput) (*roleCreated
 	if err := a.db.CreateRole(ctx, actorFrom(ctx), r); err != nil {
 		return nil, err
 	}
-	return &roleCreated{ETag: etagOfTime(r.UpdatedAt), Location: Prefix + "/roles/" + strconv.FormatInt(r.ID, 10), Body: roleView(r)}, nil
+	return &roleCreated{ETag: roleETag(r), Location: Prefix + "/roles/" + strconv.FormatInt(r.ID, 10), Body: roleView(r)}, nil
 }
 
 func (a *API) getRole(ctx context.Context, in *roleIDPath) (*roleOutput, error) {
@@ -145,22 +165,15 @@ func (a *API) getRole(ctx context.Context, in *roleIDPath) (*roleOutput, error) 
 	return roleResponse(r), nil
 }
 
-// updateRole checks If-Match before the change; roles have no version in
-// the store, so the tag is their last change time and a change between the
-// check and the update is not caught.
+// updateRole checks If-Match against the role as the store holds it,
+// locked in the transaction of the change.
 func (a *API) updateRole(ctx context.Context, in *updateRoleInput) (*roleOutput, error) {
-	actor := actorFrom(ctx)
+	var check func(*account.Role) error
 	if in.IfMatch != "" {
-		cur, err := a.db.Role(ctx, actor, in.ID)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkIfMatch(in.IfMatch, etagOfTime(cur.UpdatedAt)); err != nil {
-			return nil, err
-		}
+		check = func(old *account.Role) error { return checkIfMatch(in.IfMatch, roleETag(old)) }
 	}
 	r := &account.Role{ID: in.ID, Name: in.Body.Name, Grants: grantsOf(in.Body.Grants)}
-	if err := a.db.UpdateRole(ctx, actor, r); err != nil {
+	if err := a.db.UpdateRoleIf(ctx, actorFrom(ctx), r, check); err != nil {
 		return nil, err
 	}
 	return roleResponse(r), nil

@@ -162,3 +162,38 @@ func TestAuditLog(t *testing.T) {
 		f.must(t, 404, "L1b", "GET", "/accounts/"+id(f.L2.ID)+"/audit-log", nil)
 	})
 }
+
+// TestRoleIfMatch: a role's ETag changes with every edit, even within one
+// tick of the clock, and an edit based on a stale read is refused and
+// changes nothing.
+func TestRoleIfMatch(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		// A stopped clock: the role's change time cannot tell two edits
+		// apart.
+		saleClock(db)
+		grants := []any{map[string]any{"privilege": "catalog", "level": "view"}}
+		created := f.must(t, 201, "L1a", "POST", "/accounts/"+id(f.L1a.ID)+"/roles", map[string]any{"name": "  Viewers ", "grants": grants})
+		var r Role
+		created.JSON(t, &r)
+		path := "/roles/" + id(r.ID)
+		first := f.must(t, 200, "L1a", "GET", path, nil).Header.Get("ETag")
+		if first == "" || first != created.Header.Get("ETag") {
+			t.Fatalf("ETag %q on read, %q on create", first, created.Header.Get("ETag"))
+		}
+		second := f.must(t, 200, "L1a", "PUT", path, map[string]any{"name": "Catalog viewers", "grants": grants}, "If-Match", first).Header.Get("ETag")
+		if second == "" || second == first {
+			t.Fatalf("ETag after the edit %q, before %q", second, first)
+		}
+		if got := f.must(t, 200, "L1a", "GET", path, nil).Header.Get("ETag"); got != second {
+			t.Errorf("ETag on read %q, after the edit %q", got, second)
+		}
+		f.must(t, 412, "L1a", "PUT", path, map[string]any{"name": "Stale", "grants": []any{}}, "If-Match", first).Problem(t)
+		f.must(t, 200, "L1a", "GET", path, nil).JSON(t, &r)
+		if r.Name != "Catalog viewers" || len(r.Grants) != 1 {
+			t.Errorf("the role after a stale edit: %+v", r)
+		}
+		// Another account's role answers 404 whatever the tag.
+		f.must(t, 404, "L1b", "PUT", path, map[string]any{"name": "Intruder", "grants": []any{}}, "If-Match", first).Problem(t)
+	})
+}

@@ -155,10 +155,10 @@ func (db *DB) CreateRole(ctx context.Context, actor *account.Actor, r *account.R
 			return err
 		}
 		now := db.Clock.Now()
-		r.CreatedAt, r.UpdatedAt, r.Key = now, now, ""
+		r.CreatedAt, r.UpdatedAt, r.Key, r.Name = now, now, "", strings.TrimSpace(r.Name)
 		g, _ := json.Marshal(r.Grants)
 		err = tx.QueryRowContext(ctx, `INSERT INTO roles (account_id, name, grants, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $4) RETURNING id`, r.AccountID, strings.TrimSpace(r.Name), string(g), tv(now)).Scan(&r.ID)
+			VALUES ($1, $2, $3, $4, $4) RETURNING id`, r.AccountID, r.Name, string(g), tv(now)).Scan(&r.ID)
 		if err != nil {
 			if isUniqueViolation(err) {
 				return &marketplane.Error{Code: marketplane.ECONFLICT, Message: "a role with this name exists in the account",
@@ -172,6 +172,14 @@ func (db *DB) CreateRole(ctx context.Context, actor *account.Actor, r *account.R
 
 // UpdateRole changes the name and grants of a custom role.
 func (db *DB) UpdateRole(ctx context.Context, actor *account.Actor, r *account.Role) error {
+	return db.UpdateRoleIf(ctx, actor, r, nil)
+}
+
+// UpdateRoleIf is UpdateRole with a precondition: ifMatch (nil: none) gets
+// the role as stored, locked in the transaction that changes it, once the
+// actor may change it; its error leaves the role as it was. It is how the
+// API's If-Match catches a change made since the client read the role.
+func (db *DB) UpdateRoleIf(ctx context.Context, actor *account.Actor, r *account.Role, ifMatch func(old *account.Role) error) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
@@ -179,9 +187,9 @@ func (db *DB) UpdateRole(ctx context.Context, actor *account.Actor, r *account.R
 		return err
 	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		old, err := loadRole(ctx, tx, r.ID)
+		old, err := scanRole(tx.QueryRowContext(ctx, `SELECT `+roleColumns+` FROM roles r WHERE id = $1`+db.lockRows("r"), r.ID))
 		if err != nil {
-			return err
+			return notFound(err, "role")
 		}
 		if old.BuiltIn() {
 			return marketplane.Errorf(marketplane.EFORBIDDEN, "built-in roles cannot be changed; make a custom role")
@@ -190,13 +198,19 @@ func (db *DB) UpdateRole(ctx context.Context, actor *account.Actor, r *account.R
 		if err != nil {
 			return hideAs(err, "role")
 		}
+		if ifMatch != nil {
+			if err := ifMatch(old); err != nil {
+				return err
+			}
+		}
 		if db.actorHoldsRole(ctx, tx, actor, r.ID) {
 			return marketplane.Errorf(marketplane.EFORBIDDEN, "you may not change a role you hold yourself")
 		}
 		r.AccountID, r.CreatedAt, r.UpdatedAt = old.AccountID, old.CreatedAt, db.Clock.Now()
+		r.Name = strings.TrimSpace(r.Name)
 		g, _ := json.Marshal(r.Grants)
 		if _, err := tx.ExecContext(ctx, `UPDATE roles SET name = $1, grants = $2, updated_at = $3 WHERE id = $4`,
-			strings.TrimSpace(r.Name), string(g), tv(r.UpdatedAt), r.ID); err != nil {
+			r.Name, string(g), tv(r.UpdatedAt), r.ID); err != nil {
 			if isUniqueViolation(err) {
 				return &marketplane.Error{Code: marketplane.ECONFLICT, Message: "a role with this name exists in the account",
 					Fields: map[string]string{"name": "is taken"}}
