@@ -371,6 +371,8 @@ func catalogContract(t *testing.T, c *contract) []contractCase {
 			body: map[string]any{}, header: []string{"If-Match", `"t0"`}, want: 412},
 		{op: "set-delegation-terms", name: "unknown restriction", who: "P", method: "PUT", path: l1b + "/delegation-terms",
 			body: map[string]any{"restrictions": []string{"everything"}}, want: 400, field: "body.restrictions[0]"},
+		{op: "set-delegation-terms", name: "a restriction twice", who: "P", method: "PUT", path: l1b + "/delegation-terms",
+			body: map[string]any{"restrictions": []string{"pricing", "pricing"}}, want: 400, field: "body.restrictions[1]"},
 		{op: "set-delegation-terms", name: "the provider, which has no parent", who: "P", method: "PUT", path: pAcct + "/delegation-terms",
 			body: map[string]any{}, want: 400},
 		{op: "set-delegation-terms", name: "a customer", who: "L2", method: "PUT", path: "/accounts/" + id(c.C.ID) + "/delegation-terms",

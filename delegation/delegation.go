@@ -133,8 +133,11 @@ func (t Terms) Restricted(r Restriction) bool { return slices.Contains(t.Restric
 func (t Terms) Validate() error {
 	var f marketplane.FieldErrors
 	for i, r := range t.Restrictions {
-		if !slices.Contains(AllRestrictions, r) {
+		switch {
+		case !slices.Contains(AllRestrictions, r):
 			f.Add(fmt.Sprintf("restrictions[%d]", i), fmt.Sprintf("unknown restriction %q", r))
+		case slices.Contains(t.Restrictions[:i], r):
+			f.Add(fmt.Sprintf("restrictions[%d]", i), fmt.Sprintf("%q is listed twice", r))
 		}
 	}
 	return f.Err("delegation terms")

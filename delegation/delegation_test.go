@@ -447,8 +447,20 @@ func TestParseOptions(t *testing.T) {
 			t.Errorf("ParseOptions(%q) = %v", bad, err)
 		}
 	}
-	if err := (Terms{Restrictions: []Restriction{"pricing", "colour"}}).Validate(); err == nil {
-		t.Error("unknown restriction accepted")
+	for _, c := range []struct {
+		rs    []Restriction
+		field string
+	}{
+		{[]Restriction{"pricing", "colour"}, "restrictions[1]"},
+		{[]Restriction{"pricing", "terms", "pricing"}, "restrictions[2]"},
+	} {
+		var me *marketplane.Error
+		if err := (Terms{Restrictions: c.rs}).Validate(); !errors.As(err, &me) || len(me.Fields) != 1 || me.Fields[c.field] == "" {
+			t.Errorf("restrictions %v: %v, want an error on %s", c.rs, err, c.field)
+		}
+	}
+	if err := (Terms{Restrictions: []Restriction{"pricing", "terms"}}).Validate(); err != nil {
+		t.Errorf("two restrictions: %v", err)
 	}
 }
 
