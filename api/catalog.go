@@ -7,6 +7,9 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -348,13 +351,19 @@ func termsResponse(t *store.DelegationTerms) *termsOutput {
 	return &termsOutput{ETag: termsETag(t), Body: termsView(t)}
 }
 
-// termsETag is the tag of terms, which have no version: their last change,
-// or "t0" for terms never set.
+// termsETag is the tag of terms, which have no version: "t0" for terms
+// never set, else their last change and content (the time alone would not
+// tell two changes within the clock's resolution apart).
 func termsETag(t *store.DelegationTerms) string {
 	if t.UpdatedAt.IsZero() {
 		return `"t0"`
 	}
-	return etagOfTime(t.UpdatedAt)
+	b, _ := json.Marshal(struct {
+		SetBy int64
+		Terms delegation.Terms
+	}{t.SetBy, t.Terms})
+	sum := sha256.Sum256(b)
+	return `"t` + strconv.FormatInt(t.UpdatedAt.UnixMicro(), 10) + "-" + hex.EncodeToString(sum[:4]) + `"`
 }
 
 type setTermsInput struct {
@@ -648,21 +657,15 @@ func (a *API) getDelegationTerms(ctx context.Context, in *accountIDPath) (*terms
 // version in the store, so the tag is their last change time and a change
 // between the check and the update is not caught.
 func (a *API) setDelegationTerms(ctx context.Context, in *setTermsInput) (*termsOutput, error) {
-	actor := actorFrom(ctx)
+	var check func(*store.DelegationTerms) error
 	if in.IfMatch != "" {
-		cur, err := a.db.DelegationTerms(ctx, actor, in.ID)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkIfMatch(in.IfMatch, termsETag(cur)); err != nil {
-			return nil, err
-		}
+		check = func(cur *store.DelegationTerms) error { return checkIfMatch(in.IfMatch, termsETag(cur)) }
 	}
 	terms := delegation.Terms{ProhibitCascade: in.Body.ProhibitCascade, Restrictions: make([]delegation.Restriction, len(in.Body.Restrictions))}
 	for i, r := range in.Body.Restrictions {
 		terms.Restrictions[i] = delegation.Restriction(r)
 	}
-	t, err := a.db.SetDelegationTerms(ctx, actor, in.ID, terms)
+	t, err := a.db.SetDelegationTermsIf(ctx, actorFrom(ctx), in.ID, terms, check)
 	if err != nil {
 		return nil, err
 	}

@@ -371,6 +371,17 @@ func TestDelegationTermsAPI(t *testing.T) {
 			t.Errorf("ETag %q after PUT, %q after GET", etag, r.Header.Get("ETag"))
 		}
 		f.must(t, 412, "P", "PUT", path, map[string]any{}, "If-Match", `"t0"`)
+		// With the clock stopped, a second change still makes the first
+		// tag stale.
+		saleClock(db)
+		r = f.must(t, 200, "P", "PUT", path, map[string]any{"restrictions": []string{"pricing"}}, "If-Match", etag)
+		second := r.Header.Get("ETag")
+		r = f.must(t, 200, "P", "PUT", path, map[string]any{"restrictions": []string{"pricing", "publication"}, "prohibit_cascade": true},
+			"If-Match", second)
+		if third := r.Header.Get("ETag"); third == second || second == etag {
+			t.Errorf("ETags %q, %q, %q after three changes", etag, second, third)
+		}
+		f.must(t, 412, "P", "PUT", path, map[string]any{}, "If-Match", second).Problem(t)
 		f.must(t, 403, "L1a", "PUT", path, map[string]any{}).Problem(t)
 		p := f.must(t, 400, "P", "PUT", path, map[string]any{"restrictions": []string{"everything"}}).Problem(t)
 		if !slices.Equal(p.locations(), []string{"body.restrictions[0]"}) {

@@ -3,17 +3,12 @@ package api
 import (
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/marketplane/marketplane"
 )
 
 // etagOf is the strong entity tag of a resource version.
 func etagOf(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
-
-// etagOfTime is the entity tag of a resource without a version column
-// (roles), from its last change; the store keeps microseconds.
-func etagOfTime(t time.Time) string { return `"t` + strconv.FormatInt(t.UnixMicro(), 10) + `"` }
 
 // checkIfMatch checks an If-Match header (RFC 9110: "*" or a list of entity
 // tags, compared strongly) against the current tag. An empty header passes:

@@ -28,6 +28,15 @@ type DelegationTerms struct {
 // EFORBIDDEN here). Errors: ENOTFOUND, EFORBIDDEN, EINVALID (unknown
 // restrictions; the account is not a reseller).
 func (db *DB) SetDelegationTerms(ctx context.Context, actor *account.Actor, childID int64, terms delegation.Terms) (*DelegationTerms, error) {
+	return db.SetDelegationTermsIf(ctx, actor, childID, terms, nil)
+}
+
+// SetDelegationTermsIf is SetDelegationTerms with a precondition: ifMatch
+// (nil: none) gets the terms as stored (the zero DelegationTerms of its
+// child when never set), in the transaction that replaces them, once the
+// actor may; its error leaves them as they were (the API's If-Match).
+func (db *DB) SetDelegationTermsIf(ctx context.Context, actor *account.Actor, childID int64, terms delegation.Terms,
+	ifMatch func(cur *DelegationTerms) error) (*DelegationTerms, error) {
 	out := &DelegationTerms{ChildID: childID, Terms: terms}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		child, err := loadSeller(ctx, tx, actor, childID)
@@ -59,17 +68,24 @@ func (db *DB) SetDelegationTerms(ctx context.Context, actor *account.Actor, chil
 		if terms.Restrictions == nil {
 			terms.Restrictions = []delegation.Restriction{}
 		}
-		var old delegation.Terms
+		cur := &DelegationTerms{ChildID: childID, Terms: delegation.Terms{Restrictions: []delegation.Restriction{}}}
 		var raw string
-		switch err := tx.QueryRowContext(ctx, `SELECT body FROM delegation_terms WHERE child_account_id = $1`, childID).Scan(&raw); {
+		switch err := tx.QueryRowContext(ctx, `SELECT set_by, body, updated_at FROM delegation_terms t WHERE child_account_id = $1`+
+			db.lockRows("t"), childID).Scan(&cur.SetBy, &raw, ts(&cur.UpdatedAt)); {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return fmt.Errorf("delegation terms of %d: %w", childID, err)
 		default:
-			if err := json.Unmarshal([]byte(raw), &old); err != nil {
+			if err := json.Unmarshal([]byte(raw), &cur.Terms); err != nil {
 				return fmt.Errorf("delegation terms of %d: %w", childID, err)
 			}
 		}
+		if ifMatch != nil {
+			if err := ifMatch(cur); err != nil {
+				return err
+			}
+		}
+		old := cur.Terms
 		body, err := bodyOf(terms)
 		if err != nil {
 			return err
