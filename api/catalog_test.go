@@ -396,3 +396,39 @@ func TestDelegationTermsAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestPlanPathsKeepTheirPlans: a plan another plan lists as an upgrade is
+// neither renamed nor deleted under it (409, nothing changes); once the
+// path is gone, both are allowed.
+func TestPlanPathsKeepTheirPlans(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		withCatalog(t, f)
+		plans := "/accounts/" + id(f.L1a.ID) + "/plans"
+		var pro, basic Plan
+		f.must(t, 201, "L1a", "POST", plans, planBody("pro")).JSON(t, &pro)
+		body := planBody("basic")
+		body["upgrade_to"] = []string{"pro"}
+		f.must(t, 201, "L1a", "POST", plans, body).JSON(t, &basic)
+
+		p := f.must(t, 409, "L1a", "PUT", "/plans/"+id(pro.ID), planBody("premium")).Problem(t)
+		if !strings.Contains(p.Detail, "basic") {
+			t.Errorf("rename refused with %q, want the plan that names it", p.Detail)
+		}
+		f.must(t, 409, "L1a", "DELETE", "/plans/"+id(pro.ID), nil).Problem(t)
+		var got Plan
+		f.must(t, 200, "L1a", "GET", "/plans/"+id(pro.ID), nil).JSON(t, &got)
+		if got.Key != "pro" || got.Version != pro.Version {
+			t.Errorf("pro after the refusals: key %q version %d", got.Key, got.Version)
+		}
+		// Changing pro without renaming it is fine.
+		f.must(t, 200, "L1a", "PUT", "/plans/"+id(pro.ID), planBody("pro"))
+
+		f.must(t, 200, "L1a", "PUT", "/plans/"+id(basic.ID), planBody("basic"))
+		f.must(t, 200, "L1a", "PUT", "/plans/"+id(pro.ID), planBody("premium")).JSON(t, &got)
+		if got.Key != "premium" {
+			t.Errorf("renamed to %q", got.Key)
+		}
+		f.must(t, 204, "L1a", "DELETE", "/plans/"+id(pro.ID), nil)
+	})
+}

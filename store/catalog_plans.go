@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
@@ -758,6 +759,9 @@ func (db *DB) updatePlan(ctx context.Context, tx *sql.Tx, actor *account.Actor, 
 		if err := keyFree(ctx, tx, p.OwnerID, p.Key, p.ID); err != nil {
 			return err
 		}
+		if err := notAPath(ctx, tx, old.OwnerID, old.ID, old.Key, "renamed"); err != nil {
+			return err
+		}
 	}
 	body, err := bodyOf(p)
 	if err != nil {
@@ -780,6 +784,44 @@ func (db *DB) updatePlan(ctx context.Context, tx *sql.Tx, actor *account.Actor, 
 	return db.audit(ctx, tx, actor, s.AccountID, s.Path, "plan.update", "plan", p.ID, jsonChanges(old, p))
 }
 
+// notAPath refuses (ECONFLICT) to rename or delete plan id, key of owner,
+// while other plans of the owner list it as an upgrade or downgrade: their
+// paths name plans by key, and would point at nothing. The owner's plans
+// are few (its own catalog), so their bodies are read here rather than
+// searched with each engine's JSON functions.
+func notAPath(ctx context.Context, tx *sql.Tx, owner, id int64, key, done string) error {
+	type paths struct {
+		UpgradeTo   []string `json:"upgrade_to"`
+		DowngradeTo []string `json:"downgrade_to"`
+	}
+	type named struct {
+		key string
+		paths
+	}
+	plans, err := queryAll(ctx, tx, func(r scanner) (named, error) {
+		var n named
+		var body string
+		if err := r.Scan(&n.key, &body); err != nil {
+			return n, err
+		}
+		return n, json.Unmarshal([]byte(body), &n.paths)
+	}, `SELECT key, body FROM plans WHERE owner_id = $1 AND id <> $2 ORDER BY key`, owner, id)
+	if err != nil {
+		return fmt.Errorf("plans naming %s: %w", key, err)
+	}
+	var referrers []string
+	for _, n := range plans {
+		if slices.Contains(n.UpgradeTo, key) || slices.Contains(n.DowngradeTo, key) {
+			referrers = append(referrers, n.key)
+		}
+	}
+	if len(referrers) > 0 {
+		return marketplane.Errorf(marketplane.ECONFLICT,
+			"plan %s cannot be %s: plans %s list it as an upgrade or downgrade; change them first", key, done, strings.Join(referrers, ", "))
+	}
+	return nil
+}
+
 // DeletePlan deletes plan id with its change log and sync runs. A plan with
 // delegated copies is refused (ECONFLICT): the copies link to it, and
 // resellers sell them.
@@ -799,6 +841,9 @@ func (db *DB) DeletePlan(ctx context.Context, actor *account.Actor, id int64) er
 		}
 		if copies > 0 {
 			return marketplane.Errorf(marketplane.ECONFLICT, "plan %d has %d delegated copies; delete the copies first", id, copies)
+		}
+		if err := notAPath(ctx, tx, old.OwnerID, id, old.Key, "deleted"); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM plans WHERE id = $1`, id); err != nil {
 			if isForeignKeyViolation(err) {
