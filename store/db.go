@@ -52,10 +52,12 @@ type DB struct {
 	Clock marketplane.Clock
 	// HashParams are the argon2id costs of new password hashes.
 	HashParams account.HashParams
-	// OnEvent queues the delivery of an event to a webhook endpoint, in
-	// the transaction that records the event (the outbox rule). Nil, as in
-	// plain tests, leaves deliveries pending with no task.
-	OnEvent func(ctx context.Context, tx *sql.Tx, d QueuedDelivery) error
+	// OnEvent queues the deliveries of events to webhook endpoints, in
+	// the transaction that records the events (the outbox rule), all the
+	// deliveries of one statement at once (the billing run records them by
+	// the thousand). Nil, as in plain tests, leaves deliveries pending with
+	// no task.
+	OnEvent func(ctx context.Context, tx *sql.Tx, ds []QueuedDelivery) error
 
 	dialect   dialect
 	url       string

@@ -362,7 +362,7 @@ func (db *DB) Redeliver(ctx context.Context, actor *account.Actor, id int64) (*W
 			return fmt.Errorf("redeliver %d: %w", id, err)
 		}
 		if db.OnEvent != nil {
-			if err := db.OnEvent(ctx, tx, QueuedDelivery{ID: newID, AccountID: e.AccountID, AccountPath: path}); err != nil {
+			if err := db.OnEvent(ctx, tx, []QueuedDelivery{{ID: newID, AccountID: e.AccountID, AccountPath: path}}); err != nil {
 				return fmt.Errorf("queue webhook delivery %d: %w", newID, err)
 			}
 		}
@@ -607,12 +607,14 @@ func (db *DB) emitAll(ctx context.Context, tx *sql.Tx, evs []emission) error {
 	if err != nil {
 		return err
 	}
-	if db.OnEvent != nil {
+	if db.OnEvent != nil && len(deliveryIDs) > 0 {
+		queued := make([]QueuedDelivery, len(deliveryIDs))
 		for i, id := range deliveryIDs {
 			t := deliveredTo[i]
-			if err := db.OnEvent(ctx, tx, QueuedDelivery{ID: id, AccountID: t.e.AccountID, AccountPath: t.path}); err != nil {
-				return fmt.Errorf("queue webhook delivery %d: %w", id, err)
-			}
+			queued[i] = QueuedDelivery{ID: id, AccountID: t.e.AccountID, AccountPath: t.path}
+		}
+		if err := db.OnEvent(ctx, tx, queued); err != nil {
+			return fmt.Errorf("queue %d webhook deliveries: %w", len(queued), err)
 		}
 	}
 	return nil

@@ -25,8 +25,8 @@ func TestWebhookEmit(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		st := saleSetup(t, db)
 		var queued []store.QueuedDelivery
-		db.OnEvent = func(ctx context.Context, tx *sql.Tx, d store.QueuedDelivery) error {
-			queued = append(queued, d)
+		db.OnEvent = func(ctx context.Context, tx *sql.Tx, ds []store.QueuedDelivery) error {
+			queued = append(queued, ds...)
 			return nil
 		}
 		endpoint := func(actor *account.Actor, acct *account.Account, types ...string) *webhook.Endpoint {

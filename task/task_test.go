@@ -828,3 +828,66 @@ func TestRegistrationMistakesPanic(t *testing.T) {
 type badKindArgs struct{}
 
 func (badKindArgs) Kind() string { return "Bad Kind" }
+
+// TestEnqueueManyTx: tasks added at once in a transaction exist only if it
+// commits, each with its own account, and run.
+func TestEnqueueManyTx(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		m := setup(t, db, Config{})
+		var runs counter
+		Handle(m, func(ctx context.Context, tk *Task[okArgs]) error {
+			runs.add(tk.Args.N)
+			return nil
+		}, KindOptions{})
+		batch := func(from int) []Many {
+			var out []Many
+			for n := from; n < from+3; n++ {
+				out = append(out, Many{Args: okArgs{N: n}, Options: []Option{ForAccount(int64(n), fmt.Sprintf("/1/%d/", n))}})
+			}
+			return out
+		}
+		errRollback := errors.New("roll back")
+		if err := db.InTx(ctx, func(tx *sql.Tx) error {
+			if err := m.EnqueueManyTx(ctx, tx, batch(10)); err != nil {
+				return err
+			}
+			return errRollback
+		}); !errors.Is(err, errRollback) {
+			t.Fatalf("transaction: %v", err)
+		}
+		if err := db.InTx(ctx, func(tx *sql.Tx) error { return m.EnqueueManyTx(ctx, tx, batch(20)) }); err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+		// An unregistered kind is refused before anything is inserted.
+		if err := db.InTx(ctx, func(tx *sql.Tx) error {
+			return m.EnqueueManyTx(ctx, tx, []Many{{Args: okArgs{N: 30}}, {Args: otherArgs{N: 31}}})
+		}); err == nil {
+			t.Error("a batch with an unregistered kind was queued")
+		}
+		list, err := m.List(ctx, Filter{Kind: okArgs{}.Kind()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, i := range list {
+			var a okArgs
+			if err := json.Unmarshal(i.Args, &a); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%d %d %s", a.N, i.AccountID, i.AccountPath))
+		}
+		slices.Sort(got)
+		if want := []string{"20 20 /1/20/", "21 21 /1/21/", "22 22 /1/22/"}; !slices.Equal(got, want) {
+			t.Errorf("queued %v, want %v", got, want)
+		}
+		start(t, m)
+		for _, i := range list {
+			waitFor(t, m, i.ID, StatusCompleted)
+		}
+		if runs.get(20) != 1 || runs.get(21) != 1 || runs.get(22) != 1 || runs.get(10) != 0 {
+			t.Errorf("runs: %d %d %d, rolled back %d", runs.get(20), runs.get(21), runs.get(22), runs.get(10))
+		}
+	})
+}

@@ -217,12 +217,15 @@ func deliverWebhook(db *store.DB, client *http.Client) func(ctx context.Context,
 	}
 }
 
-// enqueueDelivery queues the task of a webhook delivery in tx (the
-// store's OnEvent), on the endpoint's account so that it shows in that
-// account's task list.
-func (r *taskRunner) enqueueDelivery(ctx context.Context, tx *sql.Tx, d store.QueuedDelivery) error {
-	_, err := r.EnqueueTx(ctx, tx, webhookDeliverArgs{DeliveryID: d.ID}, task.ForAccount(d.AccountID, d.AccountPath))
-	return err
+// enqueueDelivery queues the tasks of webhook deliveries in tx (the
+// store's OnEvent), in one insert, each on its endpoint's account so that
+// it shows in that account's task list.
+func (r *taskRunner) enqueueDelivery(ctx context.Context, tx *sql.Tx, ds []store.QueuedDelivery) error {
+	many := make([]task.Many, len(ds))
+	for i, d := range ds {
+		many[i] = task.Many{Args: webhookDeliverArgs{DeliveryID: d.ID}, Options: []task.Option{task.ForAccount(d.AccountID, d.AccountPath)}}
+	}
+	return r.EnqueueManyTx(ctx, tx, many)
 }
 
 // billingPlanArgs is the hourly task that queues the billing of the days
