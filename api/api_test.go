@@ -11,13 +11,12 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/store"
+	"github.com/marketplane/marketplane/task"
 )
 
 // fixture is a small account tree with an API server in front of it:
@@ -34,7 +33,7 @@ type fixture struct {
 	db    *store.DB
 	api   *API
 	srv   *httptest.Server
-	tasks *fakeTasks
+	tasks *testTasks
 
 	P, L1a, L1b, L2, C *account.Account
 	// admins holds each account's admin user by account name.
@@ -73,7 +72,7 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	}
 	f.keys["L1a-support"] = newKey(t, db, f.L1a.ID, f.roles[account.RoleSupport].ID)
 
-	f.tasks = newFakeTasks()
+	f.tasks = newTestTasks(t, db)
 	f.api = New(Config{DB: db, Version: "test", Tasks: f.tasks, Logger: slog.New(slog.DiscardHandler)})
 	mux := http.NewServeMux()
 	mux.Handle(Prefix+"/", f.api.Handler())
@@ -211,78 +210,82 @@ func (f *fixture) must(t *testing.T, want int, who, method, path string, body an
 
 func id(n int64) string { return fmt.Sprint(n) }
 
-// fakeTasks is an in-memory task manager.
-type fakeTasks struct {
-	mu    sync.Mutex
-	tasks map[int64]*Task
-	next  int64
+// testTasks is the task manager of the API tests: a real (insert-only)
+// River manager on the test's database, with the task kinds the tests
+// queue registered, and add to put a task in any state as a worker would
+// leave it.
+type testTasks struct {
+	Tasks
+	tb testing.TB
+	m  *task.Manager
+	db *store.DB
 }
 
-func newFakeTasks() *fakeTasks { return &fakeTasks{tasks: map[int64]*Task{}} }
+// The task kinds of the API tests; their handlers never run.
+type (
+	billingRunTask struct {
+		N int64 `json:"n"`
+	}
+	notifyTask struct {
+		N int64 `json:"n"`
+	}
+	provisionTask struct {
+		N int64 `json:"n"`
+	}
+)
 
-func (m *fakeTasks) add(path, kind, status string) *Task {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.next++
-	t := &Task{ID: m.next, Kind: kind, Status: status, AccountPath: path, MaxAttempts: 5, Errors: []TaskError{},
-		CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ScheduledAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+func (billingRunTask) Kind() string { return "billing_run" }
+func (notifyTask) Kind() string     { return "notify" }
+func (provisionTask) Kind() string  { return "provision" }
+
+func newTestTasks(tb testing.TB, db *store.DB) *testTasks {
+	tb.Helper()
+	if err := task.Migrate(context.Background(), db); err != nil {
+		tb.Fatal(err)
+	}
+	m, err := task.New(db, task.Config{InsertOnly: true}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	task.Handle(m, func(context.Context, *task.Task[billingRunTask]) error { return nil }, task.KindOptions{})
+	task.Handle(m, func(context.Context, *task.Task[notifyTask]) error { return nil }, task.KindOptions{})
+	task.Handle(m, func(context.Context, *task.Task[provisionTask]) error { return nil }, task.KindOptions{})
+	return &testTasks{Tasks: TaskManager(m), tb: tb, m: m, db: db}
+}
+
+// riverStates are the states River keeps for the statuses of tasks.
+var riverStates = map[string]string{"queued": "available", "running": "running", "retrying": "retryable",
+	"failed": "discarded", "completed": "completed", "cancelled": "cancelled"}
+
+// add queues a task of kind ("billing_run", "notify" or "provision") for
+// the account at path ("" for none) and puts it in status.
+func (m *testTasks) add(path, kind, status string) *Task {
+	m.tb.Helper()
+	ctx := context.Background()
+	var opts []task.Option
 	if ids := account.IDs(path); len(ids) > 0 {
-		t.AccountID = ids[len(ids)-1]
+		opts = append(opts, task.ForAccount(ids[len(ids)-1], path))
 	}
-	m.tasks[t.ID] = t
-	return t
-}
-
-func (m *fakeTasks) ListTasks(_ context.Context, f TaskFilter) ([]Task, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []Task
-	for id := m.next; id > 0 && len(out) < f.Limit; id-- {
-		t := m.tasks[id]
-		if f.BeforeID != 0 && id >= f.BeforeID {
-			continue
-		}
-		if !(strings.HasPrefix(t.AccountPath, f.AccountPath) && t.AccountPath != "" || t.AccountPath == "" && f.Unowned) {
-			continue
-		}
-		if f.Status != "" && t.Status != f.Status || f.Kind != "" && t.Kind != f.Kind {
-			continue
-		}
-		out = append(out, *t)
+	args := map[string]task.Args{"billing_run": billingRunTask{}, "notify": notifyTask{}, "provision": provisionTask{}}[kind]
+	state, ok := riverStates[status]
+	if args == nil || !ok {
+		m.tb.Fatalf("no task kind %q or status %q", kind, status)
 	}
-	return out, nil
-}
-
-func (m *fakeTasks) Task(_ context.Context, id int64) (*Task, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, ok := m.tasks[id]
-	if !ok {
-		return nil, marketplane.Errorf(marketplane.ENOTFOUND, "task %d not found", id)
+	e, err := m.m.Enqueue(ctx, args, opts...)
+	if err != nil {
+		m.tb.Fatal(err)
 	}
-	c := *t
-	return &c, nil
-}
-
-func (m *fakeTasks) setState(id int64, from []string, to string) (*Task, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, ok := m.tasks[id]
-	if !ok {
-		return nil, marketplane.Errorf(marketplane.ENOTFOUND, "task %d not found", id)
+	finalized := "NULL"
+	if s := task.Status(status); s.Finished() {
+		finalized = "created_at"
 	}
-	if !slices.Contains(from, t.Status) {
-		return nil, marketplane.Errorf(marketplane.ECONFLICT, "task %d is %s", id, t.Status)
+	if _, err := m.db.Write.ExecContext(ctx, `UPDATE river_job SET state = $1, attempted_at = created_at, finalized_at = `+
+		finalized+` WHERE id = $2`, state, e.ID); err != nil {
+		m.tb.Fatal(err)
 	}
-	t.Status = to
-	c := *t
-	return &c, nil
-}
-
-func (m *fakeTasks) RetryTask(_ context.Context, id int64) (*Task, error) {
-	return m.setState(id, []string{"failed", "cancelled", "retrying", "queued"}, "queued")
-}
-
-func (m *fakeTasks) CancelTask(_ context.Context, id int64) (*Task, error) {
-	return m.setState(id, []string{"queued", "retrying", "running"}, "cancelled")
+	tk, err := m.Task(ctx, e.ID)
+	if err != nil {
+		m.tb.Fatal(err)
+	}
+	return tk
 }

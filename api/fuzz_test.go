@@ -144,7 +144,7 @@ func newFuzzServer(tb testing.TB, db *store.DB) *fuzzServer {
 	must("provider key", err)
 
 	fs := &fuzzServer{engine: db.Engine, token: token, log: &lockedBuffer{}}
-	tasks := newFakeTasks()
+	tasks := newTestTasks(tb, db)
 	a := New(Config{DB: db, Version: "test", Tasks: tasks, Logger: slog.New(slog.NewTextHandler(fs.log, nil)),
 		// Every hook is present, so that no route answers the 503 of a
 		// server without its task manager.
@@ -182,7 +182,7 @@ func newFuzzServer(tb testing.TB, db *store.DB) *fuzzServer {
 	must("role", db.CreateRole(ctx, sys, role))
 	key, _, err := db.CreateAPIKey(ctx, sys, r.ID, role.ID, "fuzz reseller key", time.Time{})
 	must("reseller key", err)
-	task := tasks.add(r.Path, "fuzz_task", "failed")
+	task := tasks.add(r.Path, "notify", "failed")
 	must("plan category", db.CreatePlanCategory(ctx, sys, &store.PlanCategory{PlanCategory: catalog.PlanCategory{OwnerID: r.ID,
 		Key: "fuzz-cat", Name: catalog.Text{"en": "Fuzz category"}}}))
 	must("sales category", db.CreateSalesCategory(ctx, sys, &store.SalesCategory{SalesCategory: catalog.SalesCategory{OwnerID: r.ID,

@@ -55,7 +55,7 @@ func ownedBy(t *testing.T, f *fixture, a *account.Account, marker string) owned 
 		t.Fatal(err)
 	}
 	o.keyID = k.ID
-	o.taskID = f.tasks.add(a.Path, marker+"_task", "failed").ID
+	o.taskID = f.tasks.add(a.Path, "notify", "failed").ID
 	withCatalog(t, f)
 	o.catKey, o.shelfKey = strings.ToLower(marker)+"-cat", strings.ToLower(marker)+"-shelf"
 	if err := f.db.CreatePlanCategory(ctx, sys, &store.PlanCategory{PlanCategory: catalog.PlanCategory{OwnerID: a.ID, Key: o.catKey,
