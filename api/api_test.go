@@ -169,11 +169,17 @@ func (f *fixture) call(t *testing.T, who, method, path string, body any, headers
 		}
 		rd = bytes.NewReader(b)
 	}
+	return f.send(t, who, method, path, rd, headers...)
+}
+
+// send is call with the body as it is (nil for none), sent as JSON.
+func (f *fixture) send(t *testing.T, who, method, path string, rd io.Reader, headers ...string) *response {
+	t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+Prefix+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body != nil {
+	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if who != "" {

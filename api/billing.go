@@ -19,9 +19,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -288,9 +285,7 @@ func creditResponse(c *store.Credit) *creditOutput {
 // paymentTermsETag tags payment terms by their content: they have no version of their
 // own, and equal terms are the same representation.
 func paymentTermsETag(t account.Terms) string {
-	b, _ := json.Marshal(t)
-	sum := sha256.Sum256(b)
-	return `"terms-` + hex.EncodeToString(sum[:8]) + `"`
+	return `"terms-` + contentTag(t, 8) + `"`
 }
 
 type setPaymentTermsInput struct {

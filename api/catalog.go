@@ -7,9 +7,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -358,12 +355,10 @@ func termsETag(t *store.DelegationTerms) string {
 	if t.UpdatedAt.IsZero() {
 		return `"t0"`
 	}
-	b, _ := json.Marshal(struct {
+	return `"t` + strconv.FormatInt(t.UpdatedAt.UnixMicro(), 10) + "-" + contentTag(struct {
 		SetBy int64
 		Terms delegation.Terms
-	}{t.SetBy, t.Terms})
-	sum := sha256.Sum256(b)
-	return `"t` + strconv.FormatInt(t.UpdatedAt.UnixMicro(), 10) + "-" + hex.EncodeToString(sum[:4]) + `"`
+	}{t.SetBy, t.Terms}, 4) + `"`
 }
 
 type setTermsInput struct {

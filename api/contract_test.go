@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"mime"
@@ -387,25 +386,5 @@ func contractSend(t *testing.T, f *fixture, k contractCase) *response {
 	if k.raw == "" {
 		return f.call(t, k.who, k.method, k.path, k.body, k.header...)
 	}
-	req, err := http.NewRequest(k.method, f.srv.URL+Prefix+k.path, strings.NewReader(k.raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if k.who != "" {
-		req.Header.Set("Authorization", "Bearer "+f.keys[k.who])
-	}
-	for i := 0; i+1 < len(k.header); i += 2 {
-		req.Header.Set(k.header[i], k.header[i+1])
-	}
-	res, err := f.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &response{Status: res.StatusCode, Header: res.Header, Body: b}
+	return f.send(t, k.who, k.method, k.path, strings.NewReader(k.raw), k.header...)
 }

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -9,6 +12,15 @@ import (
 
 // etagOf is the strong entity tag of a resource version.
 func etagOf(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// contentTag is the hex of the first n bytes of the SHA-256 of v as JSON:
+// the part of the tag of a resource without a version that follows its
+// content.
+func contentTag(v any, n int) string {
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:n])
+}
 
 // checkIfMatch checks an If-Match header (RFC 9110: "*" or a list of entity
 // tags, compared strongly) against the current tag. An empty header passes:

@@ -38,8 +38,14 @@ func paginate[S, T any](p PageParams, kind string, rows []S, keyOf func(S) strin
 		// successor; at worst the client gets one empty last page.
 		more = true
 	}
-	if len(rows) > p.Limit {
-		rows = rows[:p.Limit]
+	return pageOf(rows, p.Limit, more, kind, keyOf, view)
+}
+
+// pageOf is the page of the first limit rows, with a cursor after its last
+// item when more follow.
+func pageOf[S, T any](rows []S, limit int, more bool, kind string, keyOf func(S) string, view func(S) T) Page[T] {
+	if len(rows) > limit {
+		rows = rows[:limit]
 	}
 	page := Page[T]{Items: make([]T, len(rows))}
 	for i, r := range rows {
@@ -139,16 +145,5 @@ func pageLoaded[S, T any](p PageParams, kind string, rows []S, keyOf func(S) str
 	if limit <= 0 {
 		limit = 50
 	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	page := Page[T]{Items: make([]T, len(rows))}
-	for i, r := range rows {
-		page.Items[i] = view(r)
-	}
-	if more {
-		page.NextCursor = encodeCursor(kind, keyOf(rows[len(rows)-1]))
-	}
-	return page, nil
+	return pageOf(rows, limit, len(rows) > limit, kind, keyOf, view), nil
 }

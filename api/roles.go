@@ -2,9 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -70,13 +67,11 @@ func roleETag(r *account.Role) string {
 	if grants == nil {
 		grants = []account.Grant{}
 	}
-	b, _ := json.Marshal(struct {
+	return `"r-` + contentTag(struct {
 		Name    string
 		Grants  []account.Grant
 		Changed int64
-	}{r.Name, grants, r.UpdatedAt.UnixMicro()})
-	sum := sha256.Sum256(b)
-	return `"r-` + hex.EncodeToString(sum[:8]) + `"`
+	}{r.Name, grants, r.UpdatedAt.UnixMicro()}, 8) + `"`
 }
 
 type roleCreated struct {
