@@ -13,21 +13,26 @@ package store
 // ENOTFOUND. Staff actions (retry, cancel a stuck order, suspend) are for
 // the accounts above the customer, not the customer itself.
 //
-// What is not here yet, and where it comes from:
-//   - payment and approval: an order goes from placed straight to
-//     provisioning; waiting_payment and waiting_approval come with billing
-//     and vendor settings (the state machine has them already);
-//   - tax: orders are priced without tax until billing knows the tax
-//     rules of each vendor (order.Terms.Tax is left empty);
-//   - vendor settings: proration and downgrade timing take the order
-//     package's defaults (prorate now, downgrade now) until vendors have a
-//     settings record; the deferred-downgrade path is wired through
-//     (subscription.PendingChange) and waits only for the setting;
-//   - operating units: every tier above the vendor gets its wholesale side.
-//     Accounts have no operating-unit flag yet; when they do, a tier whose
-//     buyer is an operating unit is left out (no charges between it and its
-//     parent);
-//   - renewals (RN) are billing's.
+// What the vendor's settings decide, and what is not here yet:
+//   - payment and approval are not here yet: an order goes from placed
+//     straight to provisioning. The state machine has waiting_approval and
+//     waiting_payment, but no vendor setting asks for either; what guards
+//     a sale today is the hold: a customer, its vendor or a reseller above
+//     on credit or administrative hold is refused;
+//   - tax: every sale, change and renewal is taxed at the vendor's rates
+//     (Selling.TaxRates) by order.TaxFor, from the vendor's and the
+//     buyer's countries and the buyer's VAT id (vendorTerms); a vendor
+//     without rates charges none;
+//   - proration and downgrade timing are the vendor's (Selling.Proration,
+//     Selling.Downgrades, read by vendorTerms), with the order package's
+//     defaults (prorate now, downgrade now) when it sets none; a deferred
+//     downgrade waits in subscription.PendingChange for the next billing
+//     date, where the billing run applies it;
+//   - operating units are not here yet: every tier above the vendor gets
+//     its wholesale side. Accounts have no operating-unit flag; when they
+//     do, a tier whose buyer is an operating unit is left out (no charges
+//     between it and its parent);
+//   - renewals (RN) are the billing run's (billrun.go).
 //
 // Large accounts: placing an order reads the customer and vendor accounts,
 // the plan and its sources, the template and the connector's manifest, and
