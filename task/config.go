@@ -49,6 +49,9 @@ const (
 	DefaultMaxAttempts = 20
 	// DefaultTimeout bounds one run of a handler (its context is cancelled).
 	DefaultTimeout = time.Minute
+	// DefaultRescueMargin is how long past its kind's timeout a run is given
+	// to return before it is taken for abandoned (DefaultRescueMargin).
+	DefaultRescueMargin = time.Minute
 )
 
 // Config tunes a Manager. Its zero value is ready to use.
@@ -72,6 +75,12 @@ type Config struct {
 	CleanupBatch int
 	// CleanupSchedule says when the cleanup runs. Default DailyAt(3, 0).
 	CleanupSchedule Schedule
+	// RescueMargin is how long a run may go on past its kind's timeout
+	// before it is taken for abandoned by a process that died (kill -9, a
+	// lost machine): the task manager then runs it again, and operators may
+	// retry or cancel it (Retry, Cancel). A handler whose context is done
+	// returns well within it. Default DefaultRescueMargin.
+	RescueMargin time.Duration
 	// InsertOnly makes a manager that enqueues and inspects tasks but never
 	// runs them: a process such as the CLI, which exits right away. Start and
 	// Stop do nothing.
@@ -105,6 +114,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CleanupBatch < 1 {
 		return c, fmt.Errorf("task: cleanup batch %d is below 1", c.CleanupBatch)
 	}
+	if c.RescueMargin == 0 {
+		c.RescueMargin = DefaultRescueMargin
+	}
+	if c.RescueMargin < 0 {
+		return c, fmt.Errorf("task: rescue margin %s is negative", c.RescueMargin)
+	}
 	if c.CleanupSchedule == nil {
 		c.CleanupSchedule = DailyAt(3, 0)
 	}
@@ -130,8 +145,9 @@ type KindOptions struct {
 	// DefaultMaxAttempts.
 	MaxAttempts int
 	// Timeout bounds one run: the handler's context is cancelled after it.
-	// Default DefaultTimeout; negative means no timeout (then a run longer
-	// than an hour may be started again elsewhere, taken for stuck).
+	// Default DefaultTimeout. Every kind has one: a run still marked running
+	// Timeout plus Config.RescueMargin after it started is taken for the
+	// run of a process that died, and runs again.
 	Timeout time.Duration
 	// Backoff says how long to wait before the next attempt. Default
 	// DefaultBackoff.
@@ -159,6 +175,9 @@ func (o KindOptions) withDefaults(queues map[string]int) (KindOptions, error) {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.Timeout < 0 {
+		return o, fmt.Errorf("timeout %s is negative: every kind needs one, to tell a dead process's run from a slow one", o.Timeout)
 	}
 	if o.Backoff == nil {
 		o.Backoff = DefaultBackoff

@@ -24,6 +24,9 @@ type dialect interface {
 	errorsColumn() string
 	// forUpdate locks the rows a SELECT reads until the transaction ends.
 	forUpdate() string
+	// appendError is the SET expression that adds the JSON document of
+	// placeholder ph to river_job.errors.
+	appendError(ph string) string
 }
 
 func dialectOf(e store.Engine) (dialect, error) {
@@ -60,6 +63,12 @@ func (sqliteDialect) errorsColumn() string { return "errors" }
 // (BEGIN IMMEDIATE), so a write transaction's reads are already stable.
 func (sqliteDialect) forUpdate() string { return "" }
 
+// appendError: River's SQLite errors column is a JSON array, as River's own
+// rescue writes it.
+func (sqliteDialect) appendError(ph string) string {
+	return "json_insert(coalesce(errors, json('[]')), '$[#]', json(" + ph + "))"
+}
+
 type postgresDialect struct{}
 
 func (postgresDialect) driver(db *sql.DB) riverdriver.Driver[*sql.Tx] {
@@ -73,3 +82,8 @@ func (postgresDialect) timeArg(t time.Time) any { return t.UTC() }
 func (postgresDialect) errorsColumn() string { return "array_to_json(errors)" }
 
 func (postgresDialect) forUpdate() string { return " FOR UPDATE" }
+
+// appendError: River's PostgreSQL errors column is a jsonb[] array.
+func (postgresDialect) appendError(ph string) string {
+	return "array_append(errors, cast(" + ph + " AS jsonb))"
+}

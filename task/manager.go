@@ -139,7 +139,7 @@ func Handle[A Args](m *Manager, fn func(ctx context.Context, t *Task[A]) error, 
 	if _, dup := m.kinds[kind]; dup {
 		panic(fmt.Sprintf("task: kind %s registered twice", kind))
 	}
-	if err := river.AddWorkerSafely(m.workers, &worker[A]{fn: fn, opts: opts}); err != nil {
+	if err := river.AddWorkerSafely(m.workers, &worker[A]{fn: fn, opts: opts, margin: m.cfg.RescueMargin}); err != nil {
 		panic(fmt.Sprintf("task: kind %s: %v", kind, err))
 	}
 	m.kinds[kind] = opts
@@ -184,12 +184,18 @@ func (m *Manager) riverClient() (*river.Client[*sql.Tx], error) {
 	if m.client != nil || m.buildErr != nil {
 		return m.client, m.buildErr
 	}
-	// River takes a run that lasts longer than this for a crashed process's
-	// and starts it again elsewhere, so it must exceed every kind's timeout.
-	rescueAfter := time.Hour
+	// River's rescuer takes a run still marked running for a crashed
+	// process's and runs it again. It looks at the runs older than
+	// RescueStuckJobsAfter and leaves alone those younger than their own
+	// kind's timeout (worker.Timeout, which adds the margin), so the
+	// threshold is the shortest timeout plus the margin: a provisioning
+	// task of a dead process comes back minutes after its timeout, not an
+	// hour after the longest kind's (a billing day's).
+	rescueAfter := DefaultTimeout
 	for _, k := range m.kinds {
-		rescueAfter = max(rescueAfter, k.Timeout+time.Hour)
+		rescueAfter = min(rescueAfter, k.Timeout)
 	}
+	rescueAfter += m.cfg.RescueMargin
 	cfg := &river.Config{
 		ID:     clientID(),
 		Logger: m.logger,
@@ -200,11 +206,13 @@ func (m *Manager) riverClient() (*river.Client[*sql.Tx], error) {
 		DiscardedJobRetentionPeriod: -1,
 		// No LISTEN/NOTIFY: SQLite has none, and polling works behind any
 		// PostgreSQL connection pooler.
-		PollOnly:             true,
-		FetchPollInterval:    m.cfg.PollInterval,
-		FetchCooldown:        min(m.cfg.PollInterval, river.FetchCooldownDefault),
-		MaxAttempts:          DefaultMaxAttempts,
-		JobTimeout:           DefaultTimeout,
+		PollOnly:          true,
+		FetchPollInterval: m.cfg.PollInterval,
+		FetchCooldown:     min(m.cfg.PollInterval, river.FetchCooldownDefault),
+		MaxAttempts:       DefaultMaxAttempts,
+		// Every worker has its own timeout; River wants this no longer
+		// than RescueStuckJobsAfter.
+		JobTimeout:           min(DefaultTimeout, rescueAfter),
 		RescueStuckJobsAfter: rescueAfter,
 		Workers:              m.workers,
 	}
@@ -284,11 +292,18 @@ func (m *Manager) Stop(ctx context.Context) error {
 // worker adapts a handler to River.
 type worker[A Args] struct {
 	river.WorkerDefaults[A]
-	fn   func(context.Context, *Task[A]) error
-	opts KindOptions
+	fn     func(context.Context, *Task[A]) error
+	opts   KindOptions
+	margin time.Duration // Config.RescueMargin
 }
 
 func (w *worker[A]) Work(ctx context.Context, job *river.Job[A]) error {
+	// The handler's context ends at the kind's timeout; River's own
+	// deadline (Timeout) comes a margin later, so that River's rescuer,
+	// which reads the same Timeout, never takes a run that is returning
+	// from its timeout for a dead one.
+	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
+	defer cancel()
 	acct := accountOf(job.Metadata)
 	return w.fn(ctx, &Task[A]{
 		ID:          job.ID,
@@ -303,9 +318,11 @@ func (w *worker[A]) Work(ctx context.Context, job *river.Job[A]) error {
 	})
 }
 
-// Timeout passes a negative timeout on as River's "none" (-1).
+// Timeout is River's deadline of a run, and the age at which its rescuer
+// takes a run still marked running for abandoned: the kind's timeout plus
+// the margin.
 func (w *worker[A]) Timeout(*river.Job[A]) time.Duration {
-	return max(w.opts.Timeout, -1)
+	return w.opts.Timeout + w.margin
 }
 
 // NextRetry uses the wall clock, not db.Clock: River compares the result

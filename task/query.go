@@ -135,8 +135,10 @@ func (m *Manager) WaitFor(ctx context.Context, id int64, statuses ...Status) (In
 
 // Retry queues a failed or cancelled task again, or runs a queued or
 // retrying one now. A failed task that used all its attempts gets one more.
-// Errors: ENOTFOUND; ECONFLICT for a running or completed task (enqueue a new
-// one to do completed work again).
+// A running task whose run is abandoned (Abandoned: its process died) is
+// queued again at once, its lost run recorded as a failed attempt.
+// Errors: ENOTFOUND; ECONFLICT for a task running within its timeout or
+// completed (enqueue a new one to do completed work again).
 func (m *Manager) Retry(ctx context.Context, id int64) (Info, error) {
 	client, err := m.riverClient()
 	if err != nil {
@@ -146,19 +148,21 @@ func (m *Manager) Retry(ctx context.Context, id int64) (Info, error) {
 	// River would queue a completed task again too: read the state and
 	// retry in one transaction, so that the task cannot complete in between.
 	err = m.db.InTx(ctx, func(tx *sql.Tx) error {
-		var state rivertype.JobState
-		err := tx.QueryRowContext(ctx, `SELECT state FROM river_job WHERE id = $1`+m.dialect.forUpdate(), id).Scan(&state)
-		if errors.Is(err, sql.ErrNoRows) {
-			return marketplane.Errorf(marketplane.ENOTFOUND, "task %d not found", id)
-		}
+		run, err := m.lockRun(ctx, tx, id)
 		if err != nil {
-			return fmt.Errorf("retry task %d: %w", id, err)
+			return err
 		}
-		switch state {
-		case rivertype.JobStateCompleted:
+		switch {
+		case run.state == rivertype.JobStateCompleted:
 			return marketplane.Errorf(marketplane.ECONFLICT, "task %d has completed: enqueue a new one to run it again", id)
-		case rivertype.JobStateRunning:
-			return marketplane.Errorf(marketplane.ECONFLICT, "task %d is running", id)
+		case run.state == rivertype.JobStateRunning && !m.abandoned(run, time.Now()):
+			return marketplane.Errorf(marketplane.ECONFLICT, "task %d is running (since %s; it is taken for abandoned %s after that)",
+				id, run.attemptedAt.Format(time.RFC3339), m.abandonAfter(run.kind))
+		case run.state == rivertype.JobStateRunning:
+			// River retries no running task: end the lost run first.
+			if err := m.endAbandoned(ctx, tx, run, rivertype.JobStateRetryable, "its process is gone: retried by an operator"); err != nil {
+				return err
+			}
 		}
 		row, err = client.JobRetryTx(ctx, tx, id)
 		if err != nil {
@@ -173,16 +177,32 @@ func (m *Manager) Retry(ctx context.Context, id int64) (Info, error) {
 }
 
 // Cancel cancels a task that has not finished. A queued or retrying task is
-// cancelled at once. A running task is asked to stop: its handler's context
-// is cancelled if it runs in this process (other processes are not told,
-// having no LISTEN/NOTIFY), and it ends cancelled if the handler then returns
-// an error, completed if it returns nil. Cancelling a cancelled task changes
-// nothing.
+// cancelled at once, and so is a running one whose run is abandoned
+// (Abandoned: its process died). A task running within its timeout is asked
+// to stop: its handler's context is cancelled if it runs in this process
+// (other processes are not told, having no LISTEN/NOTIFY), and it ends
+// cancelled if the handler then returns an error, completed if it returns
+// nil. Cancelling a cancelled task changes nothing.
 // Errors: ENOTFOUND; ECONFLICT for a completed or failed task.
 func (m *Manager) Cancel(ctx context.Context, id int64) (Info, error) {
 	client, err := m.riverClient()
 	if err != nil {
 		return Info{}, err
+	}
+	ended := false
+	err = m.db.InTx(ctx, func(tx *sql.Tx) error {
+		run, err := m.lockRun(ctx, tx, id)
+		if err != nil || run.state != rivertype.JobStateRunning || !m.abandoned(run, time.Now()) {
+			return err
+		}
+		ended = true
+		return m.endAbandoned(ctx, tx, run, rivertype.JobStateCancelled, "its process is gone: cancelled by an operator")
+	})
+	if err != nil {
+		return Info{}, err
+	}
+	if ended {
+		return m.Get(ctx, id)
 	}
 	// JobCancel leaves finished tasks alone and returns them as they are, so
 	// the state it returns tells a refusal from a cancellation, with no race.
@@ -200,6 +220,72 @@ func (m *Manager) Cancel(ctx context.Context, id int64) (Info, error) {
 		return Info{}, marketplane.Errorf(marketplane.ECONFLICT, "task %d has already failed", id)
 	}
 	return infoOf(row), nil
+}
+
+// run is what Retry and Cancel read of a task, locked.
+type run struct {
+	id          int64
+	kind        string
+	state       rivertype.JobState
+	attempt     int
+	attemptedAt time.Time
+}
+
+// lockRun reads task id in tx, locked until tx ends.
+// Errors: ENOTFOUND.
+func (m *Manager) lockRun(ctx context.Context, tx *sql.Tx, id int64) (run, error) {
+	r := run{id: id}
+	err := tx.QueryRowContext(ctx, `SELECT kind, state, attempt, attempted_at FROM river_job WHERE id = $1`+m.dialect.forUpdate(), id).
+		Scan(&r.kind, &r.state, &r.attempt, timeScan{&r.attemptedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, marketplane.Errorf(marketplane.ENOTFOUND, "task %d not found", id)
+	}
+	if err != nil {
+		return r, fmt.Errorf("task %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// abandonAfter is how long after its start a run of kind is taken for
+// abandoned: the kind's timeout, by which its handler has been told to
+// stop, plus the margin for it to return. River's rescuer uses the same
+// figure (worker.Timeout).
+func (m *Manager) abandonAfter(kind string) time.Duration {
+	timeout := DefaultTimeout
+	if k, ok := m.kinds[kind]; ok {
+		timeout = k.Timeout
+	}
+	return timeout + m.cfg.RescueMargin
+}
+
+// abandoned reports whether r, running, started longer ago than its kind's
+// abandonAfter, by the wall clock: River stamps a run's start with its own
+// (real) time. No live process runs it any more: its handler's context
+// ended at the timeout, and it had the margin to return.
+func (m *Manager) abandoned(r run, now time.Time) bool {
+	return r.state == rivertype.JobStateRunning && !r.attemptedAt.IsZero() && now.Sub(r.attemptedAt) > m.abandonAfter(r.kind)
+}
+
+// endAbandoned ends the abandoned run r in tx, leaving the task in state
+// (retryable or cancelled) with the run recorded as a failed attempt that
+// says why, as River's rescuer records the runs it takes.
+func (m *Manager) endAbandoned(ctx context.Context, tx *sql.Tx, r run, state rivertype.JobState, why string) error {
+	now := time.Now().UTC()
+	e, err := json.Marshal(rivertype.AttemptError{At: now, Attempt: max(r.attempt, 0), Error: why})
+	if err != nil {
+		return err
+	}
+	var finalized any
+	if state == rivertype.JobStateCancelled {
+		finalized = m.dialect.timeArg(now)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE river_job SET state = $1, finalized_at = $2, scheduled_at = $3,
+		errors = `+m.dialect.appendError("$4")+` WHERE id = $5 AND state = 'running'`,
+		string(state), finalized, m.dialect.timeArg(now), string(e), r.id)
+	if err != nil {
+		return fmt.Errorf("task %d: end abandoned run: %w", r.id, err)
+	}
+	return nil
 }
 
 // scanJob reads a row of m.jobQuery.

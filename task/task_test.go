@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -888,6 +889,111 @@ func TestEnqueueManyTx(t *testing.T) {
 		}
 		if runs.get(20) != 1 || runs.get(21) != 1 || runs.get(22) != 1 || runs.get(10) != 0 {
 			t.Errorf("runs: %d %d %d, rolled back %d", runs.get(20), runs.get(21), runs.get(22), runs.get(10))
+		}
+	})
+}
+
+type slowArgs struct{}
+
+func (slowArgs) Kind() string { return "test.slow" }
+
+// abandon leaves task id as a process that died mid-run leaves it: running
+// attempt 1, started ago before now by the wall clock (River's), by a worker
+// that no longer exists.
+func abandon(t *testing.T, m *Manager, id int64, ago time.Duration) {
+	t.Helper()
+	res, err := m.db.Write.Exec(`UPDATE river_job SET state = 'running', attempt = 1, attempted_at = $1,
+		attempted_by = $2 WHERE id = $3`, m.dialect.timeArg(time.Now().Add(-ago)), jsonArray(t, m, "gone_host_1"), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("task %d not abandoned", id)
+	}
+}
+
+// jsonArray is River's attempted_by column holding the one name s.
+func jsonArray(t *testing.T, m *Manager, s string) any {
+	t.Helper()
+	if m.db.Engine == store.Postgres {
+		return "{" + s + "}"
+	}
+	return `["` + s + `"]`
+}
+
+// TestAbandonedRunsAreRescued: a run left "running" by a process that died
+// is taken for abandoned once it is older than its kind's timeout plus the
+// rescue margin, not an hour later. Operators may then retry or cancel it,
+// while a run within its timeout still answers conflict; and the manager's
+// own rescue runs it again by itself, while a run of a kind with a longer
+// timeout, as old, is left alone.
+func TestAbandonedRunsAreRescued(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const timeout, margin = 2 * time.Minute, time.Minute
+		m := setup(t, db, Config{RescueMargin: margin})
+		var runs counter
+		quick := func(int) time.Duration { return 10 * time.Millisecond }
+		Handle(m, func(ctx context.Context, tk *Task[okArgs]) error {
+			runs.add(tk.Args.N)
+			return nil
+		}, KindOptions{Timeout: timeout, Backoff: quick})
+		Handle(m, func(ctx context.Context, tk *Task[slowArgs]) error { return nil }, KindOptions{Timeout: time.Hour, Backoff: quick})
+
+		// Operators: a run within its timeout and margin is not touched.
+		live := enqueue(t, m, okArgs{N: 1})
+		abandon(t, m, live.ID, timeout+margin-10*time.Second)
+		_, err := m.Retry(ctx, live.ID)
+		wantCode(t, err, marketplane.ECONFLICT)
+		if got, _ := m.Get(ctx, live.ID); got.Status != StatusRunning {
+			t.Fatalf("live run after a refused retry: %s", got.Status)
+		}
+
+		// A run past them is retried at once, the lost run recorded.
+		gone := enqueue(t, m, okArgs{N: 2})
+		abandon(t, m, gone.ID, timeout+margin+10*time.Second)
+		retried, err := m.Retry(ctx, gone.ID)
+		if err != nil {
+			t.Fatalf("retry of an abandoned run: %v", err)
+		}
+		if retried.Status != StatusQueued || len(retried.Errors) != 1 || retried.Errors[0].Attempt != 1 {
+			t.Fatalf("retried abandoned run: %s, errors %+v", retried.Status, retried.Errors)
+		}
+		// … or cancelled at once.
+		cancelled := enqueue(t, m, okArgs{N: 3})
+		abandon(t, m, cancelled.ID, timeout+margin+10*time.Second)
+		c, err := m.Cancel(ctx, cancelled.ID)
+		if err != nil {
+			t.Fatalf("cancel of an abandoned run: %v", err)
+		}
+		if c.Status != StatusCancelled || c.FinalizedAt.IsZero() || len(c.Errors) != 1 {
+			t.Fatalf("cancelled abandoned run: %s finalized %v, errors %+v", c.Status, c.FinalizedAt, c.Errors)
+		}
+
+		// The rescue: the abandoned run comes back by itself; the hour-long
+		// kind's run of the same age is left to its own timeout.
+		rescued := enqueue(t, m, okArgs{N: 4})
+		abandon(t, m, rescued.ID, timeout+margin+10*time.Second)
+		long := enqueue(t, m, slowArgs{})
+		abandon(t, m, long.ID, timeout+margin+10*time.Second)
+		start(t, m)
+		ctxWait, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		done, err := m.WaitFor(ctxWait, rescued.ID, StatusCompleted)
+		if err != nil {
+			t.Fatalf("abandoned run not rescued: %v", err)
+		}
+		if done.Attempt != 2 || len(done.Errors) != 1 || !strings.Contains(done.Errors[0].Message, "rescued") {
+			t.Errorf("rescued run: attempt %d, errors %+v", done.Attempt, done.Errors)
+		}
+		// The rescuer decided on both runs in the pass that took the first.
+		if got, _ := m.Get(ctx, long.ID); got.Status != StatusRunning {
+			t.Errorf("run of the hour-long kind: %s, want still running", got.Status)
+		}
+		waitFor(t, m, gone.ID, StatusCompleted)
+		if runs.get(2) != 1 || runs.get(3) != 0 || runs.get(4) != 1 {
+			t.Errorf("runs: retried %d, cancelled %d, rescued %d; want 1, 0, 1", runs.get(2), runs.get(3), runs.get(4))
 		}
 	})
 }
