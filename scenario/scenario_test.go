@@ -14,17 +14,21 @@ import (
 	"github.com/marketplane/marketplane"
 )
 
-// shared is where the golden scenarios live beside the repository.
+// shared is where the golden scenarios live: the shared directory beside
+// the clone (../shared from the repository's root), seen from this
+// package's directory.
 const shared = "../../shared/scenarios"
 
 // TestCopiesAreTheShared proves that testdata holds every shared scenario
-// file byte for byte.
+// file byte for byte. Without the shared directory it fails: a test that
+// compares nothing would pass over copies gone stale.
 func TestCopiesAreTheShared(t *testing.T) {
 	t.Parallel()
 	entries, err := os.ReadDir(shared)
 	if errors.Is(err, fs.ErrNotExist) {
-		t.Logf("%s is absent here: the copies cannot be compared with the shared files", shared)
-		return
+		abs, _ := filepath.Abs(shared)
+		t.Fatalf("the shared golden scenarios are not at %s (../shared/scenarios beside the clone): "+
+			"testdata cannot be compared with them; put a copy of shared/ beside the clone", abs)
 	}
 	if err != nil {
 		t.Fatal(err)
