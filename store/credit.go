@@ -288,6 +288,10 @@ type Payment struct {
 	// invoices fall due; otherwise it pays open invoices at once, oldest
 	// first, and only its rest becomes prepaid funds.
 	TopUp bool
+	// GatewayRef is the card gateway's own id of the charge that brought
+	// the money (gateway.Receipt.ID); "" for money received otherwise.
+	// One charge is recorded once: see ReceivePayment.
+	GatewayRef string
 }
 
 // ReceivePayment records p as a payment document from the buyer's vendor
@@ -296,8 +300,27 @@ type Payment struct {
 // (unless put by staff) and a pay-as-you-go suspension it covers is
 // cancelled, each subscription through each. It is the vendor's staff's:
 // the actor needs account.ManageDocuments on the buyer from an account
-// above it. Errors: ENOTFOUND, EFORBIDDEN, EINVALID (amount, method).
+// above it.
+//
+// A payment with a GatewayRef already recorded is not recorded again:
+// ReceivePayment answers the payment recorded for that charge (a retry,
+// from this process or another, before or after a restart), and of two
+// recording one charge at once, one records it and the other answers it.
+// A ref recorded for another buyer, amount or purpose is ECONFLICT.
+//
+// Errors: ENOTFOUND, EFORBIDDEN, EINVALID (amount, method), ECONFLICT.
 func (db *DB) ReceivePayment(ctx context.Context, actor *account.Actor, p Payment, each SubscriptionHook) (*Document, error) {
+	d, err := db.receivePayment(ctx, actor, p, each)
+	if err != nil && p.GatewayRef != "" && isUniqueViolation(err) {
+		// Another transaction recorded the charge after this one looked
+		// for it (the unique index on gateway_ref refused the second):
+		// looking again finds it.
+		d, err = db.receivePayment(ctx, actor, p, each)
+	}
+	return d, err
+}
+
+func (db *DB) receivePayment(ctx context.Context, actor *account.Actor, p Payment, each SubscriptionHook) (*Document, error) {
 	var d *Document
 	what := "payment"
 	if p.TopUp {
@@ -332,6 +355,19 @@ func (db *DB) ReceivePayment(ctx context.Context, actor *account.Actor, p Paymen
 		if buyer.ParentID == 0 {
 			return marketplane.Errorf(marketplane.ECONFLICT, "the provider pays nobody")
 		}
+		if p.GatewayRef != "" {
+			prior, err := paymentOfCharge(ctx, tx, p.GatewayRef)
+			if err != nil {
+				return err
+			}
+			if prior != nil {
+				if prior.AccountID != p.AccountID || -prior.Total != p.Amount || (prior.Purpose == PurposeTopUp) != p.TopUp {
+					return marketplane.Errorf(marketplane.ECONFLICT, "the gateway's charge %s is recorded as another payment", p.GatewayRef)
+				}
+				d = prior
+				return nil
+			}
+		}
 		vendor, err := loadAccount(ctx, tx, buyer.ParentID)
 		if err != nil {
 			return err
@@ -343,7 +379,7 @@ func (db *DB) ReceivePayment(ctx context.Context, actor *account.Actor, p Paymen
 			desc = "Top-up by " + p.Method
 		}
 		d = &Document{Type: DocPayment, VendorID: vendor.ID, AccountID: buyer.ID, Currency: cur,
-			Total: -p.Amount, IssuedOn: day, Method: p.Method,
+			Total: -p.Amount, IssuedOn: day, Method: p.Method, GatewayRef: p.GatewayRef,
 			Lines: []order.Line{{What: PaymentLine, Amount: -p.Amount, Description: desc}}}
 		if p.TopUp {
 			d.Purpose = PurposeTopUp
@@ -360,11 +396,27 @@ func (db *DB) ReceivePayment(ctx context.Context, actor *account.Actor, p Paymen
 		if err := db.reviewCredit(ctx, tx, buyer, vendor, day, newBillRun(db, day), each); err != nil {
 			return err
 		}
-		return db.audit(ctx, tx, actor, buyer.ID, t.Path, "record "+what, "document", d.ID,
-			map[string]any{"number": d.Number, "amount": p.Amount.String(), "method": p.Method})
+		changes := map[string]any{"number": d.Number, "amount": p.Amount.String(), "method": p.Method}
+		if p.GatewayRef != "" {
+			changes["gateway_ref"] = p.GatewayRef
+		}
+		return db.audit(ctx, tx, actor, buyer.ID, t.Path, "record "+what, "document", d.ID, changes)
 	})
 	if err != nil {
 		return nil, err
+	}
+	return d, nil
+}
+
+// paymentOfCharge is the payment recorded for the gateway's charge ref,
+// nil when there is none.
+func paymentOfCharge(ctx context.Context, tx *sql.Tx, ref string) (*Document, error) {
+	d, err := scanDocument(tx.QueryRowContext(ctx, `SELECT `+documentColumns+` FROM documents d WHERE d.gateway_ref = $1`, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("payment of charge %s: %w", ref, err)
 	}
 	return d, nil
 }

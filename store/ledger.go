@@ -107,6 +107,10 @@ type Document struct {
 	// Purpose of a payment: PurposeTopUp for prepaid funds taken by
 	// automatic charges, "" for a payment of open invoices.
 	Purpose string
+	// GatewayRef of a payment charged through a card gateway is the
+	// gateway's own id of the charge (Payment.GatewayRef); "" otherwise.
+	// No two documents share one.
+	GatewayRef string
 }
 
 // PurposeTopUp marks a payment made as prepaid funds (a top-up): automatic
@@ -238,12 +242,16 @@ func (db *DB) issueDocument(ctx context.Context, tx *sql.Tx, d *Document, now ti
 	if err != nil {
 		return err
 	}
+	var ref any // NULL: only charges through a gateway have one
+	if d.GatewayRef != "" {
+		ref = d.GatewayRef
+	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO documents (vendor_id, account_id, type, number, status, currency, total,
-		issued_on, due_on, order_id, body, reverse_charge, created_at, charge_on, subscription_id, purpose)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
+		issued_on, due_on, order_id, body, reverse_charge, created_at, charge_on, subscription_id, purpose, gateway_ref)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
 		d.VendorID, d.AccountID, string(d.Type), d.Number, string(d.Status), d.Currency, int64(d.Total),
 		tv(d.IssuedOn), tv(d.DueOn), nullID(d.OrderID), body, d.ReverseCharge, tv(now),
-		tv(d.ChargeOn), nullID(d.SubscriptionID), d.Purpose).Scan(&d.ID)
+		tv(d.ChargeOn), nullID(d.SubscriptionID), d.Purpose, ref).Scan(&d.ID)
 	if err != nil {
 		return fmt.Errorf("insert document %s: %w", d.Number, err)
 	}
@@ -396,7 +404,7 @@ func balance(ctx context.Context, q querier, accountID, vendorID int64) (money.M
 
 const documentColumns = `d.id, d.vendor_id, d.account_id, d.type, d.number, d.status, d.currency, d.total,
 	d.issued_on, d.due_on, COALESCE(d.order_id, 0), d.body, d.reverse_charge, d.created_at,
-	d.applied, d.charge_on, COALESCE(d.subscription_id, 0), d.purpose`
+	d.applied, d.charge_on, COALESCE(d.subscription_id, 0), d.purpose, COALESCE(d.gateway_ref, '')`
 
 func scanDocument(r scanner, extra ...any) (*Document, error) {
 	d := &Document{}
@@ -404,7 +412,7 @@ func scanDocument(r scanner, extra ...any) (*Document, error) {
 	var total, applied int64
 	dest := append([]any{&d.ID, &d.VendorID, &d.AccountID, &d.Type, &d.Number, &d.Status, &d.Currency, &total,
 		ts(&d.IssuedOn), ts(&d.DueOn), &d.OrderID, &body, &d.ReverseCharge, ts(&d.CreatedAt),
-		&applied, ts(&d.ChargeOn), &d.SubscriptionID, &d.Purpose}, extra...)
+		&applied, ts(&d.ChargeOn), &d.SubscriptionID, &d.Purpose, &d.GatewayRef}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
