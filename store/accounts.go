@@ -366,9 +366,13 @@ func (db *DB) CountDescendants(ctx context.Context, actor *account.Actor, id int
 }
 
 // UpdateAccount saves the editable fields of a (name, contact, address,
-// locale, currency, time zone, credit limit, payment terms, external id).
-// a.Version must be the version read; a concurrent change gives
-// EPRECONDITION. Kind, parent and status change through their own methods.
+// locale, currency, time zone, credit limit, payment terms, external id,
+// VAT id, selling settings). a.Version must be the version read; a
+// concurrent change gives EPRECONDITION. Kind, parent and status change
+// through their own methods. The fields the seller owns
+// (account.AccountFields) are refused to the account's own staff with
+// EFORBIDDEN naming them, and a currency change of an account that has
+// subscriptions, documents or ledger entries with ECONFLICT.
 func (db *DB) UpdateAccount(ctx context.Context, actor *account.Actor, a *account.Account) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		old, err := loadAccount(ctx, tx, a.ID)
@@ -383,8 +387,23 @@ func (db *DB) UpdateAccount(ctx context.Context, actor *account.Actor, a *accoun
 		}
 		a.Kind, a.ParentID, a.Path, a.Depth, a.Status = old.Kind, old.ParentID, old.Path, old.Depth, old.Status
 		a.CreatedAt = old.CreatedAt
+		// Managing one's own account is not setting one's own terms: the
+		// seller's fields are refused to the account's own staff here, for
+		// every entry point (account.AccountFields).
+		if err := account.CheckEdit(account.EditorOf(actor, old.Path, old.ParentID), old, a); err != nil {
+			return err
+		}
 		if err := a.Validate(); err != nil {
 			return err
+		}
+		if a.Currency != old.Currency {
+			inUse, err := accountInUse(ctx, tx, a.ID)
+			if err != nil {
+				return err
+			}
+			if err := account.CheckCurrencyChange(old, a, inUse); err != nil {
+				return err
+			}
 		}
 		a.UpdatedAt = db.Clock.Now()
 		a.Version = old.Version + 1
@@ -408,6 +427,22 @@ func (db *DB) UpdateAccount(ctx context.Context, actor *account.Actor, a *accoun
 		}
 		return db.audit(ctx, tx, actor, a.ID, a.Path, "account.update", "account", a.ID, accountChanges(old, a))
 	})
+}
+
+// accountInUse reports whether account id has anything priced in its
+// currency: a subscription or order it buys or sells, a document or a
+// ledger entry on either side.
+func accountInUse(ctx context.Context, tx *sql.Tx, id int64) (bool, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM (SELECT 1 FROM subscriptions WHERE customer_id = $1 OR vendor_id = $1 LIMIT 1) s) +
+		(SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE customer_id = $1 OR vendor_id = $1 LIMIT 1) o) +
+		(SELECT COUNT(*) FROM (SELECT 1 FROM documents WHERE account_id = $1 OR vendor_id = $1 LIMIT 1) d) +
+		(SELECT COUNT(*) FROM (SELECT 1 FROM ledger_entries WHERE account_id = $1 OR vendor_id = $1 LIMIT 1) l)`, id).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("account %d in use: %w", id, err)
+	}
+	return n > 0, nil
 }
 
 // ConvertToReseller makes customer id a reseller, so that it may have
