@@ -222,11 +222,12 @@ func New(cfg Config) *API {
 func (a *API) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer a.recoverPanic(w, r)
-		if _, pattern := a.mux.Handler(r); pattern == "" {
+		_, pattern := a.mux.Handler(r)
+		if pattern == "" {
 			a.noRoute(w, r)
 			return
 		}
-		if a.rejectNUL(w, r) {
+		if rejectBadParams(w, r, pattern) || a.rejectNUL(w, r) {
 			return
 		}
 		a.mux.ServeHTTP(w, r)
