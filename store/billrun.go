@@ -1,21 +1,26 @@
 package store
 
-// The daily billing run, first slice: renewals of live subscriptions whose
-// period has ended, their recurring fees and the usage of the period that
-// closed, each on one invoice from the subscription's vendor. The rules of
+// The daily billing run: renewals of live subscriptions whose period has
+// ended, each an RN order with the customer's invoice from its vendor and
+// every tier's invoice to the tier below; the expiry of subscriptions that
+// do not renew (graced, suspended, terminated); trials converting to their
+// paid periods; pending changes taking effect; due dates from payment
+// terms; consolidated statements; automatic charges from prepaid funds;
+// the usage of current periods; credit holds and releases. The rules of
 // what a day charges are package billing's (billing.Due); this file walks
 // the due subscriptions, feeds Due what it needs and stores what it says.
 //
-// Idempotence per date: a subscription is billed in one transaction that
-// issues its invoice and moves its period on, so that a second run of the
-// same date finds its next billing date in the future and leaves it alone.
-// A run that stops halfway (a crash) resumes where it was by being run
-// again: what was billed is no longer due.
+// Idempotence per date: the transaction that issues a subscription's
+// invoices also moves its period on (renewals go in chunks of billChunk
+// subscriptions per transaction), so that a second run of the same date
+// finds its next billing date in the future and leaves it alone. A run
+// that stops halfway (a crash) resumes where it was by being run again:
+// what was billed is no longer due.
 //
-// Not yet here (issue 5): renewal orders, expiry of subscriptions that do
-// not renew (graced, suspended, terminated), trials converting to paid
-// periods, frozen-price snapshots (the current plan's prices apply), due
-// dates from payment terms, automatic payments and credit control.
+// Not here: frozen prices. Renewals are priced at the current plan's
+// prices, because no snapshot of the plan as sold is stored: the
+// subscriptions' frozen_prices flag is carried to pricing
+// (order.Subscription.FrozenPrices) but nothing sets it yet.
 
 import (
 	"context"
@@ -71,7 +76,7 @@ type BillRunResult struct {
 
 // BillStage is one stage of a billing run and how long it took.
 type BillStage struct {
-	Name string // "renewals", "usage", "charges", "credit"
+	Name string // "renewals", "statements", "expiry", "charges", "usage", "credit"
 	Took time.Duration
 }
 
@@ -121,7 +126,9 @@ func (db *DB) BillDay(ctx context.Context, on time.Time) (BillRunResult, error) 
 //     issued to the customer and each tier above its vendor invoices the
 //     tier below at its own price of the source plan, on the same dates;
 //     the period moves on (with a pending change applied, a trial turned
-//     into its paid period), one transaction per subscription;
+//     into its paid period), billChunk subscriptions per transaction;
+//   - statements: buyers of sellers whose statement day it is get their
+//     waiting charges in one invoice;
 //   - expiry: subscriptions that do not renew and whose period has ended
 //     go graced, then suspended after the vendor's grace days, then
 //     terminated after its hold days;
@@ -135,12 +142,14 @@ func (db *DB) BillDay(ctx context.Context, on time.Time) (BillRunResult, error) 
 //     credit hold, those whose temporary release ended come back on hold,
 //     those that no longer owe are released.
 //
-// Subscriptions and buyers are read in batches of 500 in id order and
-// each is changed in its own transaction, so panels and the API are never
-// locked out for long. Every stage is idempotent per date: what was billed,
-// charged or held is no longer due, so a second run of the same date
-// changes nothing and a run that stopped halfway (a crash) finishes by
-// being run again. A subscription or buyer that cannot be billed is
+// Subscriptions and buyers are read in batches of 500 in id order;
+// renewals are written billChunk subscriptions to a transaction (a chunk
+// that fails is billed again one subscription to a transaction), the
+// other stages one subscription or buyer to a transaction, so panels and
+// the API are never locked out for long. Every stage is idempotent per
+// date: what was billed, charged or held is no longer due, so a second
+// run of the same date changes nothing and a run that stopped halfway (a
+// crash) finishes by being run again. A subscription or buyer that cannot be billed is
 // reported in Failures and left as it was; the run goes on.
 func (db *DB) BillDayWith(ctx context.Context, on time.Time, opt BillOptions) (BillRunResult, error) {
 	if err := opt.check(); err != nil {
@@ -306,21 +315,6 @@ func documentFor(ctx context.Context, q querier, seller, buyer *account.Account,
 	return doc, nil
 }
 
-// bill closes the ended periods of subscription id in one transaction.
-func (r *billRun) bill(ctx context.Context, id int64, cutoff time.Time, res *BillRunResult) error {
-	var out subBilled
-	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		out, err = r.billIn(ctx, tx, id, cutoff, nil)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	out.count(res)
-	return nil
-}
-
 // subBilled is what billing one subscription did.
 type subBilled struct {
 	closed bool // a period closed
@@ -342,62 +336,83 @@ func (b subBilled) count(res *BillRunResult) {
 // subscription's own writes, a long transaction would hold the writer.
 const billChunk = 50
 
-// billMany bills ids in transactions of billChunk; a chunk that fails is
-// rolled back and its subscriptions billed one by one, so that only the
-// one that cannot be billed is reported.
+// billMany bills ids in transactions of billChunk. A chunk that fails is
+// rolled back whole and its subscriptions are billed again as chunks of
+// one, each in its own transaction, through the same writer: the one
+// that cannot be billed is reported and left as it was, the others are
+// billed once. There is no second way to write a renewal, so the rare
+// path writes the same rows as the common one.
 func (r *billRun) billMany(ctx context.Context, ids []int64, cutoff time.Time, res *BillRunResult) error {
 	for start := 0; start < len(ids); start += billChunk {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		chunk := ids[start:min(start+billChunk, len(ids))]
-		var outs []subBilled
-		err := r.db.inTx(ctx, func(tx *sql.Tx) error {
-			outs = outs[:0]
-			w, err := r.readAhead(ctx, tx, chunk)
-			if err != nil {
-				return err
-			}
-			for _, id := range chunk {
-				out, err := r.billIn(ctx, tx, id, cutoff, w)
-				if err != nil {
-					return err
-				}
-				outs = append(outs, out)
-			}
-			return w.flush(ctx, r.db, tx, r.db.stamp())
-		})
+		outs, err := r.billChunk(ctx, chunk, cutoff)
 		if err == nil {
 			for _, o := range outs {
 				o.count(res)
 			}
 			continue
 		}
+		if len(chunk) == 1 {
+			res.Failures = append(res.Failures, BillFailure{SubscriptionID: chunk[0], Err: err})
+			continue
+		}
 		for _, id := range chunk {
-			if err := r.bill(ctx, id, cutoff, res); err != nil {
-				res.Failures = append(res.Failures, BillFailure{SubscriptionID: id, Err: err})
+			// A run stopped (shutdown, timeout) is not a failure of each
+			// subscription left: the next run bills them.
+			if err := ctx.Err(); err != nil {
+				return err
 			}
+			outs, err := r.billChunk(ctx, []int64{id}, cutoff)
+			if err != nil {
+				res.Failures = append(res.Failures, BillFailure{SubscriptionID: id, Err: err})
+				continue
+			}
+			outs[0].count(res)
 		}
 	}
 	return nil
 }
 
-// billIn closes the ended periods of subscription id in tx.
-// With w, the subscription, its customer and terms come from w's read
-// ahead and its orders and documents are left to w's flush.
+// billChunk bills the subscriptions ids in one transaction: their reads
+// ahead, their pricing and one flush of their writes. It returns what
+// each did, in ids' order, once the transaction has committed.
+func (r *billRun) billChunk(ctx context.Context, ids []int64, cutoff time.Time) ([]subBilled, error) {
+	outs := make([]subBilled, 0, len(ids))
+	err := r.db.inTx(ctx, func(tx *sql.Tx) error {
+		w, err := r.readAhead(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			out, err := r.billIn(ctx, tx, id, cutoff, w)
+			if err != nil {
+				return err
+			}
+			outs = append(outs, out)
+		}
+		return w.flush(ctx, r.db, tx, r.db.stamp())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return outs, nil
+}
+
+// billIn prices the ended periods of subscription id for w's chunk: the
+// subscription, its customer and terms come from w's read ahead, its
+// orders, documents and charges are left to w's flush, and the
+// subscription's new period is saved in tx.
 func (r *billRun) billIn(ctx context.Context, tx *sql.Tx, id int64, cutoff time.Time, w *chunkWriter) (subBilled, error) {
 	db := r.db
 	var issued []*Document
 	closed := false
 	err := func() error {
-		var sub *subscription.Subscription
-		var err error
-		if w != nil {
-			if sub = w.subs[id]; sub == nil {
-				return marketplane.Errorf(marketplane.ENOTFOUND, "subscription %d not found", id)
-			}
-		} else if sub, err = loadSubscription(ctx, tx, id, db.lockRows("s")); err != nil {
-			return err
+		sub := w.subs[id]
+		if sub == nil {
+			return marketplane.Errorf(marketplane.ENOTFOUND, "subscription %d not found", id)
 		}
 		// Read again under the lock: another run (or process) may have
 		// billed it since the batch was read.
@@ -408,13 +423,9 @@ func (r *billRun) billIn(ctx context.Context, tx *sql.Tx, id int64, cutoff time.
 		if err != nil {
 			return err
 		}
-		var buyer *account.Account
-		if w != nil {
-			if buyer = w.buyers[sub.CustomerID]; buyer == nil {
-				return marketplane.Errorf(marketplane.ENOTFOUND, "account %d not found", sub.CustomerID)
-			}
-		} else if buyer, err = loadAccount(ctx, tx, sub.CustomerID); err != nil {
-			return err
+		buyer := w.buyers[sub.CustomerID]
+		if buyer == nil {
+			return marketplane.Errorf(marketplane.ENOTFOUND, "account %d not found", sub.CustomerID)
 		}
 		terms := db.vendorTerms(vendor, buyer)
 		on := time.Date(r.y, r.m, r.d, 0, 0, 0, 0, terms.Location)
@@ -494,11 +505,7 @@ func (r *billRun) billIn(ctx context.Context, tx *sql.Tx, id int64, cutoff time.
 				}
 				rn.Tiers = append(rn.Tiers, OrderTier{Tier: i, SellerID: seller.ID, BuyerID: tierBuyer.ID, PlanID: tierPlan, Quote: q, Total: q.Total})
 			}
-			if w != nil {
-				w.orders = append(w.orders, rn)
-			} else if err := db.insertRenewal(ctx, tx, rn, now); err != nil {
-				return fmt.Errorf("subscription %d: %w", sub.ID, err)
-			}
+			w.orders = append(w.orders, rn)
 			sides := []struct {
 				seller *account.Account
 				buyer  *account.Account
@@ -523,29 +530,18 @@ func (r *billRun) billIn(ctx context.Context, tx *sql.Tx, id int64, cutoff time.
 					if terms, err = r.termsOf(ctx, tx, sd.buyer, sd.seller); err != nil {
 						return err
 					}
-				case w != nil:
+				default:
 					terms = w.customerTerms(sd.buyer, sd.seller)
 				}
 				doc, err := documentFor(ctx, tx, sd.seller, sd.buyer, sub.ID, sd.q, day, terms)
 				if err != nil {
 					return err
 				}
-				if w != nil {
-					if err := doc.check(); err != nil {
-						return fmt.Errorf("subscription %d tier %d: invoice: %w", sub.ID, i, err)
-					}
-					w.docs = append(w.docs, pendingDoc{doc: doc, order: rn, seller: sd.seller})
-					if sd.seller.Selling.Invoicing != account.InvoiceOnStatement {
-						issued = append(issued, doc)
-					}
-					continue
-				}
-				doc.OrderID = rn.ID
-				ok, err := db.issueOrDefer(ctx, tx, sd.seller, doc, now)
-				if err != nil {
+				if err := doc.check(); err != nil {
 					return fmt.Errorf("subscription %d tier %d: invoice: %w", sub.ID, i, err)
 				}
-				if ok {
+				w.docs = append(w.docs, pendingDoc{doc: doc, order: rn, seller: sd.seller})
+				if sd.seller.Selling.Invoicing != account.InvoiceOnStatement {
 					issued = append(issued, doc)
 				}
 			}
@@ -558,20 +554,11 @@ func (r *billRun) billIn(ctx context.Context, tx *sql.Tx, id int64, cutoff time.
 			return nil
 		}
 		// Invoices whose terms charge at once are paid from the buyers'
-		// prepaid funds now (delayed ones by the charges stage later).
-		charged := map[[2]int64]bool{}
+		// prepaid funds when the chunk is flushed (delayed ones by the
+		// charges stage later).
 		for _, d := range issued {
-			k := [2]int64{d.AccountID, d.VendorID}
-			if charged[k] || d.Type != DocInvoice || d.ChargeOn.After(day) {
-				continue
-			}
-			charged[k] = true
-			if w != nil {
-				w.charge[k] = day
-				continue
-			}
-			if _, err := db.applyCredits(ctx, tx, d.AccountID, d.VendorID, day, false); err != nil {
-				return err
+			if d.Type == DocInvoice && !d.ChargeOn.After(day) {
+				w.charge[[2]int64{d.AccountID, d.VendorID}] = day
 			}
 		}
 		sub.PeriodStart, sub.PeriodEnd, sub.NextBillingAt = state.PeriodStart, state.PeriodEnd, state.PeriodEnd
