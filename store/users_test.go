@@ -68,44 +68,6 @@ func TestUsersAndLogin(t *testing.T) {
 	})
 }
 
-func TestLoginThrottling(t *testing.T) {
-	t.Parallel()
-	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
-		clock := marketplane.NewTestClock(time.Date(2027, 1, 15, 9, 0, 0, 0, time.UTC))
-		db := storetest.OpenURL(t, storetest.URL(t, e))
-		db.Clock = clock
-		tr := setup(t, db)
-		tr.user(t, tr.A, "bob", tr.admin)
-		for i := 0; i < store.MaxLoginFailures; i++ {
-			_, err := db.Login(tr.ctx, "bob", "wrong password", "10.0.0.2")
-			wantCode(t, err, marketplane.EUNAUTHORIZED)
-			clock.Advance(time.Second)
-		}
-		// Now even the right password is refused, with a clear reason.
-		_, err := db.Login(tr.ctx, "bob", "password-of-bob", "10.0.0.2")
-		wantCode(t, err, marketplane.ETHROTTLED)
-		if !strings.Contains(err.Error(), "try again in 15 minutes") {
-			t.Errorf("message: %v", err)
-		}
-		// Other logins are not affected.
-		tr.user(t, tr.B, "carol", tr.admin)
-		if _, err := db.Login(tr.ctx, "carol", "password-of-carol", "10.0.0.3"); err != nil {
-			t.Errorf("other login throttled: %v", err)
-		}
-		// When the window has passed, the right password works again and
-		// resets the count.
-		clock.Advance(store.LoginWindow)
-		if _, err := db.Login(tr.ctx, "bob", "password-of-bob", "10.0.0.2"); err != nil {
-			t.Fatalf("after the window: %v", err)
-		}
-		_, err = db.Login(tr.ctx, "bob", "wrong password", "10.0.0.2")
-		wantCode(t, err, marketplane.EUNAUTHORIZED)
-		// Unknown logins are counted too, with the same answer.
-		_, err = db.Login(tr.ctx, "nobody", "whatever password", "10.0.0.9")
-		wantCode(t, err, marketplane.EUNAUTHORIZED)
-	})
-}
-
 func TestUserAdministration(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {

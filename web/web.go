@@ -9,8 +9,12 @@ import (
 	"embed"
 	"html/template"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -35,6 +39,9 @@ type Config struct {
 	SessionLifetime time.Duration
 	IdleTimeout     time.Duration
 	Version         string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed for a sign-in's address (see clientIP); none by default.
+	TrustedProxies []netip.Prefix
 }
 
 // Web is the panels' HTTP handler.
@@ -134,18 +141,28 @@ func (w *Web) loginForm(rw http.ResponseWriter, r *http.Request) {
 	w.render(rw, http.StatusOK, "login.html", page{Title: "Sign in"})
 }
 
+// maxLoginForm bounds the body of a sign-in: a login and a password fit
+// many times over, and nothing larger is read.
+const maxLoginForm = 64 << 10
+
 func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(rw, r.Body, maxLoginForm)
 	login, pw := r.PostFormValue("login"), r.PostFormValue("password")
-	u, err := w.cfg.DB.Login(r.Context(), login, pw, clientIP(r))
+	u, err := w.cfg.DB.Login(r.Context(), login, pw, w.clientIP(r))
 	if err != nil {
 		status := http.StatusUnauthorized
 		switch marketplane.ErrorCode(err) {
 		case marketplane.ETHROTTLED:
 			status = http.StatusTooManyRequests
+		case marketplane.EUNAVAILABLE:
+			status = http.StatusServiceUnavailable
 		case marketplane.EUNAUTHORIZED:
 		default:
 			w.cfg.Logger.Error("login", "err", err)
 			status = http.StatusInternalServerError
+		}
+		if after, ok := account.RetryAfter(err); ok {
+			rw.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(after.Seconds())))))
 		}
 		w.render(rw, status, "login.html", page{Title: "Sign in", Error: marketplane.ErrorMessage(err), Login: login})
 		return
@@ -215,12 +232,47 @@ func (w *Web) PruneSessions(ctx context.Context) (int64, error) {
 	return w.cfg.DB.Sessions().PruneExpired(ctx, 1000)
 }
 
-func clientIP(r *http.Request) string {
+// clientIP is the address a sign-in is counted against: the peer of the
+// connection. X-Forwarded-For is believed only when that peer is one of
+// Config.TrustedProxies, and then only its last entry that is not itself a
+// trusted proxy (every earlier entry is whatever the client wrote). Believed
+// from anybody, the header would let an attacker pick a new address for
+// each guess and escape the address throttles.
+func (w *Web) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if !w.trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			break
+		}
+		host = a.Unmap().String()
+		if !w.trusted(host) {
+			break
+		}
 	}
 	return host
+}
+
+func (w *Web) trusted(host string) bool {
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range w.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func securityHeaders(h http.Handler) http.Handler {

@@ -169,12 +169,19 @@ func TestSessionExpiresAndThrottle(t *testing.T) {
 		if r, _ := f.get(t, "/"); r.StatusCode != http.StatusSeeOther {
 			t.Error("a session older than its lifetime still works")
 		}
-		for i := 0; i < store.MaxLoginFailures; i++ {
+		free := account.LoginLimits[account.ScopePair].Free
+		for i := 0; i < free; i++ {
 			f.post(t, "/login", url.Values{"login": {"Operator@Example.com"}, "password": {"bad guess"}})
 		}
 		resp = f.post(t, "/login", url.Values{"login": {"Operator@Example.com"}, "password": {"operator password"}})
-		if resp.StatusCode != http.StatusTooManyRequests {
-			t.Errorf("after %d failures: %d", store.MaxLoginFailures, resp.StatusCode)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" {
+			t.Errorf("after %d failures: %d, Retry-After %q", free, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		// The wait is a second, not a lock: then the owner is in.
+		f.clock.Advance(time.Second)
+		resp = f.post(t, "/login", url.Values{"login": {"Operator@Example.com"}, "password": {"operator password"}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("after the wait: %d", resp.StatusCode)
 		}
 	})
 }
