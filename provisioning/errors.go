@@ -67,7 +67,10 @@ func (e *UnavailableError) Unwrap() []error {
 
 // RejectedError is a 4xx answer other than 400, 404 and 409 (which become
 // EINVALID, ENOTFOUND and ECONFLICT *marketplane.Errors): 401 (wrong secret
-// or clocks apart), 403, 413, 415 … A configuration problem; not retryable.
+// or clocks apart), 403, 413, 415 … A configuration problem: Retryable says
+// no. The orchestrator still tries an order again after a 401 or 403,
+// within its Deadline: a connector redeployed with a rotated secret answers
+// so until the platform has the new one.
 type RejectedError struct {
 	Op         string
 	StatusCode int

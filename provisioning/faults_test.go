@@ -142,9 +142,12 @@ func TestProvisionFaults(t *testing.T) {
 		},
 		want: want{retries: 0, status: order.StatusProvisioningFailed, message: "at most 10 on this server", tenants: 0},
 	}, {
-		name:  "connector refuses the signature",
-		fault: instead(answer(http.StatusUnauthorized, `{"error":"bad signature"}`)),
-		want:  want{retries: 0, status: order.StatusProvisioningFailed, message: "refused (HTTP 401): bad signature", tenants: 0},
+		// A connector redeployed with a rotated secret answers 401 until
+		// the platform has the new one: tried again, like an outage.
+		name:   "connector refuses the signature",
+		fault:  instead(answer(http.StatusUnauthorized, `{"error":"bad signature"}`)),
+		want:   want{retries: 2, status: order.StatusProvisioningFailed, message: "refused (HTTP 401): bad signature", tenants: 0},
+		healed: true,
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -164,14 +167,23 @@ func TestProvisionFaults(t *testing.T) {
 					if c.before != nil {
 						c.before(t, r, k)
 					}
-					err := r.orch.Provision(context.Background(), o.ID, k == faultAttempts)
+					next := time.Date(2030, 1, 1, 0, k, 0, 0, time.UTC)
+					err := r.orch.ProvisionAttempt(context.Background(), o.ID, provisioning.Attempt{Last: k == faultAttempts,
+						RetryAt: func() time.Time { return next }})
 					if err == nil {
 						break
 					}
 					retries = append(retries, err)
-					// Asking for another run leaves the order as it was.
-					if got := r.order(t, o.ID); got.Status != order.StatusProvisioning || got.Message != "" {
+					// Asking for another run leaves the order provisioning,
+					// showing the cause and when it is tried again.
+					got := r.order(t, o.ID)
+					if got.Status != order.StatusProvisioning || got.Message != "" {
 						t.Fatalf("attempt %d asked to run again but left the order %s %q", k, got.Status, got.Message)
+					}
+					if p := got.Provisioning; p.Attempts != k || !strings.Contains(p.LastError, c.want.message) ||
+						!p.NextAt.Equal(next) || p.LastAt.IsZero() {
+						t.Fatalf("attempt %d asked to run again; the order shows %+v, want attempt %d, %q, next %s",
+							k, p, k, c.want.message, next)
 					}
 				}
 				if len(retries) != c.want.retries {
@@ -854,4 +866,118 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.next.ServeHTTP(w, r)
+}
+
+// TestProvisionDeadline: an order whose connector keeps failing shows on
+// itself, from the first failed attempt, the cause in words and when the
+// next attempt runs; once the failures have gone on for the orchestrator's
+// Deadline (the store's clock is aged, not waited for), the next failure
+// fails it with the reason and the cause, however many attempts the task
+// has left. On both engines, for every kind of fault; and a connector that
+// answers 401 for a while (redeployed with a rotated secret) and then
+// works completes the order.
+func TestProvisionDeadline(t *testing.T) {
+	t.Parallel()
+	const deadline = 6 * time.Hour
+	cases := []struct {
+		name    string
+		fault   fault
+		message string
+	}{
+		{"500", instead(answer(http.StatusInternalServerError, `{"error":"database restarting"}`)), "answered 500: database restarting"},
+		{"garbage JSON", doneThen(answer(http.StatusCreated, `{"id": "t-1", "st`)), "malformed JSON"},
+		{"wrong shape", doneThen(answer(http.StatusCreated, `{"tenant": {"id": "t-1"}}`)), "bad reply (HTTP 201)"},
+		{"hangs past the timeout", doneThen(hang), "context deadline exceeded"},
+		{"401", instead(answer(http.StatusUnauthorized, `{"error":"bad signature"}`)), "refused (HTTP 401): bad signature"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			storetest.Each(t, func(t *testing.T, db *store.DB) {
+				clock := marketplane.NewTestClock(time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC))
+				db.Clock = clock
+				r := newRig(t, db, &connectortest.Memory{})
+				r.orch.Deadline = deadline
+				r.front.set(c.fault)
+				o := r.buy(t, nil)
+				attempt := func(next time.Time) error {
+					return r.orch.ProvisionAttempt(context.Background(), o.ID, provisioning.Attempt{
+						RetryAt: func() time.Time { return next }})
+				}
+
+				first := clock.Now()
+				next := first.Add(10 * time.Second)
+				if err := attempt(next); err == nil {
+					t.Fatal("the first attempt did not ask to run again")
+				}
+				got := r.order(t, o.ID)
+				p := got.Provisioning
+				if got.Status != order.StatusProvisioning || p.Attempts != 1 || !strings.Contains(p.LastError, c.message) ||
+					!p.LastAt.Equal(first) || !p.Since.Equal(first) || !p.NextAt.Equal(next) {
+					t.Fatalf("after the first failure: %s, progress %+v; want provisioning with %q, next %s",
+						got.Status, p, c.message, next)
+				}
+
+				// Just before the deadline: still tried again.
+				clock.Advance(deadline - time.Minute)
+				if err := attempt(clock.Now().Add(time.Hour)); err == nil {
+					t.Fatal("an attempt before the deadline did not ask to run again")
+				}
+				if got := r.order(t, o.ID); got.Status != order.StatusProvisioning || got.Provisioning.Attempts != 2 {
+					t.Fatalf("before the deadline: %s, progress %+v", got.Status, got.Provisioning)
+				}
+				// Past it: failed for good, with the reason and the cause.
+				clock.Advance(2 * time.Minute)
+				if err := attempt(clock.Now().Add(time.Hour)); err != nil {
+					t.Fatalf("the attempt past the deadline asked to run again: %v", err)
+				}
+				got = r.order(t, o.ID)
+				if got.Status != order.StatusProvisioningFailed || got.Reason != order.ProvisioningFailed ||
+					!strings.Contains(got.Message, c.message) || !strings.Contains(got.Message, "6h0m0s") ||
+					got.Provisioning.Attempts != 3 || !got.Provisioning.NextAt.IsZero() {
+					t.Fatalf("past the deadline: %s %s %q, progress %+v", got.Status, got.Reason, got.Message, got.Provisioning)
+				}
+
+				// Staff retry it once the connector is well: a new series.
+				r.front.set(nil)
+				retried, err := db.RetryOrder(context.Background(), r.shop.Admin, o.ID, nil)
+				if err != nil {
+					t.Fatalf("retry: %v", err)
+				}
+				if retried.Provisioning != (store.ProvisioningProgress{}) {
+					t.Fatalf("a retried order keeps its old progress %+v", retried.Provisioning)
+				}
+				if err := attempt(time.Time{}); err != nil {
+					t.Fatalf("provision after the retry: %v", err)
+				}
+				if got := r.order(t, o.ID); got.Status != order.StatusCompleted {
+					t.Fatalf("order after the retry: %s %q", got.Status, got.Message)
+				}
+				r.wantActive(t, o.SubscriptionID)
+			})
+		})
+	}
+
+	t.Run("401 then success", func(t *testing.T) {
+		t.Parallel()
+		storetest.Each(t, func(t *testing.T, db *store.DB) {
+			r := newRig(t, db, &connectortest.Memory{})
+			r.front.set(times(1, instead(answer(http.StatusUnauthorized, `{"error":"bad signature"}`))))
+			o := r.buy(t, nil)
+			if err := r.orch.ProvisionAttempt(context.Background(), o.ID, provisioning.Attempt{}); err == nil {
+				t.Fatal("an attempt answered 401 did not ask to run again")
+			}
+			if got := r.order(t, o.ID); got.Status != order.StatusProvisioning || !strings.Contains(got.Provisioning.LastError, "401") {
+				t.Fatalf("after a 401: %s %q, progress %+v", got.Status, got.Message, got.Provisioning)
+			}
+			if err := r.orch.ProvisionAttempt(context.Background(), o.ID, provisioning.Attempt{}); err != nil {
+				t.Fatalf("the attempt after the secret rotated: %v", err)
+			}
+			if got := r.order(t, o.ID); got.Status != order.StatusCompleted {
+				t.Fatalf("order %s %q, want completed", got.Status, got.Message)
+			}
+			r.wantActive(t, o.SubscriptionID)
+			r.wantTenants(t, o, 1)
+		})
+	})
 }

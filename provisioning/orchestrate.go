@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"sync"
+	"time"
 
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
@@ -29,6 +31,11 @@ type Orchestrator struct {
 	Options Options
 	// UsageConcurrency bounds the usage calls in flight per connector.
 	UsageConcurrency int
+	// Deadline bounds how long an order's provisioning is retried after
+	// its first failure: an order whose connector still fails then is
+	// failed with the last cause, for staff to retry or cancel. Default
+	// DefaultDeadline.
+	Deadline time.Duration
 
 	mu      sync.Mutex
 	clients map[string]*Client
@@ -75,12 +82,35 @@ func (o *Orchestrator) log() *slog.Logger {
 	return o.Logger
 }
 
+// DefaultDeadline is how long provisioning is retried by default: a day
+// rides out a connector's outage or redeployment, and a customer waits no
+// longer for an answer.
+const DefaultDeadline = 24 * time.Hour
+
+// Attempt is one run of an order's provisioning.
+type Attempt struct {
+	// Last says that no run follows: a failure now is final.
+	Last bool
+	// RetryAt returns when the next run starts should this one fail
+	// (task.Task.RetryAt); nil when the caller cannot tell.
+	RetryAt func() time.Time
+}
+
 // Provision carries out order id at its connector. lastAttempt says whether
-// the task will not run again: then a passing failure (connector down,
-// malformed replies, a 202 that never finished) fails the order with its
-// reason instead of waiting for another try. It returns an error only when
-// the task should run again.
+// the task will not run again (see ProvisionAttempt).
 func (o *Orchestrator) Provision(ctx context.Context, id int64, lastAttempt bool) error {
+	return o.ProvisionAttempt(ctx, id, Attempt{Last: lastAttempt})
+}
+
+// ProvisionAttempt carries out order id at its connector. A passing failure
+// (connector down or hanging, answering 5xx, 401 or 403, malformed replies,
+// a 202 that never finished) is recorded on the order with its cause and
+// the next attempt's time, and returned for another try; on the last
+// attempt, or once the failures have gone on for the Deadline, it fails the
+// order with its reason instead. It returns an error only when the task
+// should run again.
+func (o *Orchestrator) ProvisionAttempt(ctx context.Context, id int64, a Attempt) error {
+	lastAttempt := a.Last
 	sys := account.SystemActor()
 	ord, err := o.DB.Order(ctx, sys, id)
 	if err != nil {
@@ -109,12 +139,12 @@ func (o *Orchestrator) Provision(ctx context.Context, id int64, lastAttempt bool
 	}
 	c, err := o.client(ctx, sub.Connector)
 	if err != nil {
-		return o.fail(ctx, ord, order.ManualActionRequired, err, lastAttempt)
+		return o.fail(ctx, a, ord, order.ManualActionRequired, err, lastAttempt)
 	}
 	requestID := fmt.Sprintf("order-%d", ord.ID)
 	limits, err := o.limits(ctx, ord)
 	if err != nil {
-		return o.fail(ctx, ord, order.ManualActionRequired, err, lastAttempt)
+		return o.fail(ctx, a, ord, order.ManualActionRequired, err, lastAttempt)
 	}
 	var t connector.Tenant
 	var pending bool
@@ -151,24 +181,24 @@ func (o *Orchestrator) Provision(ctx context.Context, id int64, lastAttempt bool
 			t, err = c.WaitDeleted(ctx, t.ID)
 		}
 	default:
-		return o.fail(ctx, ord, order.ManualActionRequired, fmt.Errorf("orders of type %s are not provisioned", ord.Type), true)
+		return o.fail(ctx, a, ord, order.ManualActionRequired, fmt.Errorf("orders of type %s are not provisioned", ord.Type), true)
 	}
 	if err != nil {
 		var failed *FailedError
 		switch {
 		case errors.As(err, &failed):
-			return o.fail(ctx, ord, order.ProvisioningFailed, err, true)
+			return o.fail(ctx, a, ord, order.ProvisioningFailed, err, true)
 		case marketplane.ErrorCode(err) == marketplane.EINVALID:
 			// The connector refused the order's limits or parameters: no
 			// retry will change that.
-			return o.fail(ctx, ord, order.ProvisioningFailed, err, true)
+			return o.fail(ctx, a, ord, order.ProvisioningFailed, err, true)
 		default:
 			// A task cut short (a shutdown, the task's timeout) is worth
 			// another run whatever its error says: the task manager cancels
 			// with a cause of its own, which the client passes on instead
 			// of context.Canceled.
 			passing := Retryable(err) || isPassing(err) || ctx.Err() != nil
-			return o.fail(ctx, ord, order.ProvisioningFailed, err, lastAttempt || !passing)
+			return o.fail(ctx, a, ord, order.ProvisioningFailed, err, lastAttempt || !passing)
 		}
 	}
 	_, err = o.DB.CompleteOrder(ctx, id, store.TenantInfo{Connector: sub.Connector, TenantID: t.ID, Status: t.Status, Attributes: t.Attributes})
@@ -178,21 +208,51 @@ func (o *Orchestrator) Provision(ctx context.Context, id int64, lastAttempt bool
 	return err
 }
 
+// deadline is o.Deadline or its default.
+func (o *Orchestrator) deadline() time.Duration {
+	if o.Deadline > 0 {
+		return o.Deadline
+	}
+	return DefaultDeadline
+}
+
 // isPassing reports errors worth another try besides Retryable ones: poll
-// timeouts and an interrupted task.
+// timeouts, an interrupted task, and a connector refusing the platform's
+// credentials (401, 403): a connector being redeployed with a rotated
+// secret answers so for a while, so it is no proof that the order cannot
+// be made; the Deadline bounds the wait if it lasts.
 func isPassing(err error) bool {
 	var pt *PollTimeoutError
+	var rej *RejectedError
+	if errors.As(err, &rej) && (rej.StatusCode == http.StatusUnauthorized || rej.StatusCode == http.StatusForbidden) {
+		return true
+	}
 	return errors.As(err, &pt) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
 		marketplane.ErrorCode(err) == marketplane.EUNAVAILABLE
 }
 
-// fail records a final failure of ord, or returns err for another try.
-func (o *Orchestrator) fail(ctx context.Context, ord *store.Order, reason order.StatusReason, err error, final bool) error {
-	if !final {
-		o.log().Warn("provisioning will be retried", "order", ord.ID, "err", err)
-		return err
-	}
+// fail records a final failure of ord, or records a passing one on the
+// order and returns err for another try, unless the failures have gone on
+// for the Deadline: then that failure is final.
+func (o *Orchestrator) fail(ctx context.Context, a Attempt, ord *store.Order, reason order.StatusReason, err error, final bool) error {
 	msg := customerMessage(err)
+	if !final {
+		var next time.Time
+		if a.RetryAt != nil {
+			next = a.RetryAt()
+		}
+		rec, rerr := o.DB.RecordProvisioningFailure(context.WithoutCancel(ctx), ord.ID, msg, next)
+		if rerr != nil {
+			o.log().Error("provisioning failure not recorded on the order", "order", ord.ID, "err", rerr)
+			return err
+		}
+		deadline := o.deadline()
+		if since := rec.Provisioning.Since; since.IsZero() || o.DB.Clock.Now().Sub(since) < deadline {
+			o.log().Warn("provisioning will be retried", "order", ord.ID, "attempts", rec.Provisioning.Attempts, "next", next, "err", err)
+			return err
+		}
+		msg = fmt.Sprintf("%s (still failing after %s of attempts)", msg, deadline)
+	}
 	if _, ferr := o.DB.FailOrder(context.WithoutCancel(ctx), ord.ID, reason, msg); ferr != nil {
 		return fmt.Errorf("order %d failed (%v) and recording it failed: %w", ord.ID, err, ferr)
 	}

@@ -185,6 +185,19 @@ type Order struct {
 	UpdatedAt  time.Time
 	FinishedAt time.Time // zero until completed or cancelled
 	Version    int64
+	// Provisioning is how provisioning goes while the connector fails.
+	Provisioning ProvisioningProgress
+}
+
+// ProvisioningProgress is the failed attempts of an order's provisioning in
+// the current series: since the order was placed, or since staff last
+// retried it. All zero while no attempt failed.
+type ProvisioningProgress struct {
+	Attempts  int       // failed attempts
+	LastError string    // the last failure in words, for the customer
+	Since     time.Time // the first failure; the deadline counts from it
+	LastAt    time.Time // when the last failure was recorded
+	NextAt    time.Time // when the next attempt runs; zero when none is due
 }
 
 // TenantInfo is what the connector reported about a subscription's service
@@ -761,19 +774,65 @@ func (db *DB) CancelPendingOrder(ctx context.Context, actor *account.Actor, id i
 }
 
 // setOrderStatus saves o's new status, reason and message (and FinishedAt)
-// and moves its version on.
+// and moves its version on. No attempt is due after a change of status; an
+// order that goes (back) to provisioning starts a new series of attempts.
 func (db *DB) setOrderStatus(ctx context.Context, tx *sql.Tx, o *Order, status order.Status, reason order.StatusReason, message string, now time.Time) error {
+	p := o.Provisioning
+	p.NextAt = time.Time{}
+	if status == order.StatusProvisioning {
+		p = ProvisioningProgress{}
+	}
 	res, err := tx.ExecContext(ctx, `UPDATE orders SET status = $1, reason = $2, message = $3, finished_at = $4, updated_at = $5,
-		version = version + 1 WHERE id = $6 AND version = $7`,
-		string(status), string(reason), message, tv(o.FinishedAt), tv(now), o.ID, o.Version)
+		version = version + 1, provision_attempts = $6, provision_error = $7, provision_since = $8, provision_last_at = $9,
+		provision_next_at = NULL WHERE id = $10 AND version = $11`,
+		string(status), string(reason), message, tv(o.FinishedAt), tv(now), p.Attempts, p.LastError, tv(p.Since), tv(p.LastAt),
+		o.ID, o.Version)
 	if err != nil {
 		return fmt.Errorf("order %d: %w", o.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return marketplane.Errorf(marketplane.ECONFLICT, "order %d was changed meanwhile; read it again", o.ID)
 	}
-	o.Status, o.Reason, o.Message, o.UpdatedAt, o.Version = status, reason, message, now, o.Version+1
+	o.Status, o.Reason, o.Message, o.UpdatedAt, o.Version, o.Provisioning = status, reason, message, now, o.Version+1, p
 	return nil
+}
+
+// RecordProvisioningFailure records a failed attempt to provision order
+// orderID that will be tried again at next (zero: no attempt is due), with
+// its cause in words, and returns the order with its progress (system use:
+// the orchestrator). The order's status does not change. An order no longer
+// provisioning is returned as it is: its task ran late.
+// Errors: ENOTFOUND.
+func (db *DB) RecordProvisioningFailure(ctx context.Context, orderID int64, message string, next time.Time) (*Order, error) {
+	var o *Order
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if o, _, err = db.loadOrder(ctx, tx, orderID, true); err != nil {
+			return err
+		}
+		if o.Status != order.StatusProvisioning {
+			return nil
+		}
+		now := db.stamp()
+		p := o.Provisioning
+		if p.Attempts == 0 || p.Since.IsZero() {
+			p.Since = now
+		}
+		p.Attempts++
+		p.LastError, p.LastAt, p.NextAt = message, now, next
+		_, err = tx.ExecContext(ctx, `UPDATE orders SET provision_attempts = $1, provision_error = $2, provision_since = $3,
+			provision_last_at = $4, provision_next_at = $5, updated_at = $6, version = version + 1 WHERE id = $7`,
+			p.Attempts, p.LastError, tv(p.Since), tv(p.LastAt), tv(p.NextAt), tv(now), o.ID)
+		if err != nil {
+			return fmt.Errorf("order %d: %w", o.ID, err)
+		}
+		o.Provisioning, o.UpdatedAt, o.Version = p, now, o.Version+1
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // ----- reading orders -----
@@ -781,7 +840,8 @@ func (db *DB) setOrderStatus(ctx context.Context, tx *sql.Tx, o *Order, status o
 // orderColumns are the columns scanOrder reads, from orders aliased o.
 const orderColumns = `o.id, o.vendor_id, o.customer_id, o.number, o.type, o.status, o.reason, o.message,
 	COALESCE(o.subscription_id, 0), COALESCE(o.plan_id, 0), o.period_key, o.request, o.quote, o.total, o.currency,
-	COALESCE(o.created_by_user_id, 0), o.created_at, o.updated_at, o.finished_at, o.version`
+	COALESCE(o.created_by_user_id, 0), o.created_at, o.updated_at, o.finished_at, o.version,
+	o.provision_attempts, o.provision_error, o.provision_since, o.provision_last_at, o.provision_next_at`
 
 func scanOrder(r scanner, extra ...any) (*Order, error) {
 	o := &Order{}
@@ -789,7 +849,9 @@ func scanOrder(r scanner, extra ...any) (*Order, error) {
 	var total int64
 	dest := append([]any{&o.ID, &o.VendorID, &o.CustomerID, &o.Number, &o.Type, &o.Status, &o.Reason, &o.Message,
 		&o.SubscriptionID, &o.PlanID, &o.Period, &details, &quote, &total, &o.Currency,
-		&o.CreatedBy, ts(&o.CreatedAt), ts(&o.UpdatedAt), ts(&o.FinishedAt), &o.Version}, extra...)
+		&o.CreatedBy, ts(&o.CreatedAt), ts(&o.UpdatedAt), ts(&o.FinishedAt), &o.Version,
+		&o.Provisioning.Attempts, &o.Provisioning.LastError, ts(&o.Provisioning.Since), ts(&o.Provisioning.LastAt),
+		ts(&o.Provisioning.NextAt)}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}

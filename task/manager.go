@@ -295,6 +295,9 @@ type worker[A Args] struct {
 	fn     func(context.Context, *Task[A]) error
 	opts   KindOptions
 	margin time.Duration // Config.RescueMargin
+
+	mu      sync.Mutex
+	retryAt map[int64]time.Time // by task id: the next attempt a handler announced (Task.RetryAt)
 }
 
 func (w *worker[A]) Work(ctx context.Context, job *river.Job[A]) error {
@@ -305,7 +308,7 @@ func (w *worker[A]) Work(ctx context.Context, job *river.Job[A]) error {
 	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
 	defer cancel()
 	acct := accountOf(job.Metadata)
-	return w.fn(ctx, &Task[A]{
+	err := w.fn(ctx, &Task[A]{
 		ID:          job.ID,
 		Kind:        job.Kind,
 		Queue:       job.Queue,
@@ -315,7 +318,38 @@ func (w *worker[A]) Work(ctx context.Context, job *river.Job[A]) error {
 		AccountID:   acct.AccountID,
 		AccountPath: acct.AccountPath,
 		CreatedAt:   job.CreatedAt.UTC(),
+		retryAt:     func() time.Time { return w.announceRetry(job.ID, job.Attempt) },
 	})
+	if err == nil {
+		// Not failed: no NextRetry comes to take the announced time.
+		w.takeRetryAt(job.ID)
+	}
+	return err
+}
+
+// announceRetry fixes when the task's next attempt runs should the current
+// one (attempt) fail: the first answer stands, and NextRetry uses it.
+func (w *worker[A]) announceRetry(id int64, attempt int) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if at, ok := w.retryAt[id]; ok {
+		return at
+	}
+	if w.retryAt == nil {
+		w.retryAt = map[int64]time.Time{}
+	}
+	at := time.Now().Add(w.opts.Backoff(attempt)).UTC()
+	w.retryAt[id] = at
+	return at
+}
+
+// takeRetryAt returns and forgets the next attempt announced for task id.
+func (w *worker[A]) takeRetryAt(id int64) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	at, ok := w.retryAt[id]
+	delete(w.retryAt, id)
+	return at, ok
 }
 
 // Timeout is River's deadline of a run, and the age at which its rescuer
@@ -327,6 +361,11 @@ func (w *worker[A]) Timeout(*river.Job[A]) time.Duration {
 
 // NextRetry uses the wall clock, not db.Clock: River compares the result
 // with its own (real) time to pick the task up again.
+// A time the handler announced (Task.RetryAt) is kept, so that what it told
+// people is what happens.
 func (w *worker[A]) NextRetry(job *river.Job[A]) time.Time {
+	if at, ok := w.takeRetryAt(job.ID); ok {
+		return at
+	}
 	return time.Now().Add(w.opts.Backoff(job.Attempt))
 }

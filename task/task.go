@@ -45,6 +45,19 @@ type Task[A Args] struct {
 	AccountID   int64  // 0 when the task is not tied to an account
 	AccountPath string // "" when the task is not tied to an account
 	CreatedAt   time.Time
+
+	retryAt func() time.Time
+}
+
+// RetryAt returns when the next attempt runs should this one fail now, by
+// the kind's backoff; the task manager then schedules it at that very time.
+// Zero on the last attempt. For a handler that tells people when it tries
+// again (an order waiting on its connector).
+func (t *Task[A]) RetryAt() time.Time {
+	if t.retryAt == nil || t.Attempt >= t.MaxAttempts {
+		return time.Time{}
+	}
+	return t.retryAt()
 }
 
 // Status is where a task stands. Marketplane shows these six, not River's

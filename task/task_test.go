@@ -997,3 +997,29 @@ func TestAbandonedRunsAreRescued(t *testing.T) {
 		}
 	})
 }
+
+// TestRetryAtIsKept: the next attempt's time a handler announces (to show it
+// to people) is the time the task is scheduled at when the run fails.
+func TestRetryAtIsKept(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		m := setup(t, db, Config{})
+		announced := make(chan time.Time, 1)
+		Handle(m, func(ctx context.Context, tk *Task[failArgs]) error {
+			announced <- tk.RetryAt()
+			return errors.New("connector down")
+		}, KindOptions{MaxAttempts: 2, Backoff: ExponentialBackoff(time.Hour, time.Hour)})
+		start(t, m)
+		e := enqueue(t, m, failArgs{})
+		var at time.Time
+		select {
+		case at = <-announced:
+		case <-time.After(15 * time.Second):
+			t.Fatal("the task did not run")
+		}
+		info := waitFor(t, m, e.ID, StatusRetrying)
+		if at.IsZero() || info.ScheduledAt.Sub(at).Abs() > time.Millisecond {
+			t.Fatalf("announced the next attempt at %s; scheduled at %s", at, info.ScheduledAt)
+		}
+	})
+}

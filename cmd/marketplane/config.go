@@ -26,6 +26,12 @@ type Config struct {
 	PasswordHashMemory int
 	BillingShards      int
 	RateLimit          float64
+	// TaskRescueMargin is how long past its kind's timeout a task's run is
+	// taken for the run of a dead process (task.Config.RescueMargin).
+	TaskRescueMargin time.Duration
+	// ProvisioningDeadline is how long an order's provisioning is retried
+	// after its first failure (provisioning.Orchestrator.Deadline).
+	ProvisioningDeadline time.Duration
 	// AllowPrivateWebhooks lets webhook endpoints reach loopback, private
 	// and link-local addresses, which are refused otherwise (SSRF).
 	AllowPrivateWebhooks bool
@@ -45,6 +51,8 @@ var settings = []setting{
 	{"workers", "MARKETPLANE_WORKERS", "true", "run the task workers in this process"},
 	{"task-retention-days", "MARKETPLANE_TASK_RETENTION_DAYS", "90", "finished tasks older than this many days are deleted by the daily cleanup"},
 	{"task-poll-interval", "MARKETPLANE_TASK_POLL_INTERVAL", "1s", "how often workers look for new tasks"},
+	{"task-rescue-margin", "MARKETPLANE_TASK_RESCUE_MARGIN", "1m", "a task still running this long after its kind's timeout is taken for abandoned by a process that died: it runs again, and operators may retry or cancel it"},
+	{"provisioning-deadline", "MARKETPLANE_PROVISIONING_DEADLINE", "24h", "an order whose connector keeps failing is retried this long after its first failure, then failed with the cause"},
 	{"shutdown-timeout", "MARKETPLANE_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown waits for requests and tasks"},
 	{"password-hash-memory", "MARKETPLANE_PASSWORD_HASH_MEMORY", "65536", "argon2id memory cost of new password hashes, in KiB"},
 	{"rate-limit", "MARKETPLANE_RATE_LIMIT", "50", "API requests per second each API key or panel user may make, per process (bursts of twice that); 0 turns limits off"},
@@ -109,6 +117,14 @@ func bindConfig(fs *flag.FlagSet, c *Config, which ...string) func() error {
 		p, _ := get("task-poll-interval")
 		if c.TaskPollInterval, err = time.ParseDuration(p); err != nil || c.TaskPollInterval <= 0 {
 			return fmt.Errorf("--task-poll-interval: %q is not a duration such as 1s", p)
+		}
+		rm, _ := get("task-rescue-margin")
+		if c.TaskRescueMargin, err = time.ParseDuration(rm); err != nil || c.TaskRescueMargin <= 0 {
+			return fmt.Errorf("--task-rescue-margin: %q is not a duration such as 1m", rm)
+		}
+		pd, _ := get("provisioning-deadline")
+		if c.ProvisioningDeadline, err = time.ParseDuration(pd); err != nil || c.ProvisioningDeadline < time.Minute {
+			return fmt.Errorf("--provisioning-deadline: %q is not a duration of a minute or more, such as 24h", pd)
 		}
 		s, _ := get("shutdown-timeout")
 		if c.ShutdownTimeout, err = time.ParseDuration(s); err != nil || c.ShutdownTimeout <= 0 {

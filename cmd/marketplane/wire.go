@@ -73,6 +73,7 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 	m, err := task.New(db, task.Config{
 		PollInterval:  c.TaskPollInterval,
 		RetentionDays: c.TaskRetentionDays,
+		RescueMargin:  c.TaskRescueMargin,
 		InsertOnly:    !c.Workers,
 	}, log)
 	if err != nil {
@@ -99,13 +100,16 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 	// retry only helps a run whose process died or whose failure could not
 	// be recorded; the timeout leaves room for tens of thousands of copies.
 	task.Handle(m, runSyncTask(db), task.KindOptions{Queue: task.QueueSync, MaxAttempts: 5, Timeout: 30 * time.Minute})
-	orch := &provisioning.Orchestrator{DB: db, Logger: log}
+	orch := &provisioning.Orchestrator{DB: db, Logger: log, Deadline: c.ProvisioningDeadline}
 	// Provisioning retries passing faults (connector down, malformed
-	// replies, a 202 still unfinished) with backoff; on the last attempt the
-	// order fails with the reason for staff to retry or cancel.
+	// replies, 401 while a secret rotates, a 202 still unfinished) with
+	// backoff, showing the cause and the next attempt on the order, until
+	// the provisioning deadline: then the order fails with the reason for
+	// staff to retry or cancel. The deadline ends the series; the attempts
+	// (a day takes about 35 at the backoff's hour) are only a backstop.
 	task.Handle(m, func(ctx context.Context, t *task.Task[provisionArgs]) error {
-		return orch.Provision(ctx, t.Args.OrderID, t.Attempt >= t.MaxAttempts)
-	}, task.KindOptions{Queue: task.QueueProvisioning, MaxAttempts: 8, Timeout: 15 * time.Minute})
+		return orch.ProvisionAttempt(ctx, t.Args.OrderID, provisioning.Attempt{Last: t.Attempt >= t.MaxAttempts, RetryAt: t.RetryAt})
+	}, task.KindOptions{Queue: task.QueueProvisioning, MaxAttempts: 1000, Timeout: 15 * time.Minute})
 	task.Handle(m, func(ctx context.Context, t *task.Task[subscriptionStatusArgs]) error {
 		return orch.ApplyStatus(ctx, t.Args.SubscriptionID)
 	}, task.KindOptions{Queue: task.QueueProvisioning, MaxAttempts: 10, Timeout: 15 * time.Minute})
