@@ -24,7 +24,7 @@ func TestBenchmarks(t *testing.T) {
 	}
 	scales := map[string]int{"accounts": 1234, "subtree": 150}
 	iterationDivisor = 10
-	if got := Names(); strings.Join(got, ",") != "accounts,api,billing,orders,subtree,sync,usage" {
+	if got := Names(); strings.Join(got, ",") != "accounts,api,billing,login,orders,subtree,sync,usage" {
 		t.Fatalf("Names() = %v", got)
 	}
 	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
