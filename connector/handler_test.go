@@ -267,14 +267,24 @@ func TestConcurrentRetriesRunOnce(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	var entered atomic.Int32
+	inCreate := make(chan struct{}, 5)
 	mem := &connectortest.Memory{Hook: func(op, id string) error {
 		if op == "create" {
 			entered.Add(1)
+			inCreate <- struct{}{}
 			<-release
 		}
 		return nil
 	}}
-	f := setup(t, mem, connector.Config{})
+	// The SDK's handler behind a door that counts the requests in.
+	arrived := make(chan struct{}, 5)
+	h := connector.Handler(mem, connector.Config{Secret: secret, Logger: slog.New(slog.DiscardHandler)})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	f := &fixture{srv: srv, mem: mem}
 	var wg sync.WaitGroup
 	bodies := make([][]byte, 5)
 	for i := range bodies {
@@ -288,7 +298,13 @@ func TestConcurrentRetriesRunOnce(t *testing.T) {
 			bodies[i] = body
 		}()
 	}
-	time.Sleep(50 * time.Millisecond) // let them all arrive
+	// The first is let go only once all five are in the handler and one
+	// of them is inside Create: the others find it in flight and wait for
+	// its answer (or, the last of them, find that answer kept).
+	for range bodies {
+		waitFor(t, arrived, "the five requests in the handler")
+	}
+	waitFor(t, inCreate, "a request inside Create")
 	close(release)
 	wg.Wait()
 	if n := entered.Load(); n != 1 {
@@ -518,5 +534,15 @@ func TestRunShutsDownGracefully(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return")
+	}
+}
+
+// waitFor waits for a signal on c, at most ten seconds.
+func waitFor(t *testing.T, c <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("waited ten seconds for %s", what)
 	}
 }
