@@ -86,11 +86,10 @@ func TestMain(m *testing.M) {
 // and the order completes on the connector's one tenant.
 //
 // River rescues a task left running by a dead process once it has run
-// longer than a threshold, since it cannot tell a dead process from a slow
-// one; task.Manager sets it to the longest timeout of any kind plus an hour
-// (1h30m with the 30-minute sync and usage tasks). The test does not wait
-// that long: it moves the task's start back a day, as if the time had
-// passed. The rest runs as it would: the dead server's leadership expires
+// longer than its kind's timeout plus the rescue margin (16 minutes for
+// provisioning), since it cannot tell a dead process from a slow one. The
+// test does not wait that long: it moves the task's start back a day, as
+// if the time had passed. The rest runs as it would: the dead server's leadership expires
 // (about 15 seconds), the new server's rescuer finds the task and schedules
 // it after the kind's backoff (about 10 seconds), and its workers run it.
 func TestKillResumesProvisioning(t *testing.T) {
