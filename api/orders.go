@@ -100,7 +100,18 @@ type Order struct {
 	CreatedAt      time.Time         `json:"created_at"`
 	UpdatedAt      time.Time         `json:"updated_at"`
 	FinishedAt     *time.Time        `json:"finished_at,omitempty" doc:"When it completed or was cancelled."`
-	Version        int64             `json:"version" doc:"Grows with every change of status; also the ETag."`
+	Version        int64             `json:"version" doc:"Grows with every change of status and every failed provisioning attempt; also the ETag."`
+	// Provisioning is absent until an attempt fails.
+	Provisioning *OrderProvisioning `json:"provisioning,omitempty" doc:"How provisioning goes while the connector fails: absent until an attempt fails."`
+}
+
+// OrderProvisioning is the failed attempts of an order's provisioning since
+// it was placed or last retried by staff.
+type OrderProvisioning struct {
+	Attempts      int        `json:"attempts" minimum:"1" doc:"Failed attempts so far."`
+	LastError     string     `json:"last_error" doc:"The last attempt's cause, in words."`
+	LastAttemptAt time.Time  `json:"last_attempt_at"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty" doc:"When the next attempt runs; absent when none is due (the order completed or failed). The order fails with reason provisioning_failed once its attempts have failed for the server's provisioning deadline (24 hours by default)."`
 }
 
 // OrderInput asks for a new subscription: the body of a quote and of an
@@ -180,6 +191,10 @@ func orderView(o *store.Order, withTiers bool) Order {
 	}
 	if withTiers {
 		out.Tiers = tiersView(o.Tiers)
+	}
+	if p := o.Provisioning; p.Attempts > 0 {
+		out.Provisioning = &OrderProvisioning{Attempts: p.Attempts, LastError: p.LastError, LastAttemptAt: p.LastAt,
+			NextAttemptAt: optTime(p.NextAt)}
 	}
 	return out
 }

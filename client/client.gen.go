@@ -2070,6 +2070,9 @@ type Order struct {
 	// PlanId The plan sold (SO), the plan after the change (CH) or the plan cancelled (CL).
 	PlanId int64 `json:"plan_id"`
 
+	// Provisioning How provisioning goes while the connector fails: absent until an attempt fails.
+	Provisioning *OrderProvisioning `json:"provisioning,omitempty"`
+
 	// Reason Why the order stopped short of completion.
 	Reason *OrderReason `json:"reason,omitempty"`
 
@@ -2093,7 +2096,7 @@ type Order struct {
 	// VendorId The seller: the customer's parent when the order was placed.
 	VendorId int64 `json:"vendor_id"`
 
-	// Version Grows with every change of status; also the ETag.
+	// Version Grows with every change of status and every failed provisioning attempt; also the ETag.
 	Version int64 `json:"version"`
 }
 
@@ -2173,6 +2176,19 @@ type OrderLine struct {
 
 // OrderLineWhat defines model for OrderLine.What.
 type OrderLineWhat string
+
+// OrderProvisioning defines model for OrderProvisioning.
+type OrderProvisioning struct {
+	// Attempts Failed attempts so far.
+	Attempts      int64     `json:"attempts"`
+	LastAttemptAt time.Time `json:"last_attempt_at"`
+
+	// LastError The last attempt's cause, in words.
+	LastError string `json:"last_error"`
+
+	// NextAttemptAt When the next attempt runs; absent when none is due (the order completed or failed). The order fails with reason provisioning_failed once its attempts have failed for the server's provisioning deadline (24 hours by default).
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+}
 
 // OrderTier defines model for OrderTier.
 type OrderTier struct {
