@@ -14,6 +14,7 @@ import (
 
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/money"
+	"github.com/marketplane/marketplane/text"
 )
 
 // Kind is the place of an account in the tree.
@@ -191,6 +192,11 @@ func (a *Account) Validate() error {
 		f.Add("name", "is required")
 	case utf8.RuneCountInString(name) > 200:
 		f.Add("name", "must be at most 200 characters")
+	case text.NameProblem(name) != "":
+		f.Add("name", text.NameProblem(name))
+	}
+	if p := text.NameProblem(a.Contact.Name); p != "" {
+		f.Add("contact.name", p)
 	}
 	switch a.Kind {
 	case Provider, Reseller, Customer:
@@ -214,8 +220,8 @@ func (a *Account) Validate() error {
 	} else if _, err := language.Parse(a.Locale); err != nil {
 		f.Add("locale", "must be a language tag such as en-US")
 	}
-	if !isCurrency(a.Currency) {
-		f.Add("currency", "must be an ISO 4217 code such as USD")
+	if !money.ValidCurrency(a.Currency) {
+		f.Add("currency", "must be the ISO 4217 code of a currency in circulation, such as USD")
 	}
 	if a.TimeZone == "" {
 		f.Add("time_zone", "is required")
@@ -264,7 +270,7 @@ func (a *Account) Validate() error {
 			f.Add("selling.tax_rates."+c, "must be keyed by an ISO 3166 two-letter country code")
 			continue
 		}
-		d, err := decimal.Parse(r)
+		d, err := money.ParseDecimal(r)
 		if err != nil || d.Sign() < 0 || d.Cmp(decimal.MustNew(100, 0)) > 0 {
 			f.Add("selling.tax_rates."+c, "must be a percentage between 0 and 100, such as 19 or 7.7")
 		}
@@ -295,16 +301,4 @@ func isCountry(s string) bool {
 	}
 	r, err := language.ParseRegion(s)
 	return err == nil && r.IsCountry() && r.String() == s
-}
-
-func isCurrency(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for _, c := range s {
-		if c < 'A' || c > 'Z' {
-			return false
-		}
-	}
-	return true
 }

@@ -108,3 +108,46 @@ func TestCheckCurrencyChange(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateRefusesUnrealInput: a currency that is not a circulating
+// ISO 4217 one, a name with nothing visible or a bidi override, a tax
+// rate in exponent form.
+func TestValidateRefusesUnrealInput(t *testing.T) {
+	t.Parallel()
+	good := func() *Account {
+		return &Account{ID: 5, ParentID: 4, Kind: Customer, Name: "C", Locale: "en-US", Currency: "USD",
+			TimeZone: "UTC", Status: StatusActive, Address: Address{Country: "US"}}
+	}
+	if err := good().Validate(); err != nil {
+		t.Fatalf("good account: %v", err)
+	}
+	cases := []struct {
+		field string
+		edit  func(a *Account)
+	}{
+		{"currency", func(a *Account) { a.Currency = "ZZZ" }},
+		{"currency", func(a *Account) { a.Currency = "XXX" }},
+		{"currency", func(a *Account) { a.Currency = "BTC" }},
+		{"name", func(a *Account) { a.Name = "\u200b" }},
+		{"name", func(a *Account) { a.Name = "\u202e" }},
+		{"name", func(a *Account) { a.Name = "Acme\u202egpj.exe" }},
+		{"contact.name", func(a *Account) { a.Contact.Name = "\ufeff" }},
+		{"selling.tax_rates.DE", func(a *Account) { a.Selling.TaxRates = map[string]string{"DE": "1.9e1"} }},
+	}
+	for _, c := range cases {
+		a := good()
+		c.edit(a)
+		var e *marketplane.Error
+		if err := a.Validate(); !errorsAs(err, &e) || e.Fields[c.field] == "" {
+			t.Errorf("%s: %v, want a field error on %s", c.field, err, c.field)
+		}
+	}
+	u := &User{Login: "ann\u200b"}
+	if err := u.Validate(); err == nil {
+		t.Errorf("login with a zero-width space accepted")
+	}
+	r := &Role{Name: "\u2066\u2069", Grants: []Grant{{PrivOrders, "view", ""}}}
+	if err := r.Validate(); err == nil {
+		t.Errorf("role named with isolates only accepted")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/text"
 )
 
 // Role is a named set of grants. Built-in roles belong to no account
@@ -33,6 +34,8 @@ func (r *Role) Validate() error {
 		f.Add("name", "is required")
 	} else if utf8.RuneCountInString(n) > 100 {
 		f.Add("name", "must be at most 100 characters")
+	} else if p := text.NameProblem(n); p != "" {
+		f.Add("name", p)
 	}
 	if _, err := NewGrants(r.Grants); err != nil {
 		if e, ok := err.(*marketplane.Error); ok {

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/text"
 )
 
 // User is a person who logs in to one account.
@@ -44,9 +45,13 @@ func (u *User) Validate() error {
 		f.Add("login", "must be at most 120 characters")
 	case strings.IndexFunc(u.Login, unicode.IsControl) >= 0:
 		f.Add("login", "must not contain control characters")
+	case text.LoginProblem(u.Login) != "":
+		f.Add("login", text.LoginProblem(u.Login))
 	}
 	if utf8.RuneCountInString(u.DisplayName) > 200 {
 		f.Add("display_name", "must be at most 200 characters")
+	} else if p := text.NameProblem(u.DisplayName); p != "" {
+		f.Add("display_name", p)
 	}
 	if u.Email != "" && !strings.Contains(u.Email, "@") {
 		f.Add("email", "must be an e-mail address")

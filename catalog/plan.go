@@ -9,6 +9,7 @@ import (
 
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/money"
+	"github.com/marketplane/marketplane/text"
 )
 
 // Plan is a service plan: what a seller sells. An original plan belongs to
@@ -168,8 +169,8 @@ func (p *Plan) Validate(known Known) error {
 	if !validText(p.Terms) {
 		f.Add("terms", "has a key that is not a language tag")
 	}
-	if len(p.Currency) != 3 {
-		f.Add("currency", "must be an ISO 4217 code such as USD")
+	if !money.ValidCurrency(p.Currency) {
+		f.Add("currency", "must be the ISO 4217 code of a currency in circulation, such as USD")
 	}
 	if known.Template != nil && !known.Template(p.Template) {
 		f.Add("template", fmt.Sprintf("no service template %q", p.Template))
@@ -346,7 +347,7 @@ func validateRule(f *marketplane.FieldErrors, at string, r *PriceRule) {
 	switch r.Kind {
 	case RuleCopy, RuleManual:
 	case RulePercent:
-		if d, err := decimal.Parse(r.Percent); err != nil {
+		if d, err := money.ParseDecimal(r.Percent); err != nil {
 			f.Add(at+".percent", "must be a decimal number such as 15 or 12.5")
 		} else if d.Cmp(decimal.MustNew(-100, 0)) < 0 {
 			f.Add(at+".percent", "must not be below -100")
@@ -359,7 +360,7 @@ func validateRule(f *marketplane.FieldErrors, at string, r *PriceRule) {
 		f.Add(at+".kind", "must be copy, percent, fixed or manual")
 	}
 	if r.ExchangeRate != "" {
-		if d, err := decimal.Parse(r.ExchangeRate); err != nil || d.Sign() <= 0 {
+		if d, err := money.ParseDecimal(r.ExchangeRate); err != nil || d.Sign() <= 0 {
 			f.Add(at+".exchange_rate", "must be a positive decimal number such as 0.92")
 		}
 	}
@@ -399,6 +400,8 @@ func checkName(f *marketplane.FieldErrors, at string, t Text) {
 	for _, v := range t {
 		if v == "" {
 			f.Add(at, "must not be empty")
+		} else if p := text.NameProblem(v); p != "" {
+			f.Add(at, p)
 		}
 	}
 }

@@ -99,3 +99,18 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestValidCurrency: circulating ISO 4217 currencies only.
+func TestValidCurrency(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"USD", "EUR", "JPY", "KWD", "XAF", "XOF", "XCD", "CHF", "BRL", "NGN", "VND"} {
+		if !ValidCurrency(ok) {
+			t.Errorf("ValidCurrency(%q) = false", ok)
+		}
+	}
+	for _, bad := range []string{"ZZZ", "XXX", "XTS", "XAU", "XAG", "XPT", "XPD", "XDR", "XSU", "XUA", "XBA", "BTC", "CLF", "HRK", "usd", "US", "USDD", ""} {
+		if ValidCurrency(bad) {
+			t.Errorf("ValidCurrency(%q) = true", bad)
+		}
+	}
+}

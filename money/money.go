@@ -6,6 +6,7 @@ package money
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/govalues/decimal"
 )
@@ -16,10 +17,12 @@ const MicrosPerUnit = 1_000_000
 // Micros is an amount in millionths of a currency unit.
 type Micros int64
 
-// Parse reads a decimal amount such as "1250.50" into Micros. More than six
-// decimals or a value that does not fit is refused.
+// Parse reads a decimal amount such as "1250.50" into Micros: a plain
+// decimal string (see ParseDecimal). More than six decimals or a value
+// that does not fit is refused. Every amount the API, the CLI and catalog
+// documents take goes through here.
 func Parse(s string) (Micros, error) {
-	d, err := decimal.Parse(s)
+	d, err := ParseDecimal(s)
 	if err != nil {
 		return 0, fmt.Errorf("amount %q: not a decimal number", s)
 	}
@@ -35,6 +38,37 @@ func Parse(s string) (Micros, error) {
 		return 0, fmt.Errorf("amount %q: too large", s)
 	}
 	return Micros(whole), nil
+}
+
+// ParseDecimal reads a plain decimal string: digits, an optional leading
+// '-', an optional '.' followed by digits: "1250.50", "-3", "0.000125".
+// Exponents ("1e5"), a '+', spaces, hexadecimal, "NaN", "Inf", ".5" and
+// "5." are refused, though the decimal library would read some of them:
+// an amount means what it shows. Callers that allow no negative amount
+// refuse one themselves.
+func ParseDecimal(s string) (decimal.Decimal, error) {
+	if !plainDecimal(s) {
+		return decimal.Decimal{}, fmt.Errorf("%q is not a plain decimal number such as 1250.50", s)
+	}
+	return decimal.Parse(s)
+}
+
+func plainDecimal(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	whole, frac, dot := strings.Cut(s, ".")
+	return digits(whole) && (!dot || digits(frac))
+}
+
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Decimal returns the amount as a decimal in currency units.

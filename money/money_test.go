@@ -67,3 +67,22 @@ func TestRoundHalfAway(t *testing.T) {
 		t.Errorf("FromDecimal(0.0000125) = %d, %v; want 13", m, err)
 	}
 }
+
+// TestParseIsStrict: money is a plain decimal string; what the decimal
+// library would also read ("1e5" as 100000) is refused.
+func TestParseIsStrict(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"1e5", "1E5", "1.5e2", "+5", " 5", "5 ", "0x10", "NaN", "Inf", "-Inf", ".5", "5.", "-", "--5", "1,000.00", "١٢", "5\x00"} {
+		if m, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) = %s, want refused", bad, m)
+		}
+		if d, err := ParseDecimal(bad); err == nil {
+			t.Errorf("ParseDecimal(%q) = %s, want refused", bad, d)
+		}
+	}
+	for in, want := range map[string]Micros{"100000": 100_000 * MicrosPerUnit, "-0.5": -500_000, "007.10": 7_100_000} {
+		if got, err := Parse(in); err != nil || got != want {
+			t.Errorf("Parse(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+}
