@@ -16,16 +16,23 @@ import (
 //go:embed invoice.html
 var pageSource string
 
-var page = template.Must(template.New("invoice").Funcs(template.FuncMap{
-	"reverseCharge": func() string { return ReverseChargeNote },
+var htmlPage = template.Must(template.New("invoice").Funcs(template.FuncMap{
+	// party passes a party with the labels to the party template.
+	"party": func(p party, l *labels) any {
+		return struct {
+			Party party
+			L     *labels
+		}{p, l}
+	},
 }).Parse(pageSource))
 
 // HTML writes d, issued by vendor to buyer, as a self-contained HTML page
 // (styles inline, no scripts, no links to fetch) laid out for printing on
-// A4. Nothing is written when rendering fails.
+// A4: the same words, figures and parts as the PDF, in the buyer's
+// language. Nothing is written when rendering fails.
 func HTML(w io.Writer, d *store.Document, vendor, buyer *account.Account) error {
 	var b bytes.Buffer
-	if err := page.Execute(&b, newView(d, vendor, buyer)); err != nil {
+	if err := htmlPage.Execute(&b, newView(d, vendor, buyer)); err != nil {
 		return err
 	}
 	_, err := w.Write(b.Bytes())

@@ -2,8 +2,11 @@ package invoice
 
 import (
 	"bytes"
+	_ "embed"
+	"fmt"
 	"io"
 	"strings"
+	"unicode"
 
 	"codeberg.org/go-pdf/fpdf"
 
@@ -11,25 +14,51 @@ import (
 	"github.com/marketplane/marketplane/store"
 )
 
-// The PDF is A4 in millimetres, in the PDF's core Helvetica: nothing to
-// embed, so files stay small. Core fonts speak Windows-1252, which covers
-// the Latin scripts of Western and Central Europe; a character outside it
-// prints as a dot (an embedded Unicode font would lift that limit).
-const (
-	pageMargin = 15.0
-	lineHeight = 5.0
+// The PDF embeds DejaVu Sans (fonts/, under the Bitstream Vera licence in
+// fonts/LICENSE): the PDF's core fonts speak Windows-1252 only, which
+// printed "×" as "ï¿½" and has no Greek, Cyrillic, Hebrew or Arabic
+// letters for the names and addresses of buyers. DejaVu Sans covers
+// those; fpdf embeds only the glyphs a document uses, so a one-page
+// invoice stays small.
+var (
+	//go:embed fonts/DejaVuSans.ttf
+	regularFont []byte
+	//go:embed fonts/DejaVuSans-Bold.ttf
+	boldFont []byte
 )
 
-// The lines table: description, period, quantity, amount; 180 mm in all.
-var columns = [4]struct {
+const (
+	font       = "DejaVu"
+	pageMargin = 15.0
+	// pageWidth is the width between the margins of A4.
+	pageWidth = 180.0
+	fontSize  = 9.0
+	// lineHeight is the height of a line of text at fontSize.
+	lineHeight = 4.5
+	// footerHeight is kept free at the bottom of each page for its footer.
+	footerHeight = 8.0
+)
+
+// column is a column of a table: its width and alignment ("L", "R").
+type column struct {
 	width float64
 	align string
-}{{85, "L"}, {45, "L"}, {20, "R"}, {30, "R"}}
+}
 
-// PDF writes d, issued by vendor to buyer, as a PDF: a header with the
-// number, the days and the two parties, a table of the lines (description,
-// period, quantity, amount), tax and total, and the reverse charge note
-// when it applies. Nothing is written when rendering fails.
+// The lines table, 180 mm in all: description, period, quantity, (tax
+// rate, tax,) amount.
+var (
+	plainColumns = []column{{86, "L"}, {48, "L"}, {18, "R"}, {28, "R"}}
+	taxedColumns = []column{{56, "L"}, {48, "L"}, {14, "R"}, {14, "R"}, {20, "R"}, {28, "R"}}
+)
+
+// PDF writes d, issued by vendor to buyer, as a PDF in the buyer's
+// language: a header with the number, the days and the two parties with
+// their tax ids, a table of the lines (description, period, quantity,
+// tax rate and tax of each line when the document is taxed, amount)
+// whose cells wrap and whose header repeats on every page, the tax by
+// rate and the totals, the notes, and for an invoice still to be paid how
+// to pay it. Nothing is written when rendering fails.
 func PDF(w io.Writer, d *store.Document, vendor, buyer *account.Account) error {
 	return writePDF(w, newView(d, vendor, buyer), true)
 }
@@ -41,6 +70,10 @@ func writePDF(w io.Writer, v view, compress bool) error {
 	pdf.SetCompression(compress)
 	pdf.SetMargins(pageMargin, pageMargin, pageMargin)
 	pdf.SetAutoPageBreak(false, pageMargin)
+	// Before the fonts: fpdf reserves the alias's glyphs in the subset.
+	pdf.AliasNbPages("{nb}")
+	pdf.AddUTF8FontFromBytes(font, "", regularFont)
+	pdf.AddUTF8FontFromBytes(font, "B", boldFont)
 	// The document's own time, not the rendering's: the same document
 	// renders to the same bytes.
 	if !v.CreatedAt.IsZero() {
@@ -49,146 +82,163 @@ func writePDF(w io.Writer, v view, compress bool) error {
 	}
 	// Resources in a fixed order, for the same reason.
 	pdf.SetCatalogSort(true)
-	pdf.SetTitle(v.Title+" "+v.Number, true)
-	pdf.SetAuthor(v.Vendor.Name, true)
+	pdf.SetTitle(clean(v.Title+" "+v.Number), true)
+	pdf.SetAuthor(clean(v.Vendor.Name), true)
 	pdf.SetCreator("Marketplane", true)
-	cp := pdf.UnicodeTranslatorFromDescriptor("")
-	tr := func(s string) string { return cp(toCP1252.Replace(s)) }
+	pdf.SetLang(v.L.Lang)
+	pdf.SetFooterFunc(func() {
+		pdf.SetFont(font, "", 7)
+		pdf.SetTextColor(90, 90, 90)
+		pdf.SetXY(pageMargin, -pageMargin)
+		pdf.CellFormat(pageWidth, 4, clean(fmt.Sprintf(v.L.Page, v.Footer, pdf.PageNo(), "{nb}")), "", 0, "C", false, 0, "")
+		pdf.SetTextColor(0, 0, 0)
+	})
 	_, pageHeight := pdf.GetPageSize()
-	bottom := pageHeight - pageMargin
+	p := &page{pdf: pdf, bottom: pageHeight - pageMargin - footerHeight}
+	p.newPage()
 
-	pdf.AddPage()
 	// Title on the left, facts on the right.
-	pdf.SetFont("Helvetica", "B", 18)
-	pdf.CellFormat(110, 9, tr(v.Title+" "+v.Number), "", 0, "L", false, 0, "")
-	pdf.SetFont("Helvetica", "", 10)
-	facts := [][2]string{{"Number", v.Number}, {"Issued", v.IssuedOn}}
+	pdf.SetFont(font, "B", 16)
+	title := p.wrap(v.Title+" "+v.Number, 100)
+	for i, s := range title {
+		pdf.SetXY(pageMargin, pageMargin+float64(i)*7)
+		pdf.CellFormat(100, 7, s, "", 0, "L", false, 0, "")
+	}
+	facts := [][2]string{{v.L.Number, v.Number}, {v.L.Issued, v.IssuedOn}}
 	if v.DueOn != "" {
-		facts = append(facts, [2]string{"Due", v.DueOn})
+		facts = append(facts, [2]string{v.L.Due, v.DueOn})
 	}
 	if v.Status != "" {
-		facts = append(facts, [2]string{"Status", v.Status})
+		facts = append(facts, [2]string{v.L.Status, v.Status})
 	}
-	facts = append(facts, [2]string{"Currency", v.Currency})
-	y := pageMargin
+	facts = append(facts, [2]string{v.L.Currency, v.Currency})
+	pdf.SetFont(font, "", fontSize)
+	p.y = pageMargin
 	for _, f := range facts {
-		pdf.SetXY(pageMargin+110, y)
-		pdf.CellFormat(30, lineHeight, tr(f[0]), "", 0, "L", false, 0, "")
-		pdf.CellFormat(40, lineHeight, tr(f[1]), "", 0, "R", false, 0, "")
-		y += lineHeight
+		p.row(pageMargin+105, []column{{32, "L"}, {43, "R"}}, []string{f[0], f[1]})
 	}
+	p.y = max(p.y, pageMargin+float64(len(title))*7)
 
 	// The parties, side by side.
-	y += lineHeight
-	top := y
-	for i, p := range []struct {
+	p.y += 2 * lineHeight
+	top, end := p.y, p.y
+	for i, side := range []struct {
 		heading string
 		party   party
-	}{{"From", v.Vendor}, {"To", v.Buyer}} {
-		x := pageMargin + float64(i)*90
-		py := top
-		pdf.SetXY(x, py)
-		pdf.SetFont("Helvetica", "B", 8)
-		pdf.CellFormat(85, lineHeight, strings.ToUpper(p.heading), "", 0, "L", false, 0, "")
-		py += lineHeight
-		pdf.SetFont("Helvetica", "B", 10)
-		rows := append([]string{p.party.Name}, p.party.Address...)
-		if p.party.VATID != "" {
-			rows = append(rows, "VAT ID "+p.party.VATID)
+	}{{v.L.From, v.Vendor}, {v.L.To, v.Buyer}} {
+		p.y = top
+		x := pageMargin + float64(i)*95
+		pdf.SetFont(font, "B", 7)
+		p.row(x, []column{{85, "L"}}, []string{strings.ToUpper(side.heading)})
+		pdf.SetFont(font, "B", fontSize)
+		p.row(x, []column{{85, "L"}}, []string{side.party.Name})
+		pdf.SetFont(font, "", fontSize)
+		rows := side.party.Address
+		if side.party.VATID != "" {
+			rows = append(rows[:len(rows):len(rows)], v.L.VATID+" "+side.party.VATID)
 		}
-		for j, r := range rows {
-			if j == 1 {
-				pdf.SetFont("Helvetica", "", 10)
-			}
-			pdf.SetXY(x, py)
-			pdf.CellFormat(85, lineHeight, tr(r), "", 0, "L", false, 0, "")
-			py += lineHeight
+		for _, r := range rows {
+			p.row(x, []column{{85, "L"}}, []string{r})
 		}
-		y = max(y, py)
+		end = max(end, p.y)
 	}
+	p.y = end
 
 	// The lines; the header is repeated on every page the table reaches.
-	y += 2 * lineHeight
-	header := func() {
-		pdf.SetFont("Helvetica", "B", 10)
-		pdf.SetXY(pageMargin, y)
-		for i, h := range []string{"Description", "Period", "Quantity", "Amount (" + v.Currency + ")"} {
-			pdf.CellFormat(columns[i].width, lineHeight+1, tr(h), "B", 0, columns[i].align, false, 0, "")
-		}
-		y += lineHeight + 2
-		pdf.SetFont("Helvetica", "", 10)
+	p.y += 2 * lineHeight
+	cols, head := plainColumns, []string{v.L.Description, v.L.Period, v.L.Quantity, v.L.Amount + " (" + v.Currency + ")"}
+	if v.Taxed {
+		cols = taxedColumns
+		head = []string{v.L.Description, v.L.Period, v.L.Quantity, v.L.TaxRate, v.L.TaxName, v.L.Net + " (" + v.Currency + ")"}
 	}
-	header()
+	p.header = func() {
+		pdf.SetFont(font, "B", fontSize)
+		p.row(pageMargin, cols, head)
+		pdf.Line(pageMargin, p.y+0.5, pageMargin+pageWidth, p.y+0.5)
+		p.y += 1.5
+		pdf.SetFont(font, "", fontSize)
+	}
+	p.header()
 	for _, l := range v.Lines {
-		desc := pdf.SplitText(tr(l.Description), columns[0].width-2)
-		if len(desc) == 0 {
-			desc = []string{""}
+		// A period too wide for its column breaks after its dash, not
+		// inside a day.
+		period := l.Period
+		if pdf.GetStringWidth(period) > cols[1].width-2*pdf.GetCellMargin() {
+			period = strings.Replace(period, " – ", " –\n", 1)
 		}
-		height := float64(len(desc)) * lineHeight
-		if y+height > bottom {
-			pdf.AddPage()
-			y = pageMargin
-			header()
+		cells := []string{l.Description, period, l.Quantity, l.Amount}
+		if v.Taxed {
+			cells = []string{l.Description, period, l.Quantity, l.TaxRate, l.Tax, l.Amount}
 		}
-		for i, s := range desc {
-			pdf.SetXY(pageMargin, y+float64(i)*lineHeight)
-			pdf.CellFormat(columns[0].width, lineHeight, s, "", 0, "L", false, 0, "")
-		}
-		pdf.SetXY(pageMargin+columns[0].width, y)
-		for i, s := range []string{l.Period, l.Quantity, l.Amount} {
-			pdf.CellFormat(columns[i+1].width, lineHeight, tr(s), "", 0, columns[i+1].align, false, 0, "")
-		}
-		y += height + 1
+		p.row(pageMargin, cols, cells)
+		pdf.SetDrawColor(200, 200, 200)
+		pdf.Line(pageMargin, p.y+0.5, pageMargin+pageWidth, p.y+0.5)
+		pdf.SetDrawColor(0, 0, 0)
+		p.y += 1.5
 	}
+	p.header = nil
 
-	// Totals, under the amounts.
+	// Under the table: the tax by rate on the left, the totals on the
+	// right, kept together on one page.
 	type total struct {
 		label, amount string
 		bold          bool
 	}
 	var totals []total
-	if v.Subtotal != "" {
-		totals = append(totals, total{"Subtotal", v.Subtotal, false})
+	if v.Taxed {
+		totals = append(totals, total{v.L.NetTotal, v.NetTotal, false}, total{v.L.TaxTotal, v.TaxTotal, false})
 	}
-	for _, t := range v.Taxes {
-		totals = append(totals, total{t.Label, t.Amount, false})
-	}
-	totals = append(totals, total{"Total", v.Total + " " + v.Currency, true})
+	totals = append(totals, total{v.L.Total, v.Total, true})
 	if v.Paid != "" {
-		totals = append(totals, total{"Paid", v.Paid, false}, total{"Amount due", v.Due + " " + v.Currency, true})
+		totals = append(totals, total{v.L.Paid, v.Paid, false}, total{v.L.AmountDue, v.Due, true})
 	}
-	var notes []string
-	if v.ReverseCharge {
-		notes = append(notes, ReverseChargeNote)
+	groupColumns := []column{{16, "R"}, {24, "R"}, {22, "R"}, {24, "R"}}
+	rows := max(len(totals), len(v.TaxGroups)+1)
+	if p.y+float64(rows+2)*lineHeight > p.bottom {
+		p.newPage()
 	}
-	if v.Method != "" {
-		notes = append(notes, "Paid by "+v.Method+".")
-	}
-	if need := float64(len(totals)+len(notes)+2) * lineHeight; y+need > bottom {
-		pdf.AddPage()
-		y = pageMargin
-	}
-	y += lineHeight
-	// Totals carry the currency: a wider amount column than the table's.
-	const amountWidth = 40.0
-	labelWidth := 180 - amountWidth
-	for _, t := range totals {
-		style, border := "", ""
-		if t.bold {
-			style, border = "B", "T"
+	p.y += lineHeight
+	top = p.y
+	if v.Taxed {
+		pdf.SetFont(font, "B", fontSize)
+		p.row(pageMargin, groupColumns, []string{v.L.TaxRate, v.L.Net, v.L.TaxName, v.L.Gross})
+		pdf.SetFont(font, "", fontSize)
+		for _, g := range v.TaxGroups {
+			p.row(pageMargin, groupColumns, []string{g.Rate, g.Net, g.Tax, g.Gross})
 		}
-		pdf.SetFont("Helvetica", style, 10)
-		pdf.SetXY(pageMargin, y)
-		pdf.CellFormat(labelWidth, lineHeight, tr(t.label), "", 0, "R", false, 0, "")
-		pdf.CellFormat(amountWidth, lineHeight, tr(t.amount), border, 0, "R", false, 0, "")
-		y += lineHeight
 	}
-	pdf.SetFont("Helvetica", "", 10)
-	y += lineHeight
-	for _, n := range notes {
-		pdf.SetXY(pageMargin, y)
-		pdf.MultiCell(180, lineHeight, tr(n), "", "L", false)
-		y = pdf.GetY()
+	end = p.y
+	p.y = top
+	for _, t := range totals {
+		style := ""
+		if t.bold {
+			style = "B"
+			pdf.Line(pageMargin+105, p.y, pageMargin+pageWidth, p.y)
+		}
+		pdf.SetFont(font, style, fontSize)
+		p.row(pageMargin+105, []column{{40, "R"}, {35, "R"}}, []string{t.label, t.amount})
+	}
+	p.y = max(p.y, end)
+	pdf.SetFont(font, "", fontSize)
+
+	// Notes, then how to pay.
+	if len(v.Notes) > 0 {
+		p.y += lineHeight
+		for _, n := range v.Notes {
+			p.row(pageMargin, []column{{pageWidth, "L"}}, []string{n})
+		}
+	}
+	if len(v.Payment) > 0 {
+		p.y += lineHeight
+		if p.y+float64(len(v.Payment)+2)*lineHeight > p.bottom {
+			p.newPage()
+		}
+		pdf.SetFont(font, "B", fontSize)
+		p.row(pageMargin, []column{{pageWidth, "L"}}, []string{v.L.Payment})
+		pdf.SetFont(font, "", fontSize)
+		for _, s := range v.Payment {
+			p.row(pageMargin, []column{{pageWidth, "L"}}, []string{s})
+		}
 	}
 
 	var b bytes.Buffer
@@ -199,7 +249,86 @@ func writePDF(w io.Writer, v view, compress bool) error {
 	return err
 }
 
-// toCP1252 maps what locales print outside Windows-1252 to what it has:
-// the narrow no-break space of French grouping, the minus sign of
-// Swedish, the direction marks of right-to-left locales.
-var toCP1252 = strings.NewReplacer("\u202f", "\u00a0", "\u2212", "-", "\u200e", "", "\u200f", "")
+// page is where the PDF is being written: the next line's top on the
+// current page, the lowest a line may end, and the table header to
+// repeat on a new page while a table runs.
+type page struct {
+	pdf    *fpdf.Fpdf
+	y      float64
+	bottom float64
+	header func()
+}
+
+func (p *page) newPage() {
+	p.pdf.AddPage()
+	p.y = pageMargin
+	if p.header != nil {
+		p.header()
+	}
+}
+
+// wrap splits s into the lines that fit width w in the current font; a
+// word wider than w is cut where it must be, never left to run over.
+func (p *page) wrap(s string, w float64) []string {
+	var lines []string
+	for _, para := range strings.Split(clean(s), "\n") {
+		if para == "" {
+			lines = append(lines, "")
+			continue
+		}
+		lines = append(lines, p.pdf.SplitText(para, w)...)
+	}
+	if len(lines) == 0 {
+		lines = []string{""}
+	}
+	return lines
+}
+
+// row writes one row of cells in columns from x, each cell wrapped to its
+// column, as tall as its tallest cell. A row that fits on a page is not
+// split; a taller one runs on over pages.
+func (p *page) row(x float64, cols []column, cells []string) {
+	wrapped := make([][]string, len(cols))
+	n := 0
+	for i, c := range cols {
+		wrapped[i] = p.wrap(cells[i], c.width)
+		n = max(n, len(wrapped[i]))
+	}
+	perPage := int((p.bottom - pageMargin) / lineHeight)
+	for start := 0; start < n; {
+		room := int((p.bottom - p.y) / lineHeight)
+		if room < 1 || (start == 0 && n > room && n <= perPage) {
+			p.newPage()
+			continue
+		}
+		k := min(room, n-start)
+		cx := x
+		for i, c := range cols {
+			for j := start; j < start+k && j < len(wrapped[i]); j++ {
+				p.pdf.SetXY(cx, p.y+float64(j-start)*lineHeight)
+				p.pdf.CellFormat(c.width, lineHeight, wrapped[i][j], "", 0, c.align, false, 0, "")
+			}
+			cx += c.width
+		}
+		p.y += float64(k) * lineHeight
+		start += k
+	}
+}
+
+// clean makes s printable with the embedded font: invalid UTF-8 and
+// characters outside the Basic Multilingual Plane (which fpdf's UTF-16
+// writer garbles) become U+FFFD, control characters spaces.
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n':
+			return r
+		case r > 0xFFFF:
+			return '\uFFFD'
+		case unicode.IsControl(r):
+			return ' '
+		}
+		return r
+	}, s)
+}
