@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"slices"
 	"strings"
 	"testing"
@@ -30,6 +31,8 @@ func TestBadCharactersInParameters(t *testing.T) {
 			{"GET", "/accounts?q=%FF", nil, "query.q"},
 			{"GET", "/templates/%C3%28", nil, "path.key"},
 			{"GET", "/accounts?cursor=%00", nil, "query.cursor"},
+			// A cursor that decodes to a NUL (base64 of "acct:/1/\x00").
+			{"GET", "/accounts?cursor=" + base64.RawURLEncoding.EncodeToString([]byte("acct:/1/\x00")), nil, "query.cursor"},
 		}
 		for _, c := range cases {
 			r := f.call(t, "P", c.method, c.path, c.body)

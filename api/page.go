@@ -100,7 +100,9 @@ func decodeCursor(kind, cursor string) (string, error) {
 		return "", badParam("query.cursor", "is not a cursor of this list")
 	}
 	k, key, ok := strings.Cut(string(b), ":")
-	if !ok || k != kind || key == "" {
+	// A cursor is ours only if it decodes to text a parameter may hold
+	// (rejectBadParams checks the encoded form only).
+	if !ok || k != kind || key == "" || paramProblem(key) != "" {
 		return "", badParam("query.cursor", "is not a cursor of this list")
 	}
 	return key, nil
