@@ -88,8 +88,9 @@ type Config struct {
 	// (zero: the defaults).
 	ConnectorClient provisioning.Options
 	// Gateway charges the cards of top-ups (POST /accounts/{id}/top-ups
-	// with a source). Nil means a gateway.Test of the API's own, which
-	// moves no money: it knows only test tokens.
+	// with a source) and of orders placed and paid in one call. Nil means
+	// gateway.Offline: no card is charged, and a request with a source is
+	// refused (400 on the source) with nothing recorded.
 	Gateway gateway.Gateway
 	// RateLimit is the requests per second each principal (API key or
 	// panel user) may make, sustained (DefaultRateLimit is a good value),
@@ -161,7 +162,7 @@ func New(cfg Config) *API {
 		allowPrivateWebhooks: cfg.AllowPrivateWebhooks,
 	}
 	if a.gateway == nil {
-		a.gateway = gateway.NewTest()
+		a.gateway = gateway.Offline{}
 	}
 	if a.callbackBase == nil {
 		public := strings.TrimSuffix(cfg.PublicURL, "/")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/gateway/gatewaytest"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/task"
 )
@@ -73,7 +74,7 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	f.keys["L1a-support"] = newKey(t, db, f.L1a.ID, f.roles[account.RoleSupport].ID)
 
 	f.tasks = newTestTasks(t, db)
-	f.api = New(Config{DB: db, Version: "test", Tasks: f.tasks, Logger: slog.New(slog.DiscardHandler)})
+	f.api = New(Config{DB: db, Version: "test", Tasks: f.tasks, Logger: slog.New(slog.DiscardHandler), Gateway: gatewaytest.New()})
 	mux := http.NewServeMux()
 	mux.Handle(Prefix+"/", f.api.Handler())
 	f.srv = httptest.NewServer(mux)

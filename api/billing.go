@@ -65,6 +65,7 @@ type Document struct {
 	OrderID        int64          `json:"order_id,omitempty" doc:"The order it bills."`
 	SubscriptionID int64          `json:"subscription_id,omitempty" doc:"The subscription it bills."`
 	Method         string         `json:"method,omitempty" example:"bank transfer" doc:"Of a payment: how the money came."`
+	GatewayRef     string         `json:"gateway_ref,omitempty" example:"pi_3MtwBwLkdIwHu7ix28a3tqPa" doc:"Of a payment charged through the card gateway: the gateway's own id of the charge (a Stripe PaymentIntent), for reconciliation. A charge is recorded as one payment, however often it is retried."`
 	Purpose        string         `json:"purpose,omitempty" enum:"topup" doc:"topup: a payment made as prepaid funds, taken by automatic charges as invoices fall due."`
 	ReverseCharge  bool           `json:"reverse_charge" doc:"The buyer accounts for the tax (a business abroad with a VAT id): no tax line, a note on the document."`
 	CreatedAt      time.Time      `json:"created_at"`
@@ -74,7 +75,7 @@ func documentView(d *store.Document) Document {
 	out := Document{ID: d.ID, Number: d.Number, Type: string(d.Type), Status: string(d.Status), VendorID: d.VendorID,
 		AccountID: d.AccountID, Currency: d.Currency, Total: d.Total.Format(d.Currency), Applied: d.Applied.Format(d.Currency),
 		IssuedOn: dateOut(d.IssuedOn), DueOn: dateOut(d.DueOn), ChargeOn: dateOut(d.ChargeOn), Lines: make([]DocumentLine, len(d.Lines)),
-		OrderID: d.OrderID, SubscriptionID: d.SubscriptionID, Method: d.Method, Purpose: d.Purpose,
+		OrderID: d.OrderID, SubscriptionID: d.SubscriptionID, Method: d.Method, GatewayRef: d.GatewayRef, Purpose: d.Purpose,
 		ReverseCharge: d.ReverseCharge, CreatedAt: d.CreatedAt}
 	if d.Type == store.DocInvoice {
 		out.AmountDue = (d.Total - d.Applied).Format(d.Currency)
@@ -263,12 +264,12 @@ type recordPaymentInput struct {
 type TopUpInput struct {
 	Amount string `json:"amount" example:"50.00" doc:"Positive, in the buyer's currency, rounded to its minor unit."`
 	Method string `json:"method,omitempty" maxLength:"200" example:"bank transfer" doc:"How the money came; required without source, absent with it."`
-	Source string `json:"source,omitempty" maxLength:"200" example:"tok_visa" doc:"A payment source token of the gateway: the top-up charges it first and records the payment as \"card <receipt>\". The test gateway knows tok_visa and tok_mastercard (which succeed), tok_declined and tok_insufficient_funds (declined)."`
+	Source string `json:"source,omitempty" maxLength:"200" example:"pm_card_visa" doc:"A payment source of the card gateway (with Stripe, a PaymentMethod such as pm_card_visa or a card token such as tok_visa): the top-up charges it first and records the payment as \"card <brand and last digits>\" with the charge's id as its gateway_ref. An installation without a card gateway refuses it (400 on source) and records nothing."`
 }
 
 type topUpInput struct {
 	ID             int64  `path:"id" doc:"Account id: the buyer."`
-	IdempotencyKey string `header:"Idempotency-Key" maxLength:"200" doc:"With source: names the charge, so that a retried request charges the card once and records the payment once."`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"200" doc:"With source: names the charge, so that a retried request (from any server process, before or after a restart) charges the card once and records the payment once."`
 	Body           TopUpInput
 }
 
@@ -512,64 +513,58 @@ func (a *API) topUp(ctx context.Context, in *topUpInput) (*documentCreated, erro
 	if err := f.Err("top-up"); err != nil {
 		return nil, err
 	}
-	method := b.Method
+	method, ref := b.Method, ""
 	if b.Source != "" {
-		receipt, replay, err := a.charge(ctx, in, amount)
+		receipt, err := a.charge(ctx, in, amount)
 		if err != nil {
 			return nil, err
 		}
-		if replay != nil {
-			return documentCreatedResponse(replay), nil
-		}
-		method = cardMethod(receipt)
+		// A retry that reaches the gateway again gets the same charge and
+		// its id, which the ledger has recorded once (ReceivePayment).
+		method, ref = cardMethod(receipt), receipt.ID
 	}
-	d, err := a.db.ReceivePayment(ctx, actor, store.Payment{AccountID: in.ID, Amount: amount, Method: method, TopUp: true},
-		a.queueStatus(ctx))
+	d, err := a.db.ReceivePayment(ctx, actor, store.Payment{AccountID: in.ID, Amount: amount, Method: method, TopUp: true,
+		GatewayRef: ref}, a.queueStatus(ctx))
 	if err != nil {
 		if b.Source != "" {
 			// The card was charged and the ledger does not say so: staff
 			// must see it. A retry with the same Idempotency-Key records
 			// it without charging again.
 			a.log.ErrorContext(ctx, "api: card charged, top-up not recorded", "account", in.ID, "amount", amount.String(),
-				"method", method, "err", err)
+				"method", method, "gateway_ref", ref, "err", err)
 		}
 		return nil, err
 	}
 	return documentCreatedResponse(a.reread(ctx, d)), nil
 }
 
-// cardMethod is the method of a payment charged to a card: the receipt's
-// id for reconciliation, and what was charged for people.
+// cardMethod is the method of a payment charged to a card, as people read
+// it ("card visa 4242"); the charge's id is the payment's gateway ref.
 func cardMethod(r gateway.Receipt) string {
-	return "card " + r.ID + " (" + r.Method + ")"
+	return "card " + r.Method
 }
-
-// paymentsSearched is how many of a buyer's newest payments a retried
-// top-up is looked for among.
-const paymentsSearched = 500
 
 // charge charges the top-up's source through the gateway, after checking
 // everything recording it checks that can be checked before (the buyer is
 // in reach, the actor is its vendor's staff with documents to manage, the
 // amount suits its currency), so that no card is charged for a top-up
-// that would be refused. A retry of a top-up already recorded (the same
-// Idempotency-Key: the gateway answers the same receipt) answers the
-// payment recorded as replay. Two retries racing may both record it: the
-// ledger has no key of its own to refuse the second.
-func (a *API) charge(ctx context.Context, in *topUpInput, amount money.Micros) (receipt gateway.Receipt, replay *store.Document, err error) {
+// that would be refused. A retry of a top-up (the same Idempotency-Key)
+// gets the gateway's first answer: the same charge, whose id the ledger
+// records once.
+func (a *API) charge(ctx context.Context, in *topUpInput, amount money.Micros) (receipt gateway.Receipt, err error) {
 	actor := actorFrom(ctx)
 	c, err := a.db.Credit(ctx, actor, in.ID)
 	if err != nil {
-		return receipt, nil, err
+		return receipt, err
 	}
 	if err := a.db.Authorize(ctx, actor, account.ManageDocuments, in.ID); err != nil {
-		return receipt, nil, err
+		return receipt, err
 	}
 	if !actor.System && actor.AccountID == in.ID {
-		return receipt, nil, marketplane.Errorf(marketplane.EFORBIDDEN, "only the vendor's staff may record payments")
+		return receipt, marketplane.Errorf(marketplane.EFORBIDDEN, "only the vendor's staff may record payments")
 	}
 	if amount <= 0 || amount.Round(c.Currency) != amount {
-		return receipt, nil, (marketplane.FieldErrors{"amount": amount.String() + " is not a positive amount in " + c.Currency}).Err("top-up")
+		return receipt, (marketplane.FieldErrors{"amount": amount.String() + " is not a positive amount in " + c.Currency}).Err("top-up")
 	}
 	key := in.IdempotencyKey
 	if key == "" {
@@ -581,23 +576,11 @@ func (a *API) charge(ctx context.Context, in *topUpInput, amount money.Micros) (
 		Source: in.Body.Source, IdempotencyKey: "account " + idKey(in.ID) + " " + key})
 	if err != nil {
 		// A declined card is ECONFLICT "card declined"; an unknown
-		// source EINVALID on the field "source", as the body names it.
-		return receipt, nil, err
+		// source, or any source without a card gateway, EINVALID on the
+		// field "source", as the body names it.
+		return receipt, err
 	}
-	if in.IdempotencyKey == "" {
-		return receipt, nil, nil
-	}
-	payments, err := a.db.Documents(ctx, actor, store.DocumentFilter{AccountID: in.ID, Type: store.DocPayment, Limit: paymentsSearched})
-	if err != nil {
-		return receipt, nil, err
-	}
-	method := cardMethod(receipt)
-	for _, d := range payments {
-		if d.Method == method {
-			return receipt, d, nil
-		}
-	}
-	return receipt, nil, nil
+	return receipt, nil
 }
 
 func (a *API) getCredit(ctx context.Context, in *accountIDPath) (*creditOutput, error) {

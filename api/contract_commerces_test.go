@@ -507,7 +507,7 @@ func commerceContract(t *testing.T, c *contract) []contractCase {
 			body: map[string]any{"amount": "25.00", "source": "tok_mastercard"}, header: []string{"Idempotency-Key", "contract-top-up"}, want: 201,
 			check: func(t *testing.T, r *response) {
 				d := decode[Document](t, r)
-				if d.Purpose != "topup" || d.Total != "-25.00" || !strings.HasPrefix(d.Method, "card ch_test_") || !strings.HasSuffix(d.Method, "(mastercard 4444)") {
+				if d.Purpose != "topup" || d.Total != "-25.00" || d.Method != "card mastercard 4444" || !strings.HasPrefix(d.GatewayRef, "ch_test_") {
 					t.Errorf("card top-up %+v", d)
 				}
 			}},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/marketplane/marketplane/gateway/gatewaytest"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/store/storetest"
 	"github.com/marketplane/marketplane/subscription"
@@ -130,7 +131,7 @@ func newContract(t *testing.T, db *store.DB) *contract {
 		_, err = m.EnqueueTx(ctx, tx, contractTask{What: what, ID: id}, task.ForAccount(accountID, path))
 		return err
 	}
-	f.api = New(Config{DB: db, Version: "test", Tasks: TaskManager(m), Logger: slog.New(slog.DiscardHandler),
+	f.api = New(Config{DB: db, Version: "test", Tasks: TaskManager(m), Logger: slog.New(slog.DiscardHandler), Gateway: gatewaytest.New(),
 		EnqueueSync: func(ctx context.Context, tx *sql.Tx, job SyncTask) error {
 			_, err := m.EnqueueTx(ctx, tx, contractTask{What: "sync", ID: job.RunID}, task.ForAccount(job.AccountID, job.AccountPath))
 			return err

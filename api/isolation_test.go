@@ -9,7 +9,7 @@ import (
 
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/catalog"
-	"github.com/marketplane/marketplane/gateway"
+	"github.com/marketplane/marketplane/gateway/gatewaytest"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/store/storetest"
 	"github.com/marketplane/marketplane/webhook"
@@ -386,7 +386,7 @@ func TestIsolation(t *testing.T) {
 		if err := db.Read.QueryRow(`SELECT COUNT(*) FROM documents WHERE type = 'payment'`).Scan(&payments); err != nil || payments != 0 {
 			t.Errorf("%d payments recorded (%v)", payments, err)
 		}
-		if n := f.api.gateway.(*gateway.Test).Charges(); n != 0 {
+		if n := f.api.gateway.(*gatewaytest.Gateway).Charges(); n != 0 {
 			t.Errorf("%d cards charged", n)
 		}
 		var hook WebhookEndpoint

@@ -417,7 +417,10 @@ func (a *API) cancelOrder(ctx context.Context, in *orderActionInput) (*orderOutp
 // (and the caller's right to place it) before anything is charged, the
 // charge's key names the customer and the priced order so that a retried
 // call charges once, and the payment is recorded by Marketplane itself —
-// the money came through the gateway, not from a person's say-so.
+// the money came through the gateway, not from a person's say-so — with
+// the charge's id as its gateway ref, so that the charge is recorded once
+// whichever process or retry records it. Without a card gateway the
+// source is refused and nothing is placed or recorded.
 func (a *API) payForOrder(ctx context.Context, in *OrderInput) error {
 	q, err := a.db.Quote(ctx, actorFrom(ctx), in.request())
 	if err != nil {
@@ -439,9 +442,30 @@ func (a *API) payForOrder(ctx context.Context, in *OrderInput) error {
 	receipt, err := a.gateway.Charge(ctx, gateway.ChargeRequest{AccountID: in.CustomerID, Amount: total, Currency: q.Quote.Currency,
 		Source: in.PaymentSource, IdempotencyKey: key})
 	if err != nil {
-		return err
+		return paymentSourceErr(err)
 	}
 	_, err = a.db.ReceivePayment(ctx, account.SystemActor(), store.Payment{AccountID: in.CustomerID, Amount: total,
-		Method: "card " + receipt.ID + " (" + receipt.Method + ")", TopUp: true}, a.queueStatus(ctx))
+		Method: cardMethod(receipt), TopUp: true, GatewayRef: receipt.ID}, a.queueStatus(ctx))
+	if err != nil {
+		a.log.ErrorContext(ctx, "api: card charged, order payment not recorded", "account", in.CustomerID,
+			"amount", total.String(), "gateway_ref", receipt.ID, "err", err)
+	}
 	return err
+}
+
+// paymentSourceErr names the order's field in a gateway's refusal of the
+// source, which the gateway calls "source".
+func paymentSourceErr(err error) error {
+	var e *marketplane.Error
+	if !errors.As(err, &e) || e.Fields["source"] == "" {
+		return err
+	}
+	fields := marketplane.FieldErrors{}
+	for k, v := range e.Fields {
+		if k == "source" {
+			k = "payment_source"
+		}
+		fields[k] = v
+	}
+	return &marketplane.Error{Code: e.Code, Message: e.Message, Fields: fields}
 }

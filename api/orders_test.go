@@ -17,6 +17,7 @@ import (
 
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/gateway/gatewaytest"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/store/storetest"
 	"github.com/marketplane/marketplane/subscription"
@@ -108,7 +109,7 @@ func withOrders(t *testing.T, f *fixture) *orderHooks {
 		return nil
 	}
 	f.api = New(Config{DB: f.db, Version: "test", Tasks: f.tasks, Logger: slog.New(slog.DiscardHandler),
-		EnqueueProvision: provision, EnqueueSubscriptionStatus: status})
+		EnqueueProvision: provision, EnqueueSubscriptionStatus: status, Gateway: gatewaytest.New()})
 	mux := http.NewServeMux()
 	mux.Handle(Prefix+"/", f.api.Handler())
 	f.srv = httptest.NewServer(mux)

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/marketplane/marketplane/account"
-	"github.com/marketplane/marketplane/gateway"
+	"github.com/marketplane/marketplane/gateway/gatewaytest"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/store/storetest"
 )
@@ -22,7 +22,7 @@ func TestPlaceAndPay(t *testing.T) {
 		saleClock(db)
 		withOrders(t, f)
 		_, _, l2 := saleChain(t, f)
-		charges := func() int { return f.api.gateway.(*gateway.Test).Charges() }
+		charges := func() int { return f.api.gateway.(*gatewaytest.Gateway).Charges() }
 		orders := func() int {
 			rows, err := db.Orders(ctx, account.SystemActor(), store.OrderFilter{CustomerID: f.C.ID})
 			if err != nil {

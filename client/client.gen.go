@@ -1747,7 +1747,12 @@ type Document struct {
 
 	// DueOn The day an invoice falls due; absent when it has none (net 0).
 	DueOn *openapi_types.Date `json:"due_on,omitempty"`
-	Id    int64               `json:"id"`
+
+	// GatewayRef Of a payment charged through the card gateway: the gateway's own id of the charge (a Stripe PaymentIntent), for reconciliation. A charge is recorded as one payment, however often it is retried.
+	//
+	// Examples: pi_3MtwBwLkdIwHu7ix28a3tqPa
+	GatewayRef *string `json:"gateway_ref,omitempty"`
+	Id         int64   `json:"id"`
 
 	// IssuedOn The vendor's day it was issued.
 	IssuedOn openapi_types.Date `json:"issued_on"`
@@ -3289,9 +3294,9 @@ type TopUpInput struct {
 	// Examples: bank transfer
 	Method *string `json:"method,omitempty"`
 
-	// Source A payment source token of the gateway: the top-up charges it first and records the payment as "card <receipt>". The test gateway knows tok_visa and tok_mastercard (which succeed), tok_declined and tok_insufficient_funds (declined).
+	// Source A payment source of the card gateway (with Stripe, a PaymentMethod such as pm_card_visa or a card token such as tok_visa): the top-up charges it first and records the payment as "card <brand and last digits>" with the charge's id as its gateway_ref. An installation without a card gateway refuses it (400 on source) and records nothing.
 	//
-	// Examples: tok_visa
+	// Examples: pm_card_visa
 	Source *string `json:"source,omitempty"`
 }
 
@@ -3670,7 +3675,7 @@ type SetAccountTermsParams struct {
 
 // TopUpAccountParams defines parameters for TopUpAccount.
 type TopUpAccountParams struct {
-	// IdempotencyKey With source: names the charge, so that a retried request charges the card once and records the payment once.
+	// IdempotencyKey With source: names the charge, so that a retried request (from any server process, before or after a restart) charges the card once and records the payment once.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 

@@ -3,8 +3,11 @@
 // charge brings as a payment in its ledger (store.ReceivePayment); the
 // gateway only moves it.
 //
-// Gateway is the one interface; Test is a deterministic gateway for tests,
-// demos and servers without a payment provider.
+// Gateway is the one interface. Stripe charges cards through Stripe;
+// Offline is the gateway of an installation without a card provider: it
+// charges nothing and says so, and staff record the money received by
+// other means (bank transfers, cash) as payments. Tests charge the fake
+// cards of package gateway/gatewaytest.
 package gateway
 
 import (
@@ -26,6 +29,10 @@ type Gateway interface {
 	// idempotency key was used for another request), a *Declined (its
 	// code is ECONFLICT) when the source's issuer refuses the charge,
 	// EUNAVAILABLE when the provider cannot be reached.
+	//
+	// A receipt's ID is the provider's own id of the charge, unique across
+	// every process and restart of Marketplane: the ledger keeps it as the
+	// payment's gateway reference and records each one once.
 	Charge(ctx context.Context, r ChargeRequest) (Receipt, error)
 }
 
@@ -46,8 +53,9 @@ type ChargeRequest struct {
 
 // Receipt is a charge made.
 type Receipt struct {
-	// ID is the provider's id of the charge, for reconciliation and
-	// refunds.
+	// ID is the provider's id of the charge ("pi_3Mtw…"), for
+	// reconciliation and refunds; the payment recorded for it keeps it as
+	// its gateway reference.
 	ID string
 	// Method says what was charged, as a person reads it ("visa 4242").
 	Method string

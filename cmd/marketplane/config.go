@@ -35,12 +35,22 @@ type Config struct {
 	// AllowPrivateWebhooks lets webhook endpoints reach loopback, private
 	// and link-local addresses, which are refused otherwise (SSRF).
 	AllowPrivateWebhooks bool
+	// StripeKey is the secret API key of the Stripe account that charges
+	// cards; empty: no card gateway (gateway.Offline). StripeAPIBase
+	// overrides Stripe's API URL (stripe-mock in tests).
+	StripeKey     string
+	StripeAPIBase string
 }
 
 // setting is one row of the configuration table (README and --help).
 type setting struct {
 	flag, env, def, help string
 }
+
+// secretSettings are read from their flag or, when it is not given, from
+// the environment after parsing: their values never show in --help as a
+// flag's default.
+var secretSettings = map[string]bool{"stripe-key": true}
 
 var settings = []setting{
 	{"db", "MARKETPLANE_DB", "data/marketplane.db", "database: an SQLite file path, or a postgres:// URL"},
@@ -58,6 +68,8 @@ var settings = []setting{
 	{"rate-limit", "MARKETPLANE_RATE_LIMIT", "50", "API requests per second each API key or panel user may make, per process (bursts of twice that); 0 turns limits off"},
 	{"webhook-allow-private", "MARKETPLANE_WEBHOOK_ALLOW_PRIVATE", "false", "let webhook endpoints reach loopback, private, link-local and other internal addresses (local development only)"},
 	{"billing-shards", "MARKETPLANE_BILLING_SHARDS", "1", "parts each day's billing is split into, run as tasks at once by the workers (PostgreSQL)"},
+	{"stripe-key", "MARKETPLANE_STRIPE_KEY", "", "secret API key of the Stripe account that charges cards (top-ups and orders with a payment source); empty: no card gateway, card payments are refused"},
+	{"stripe-api-base", "MARKETPLANE_STRIPE_API_BASE", "", "Stripe's API URL, for stripe-mock in tests; empty: Stripe's own"},
 }
 
 func settingDefault(name string) string {
@@ -88,14 +100,18 @@ func bindConfig(fs *flag.FlagSet, c *Config, which ...string) func() error {
 	strs := map[string]*string{}
 	for _, s := range settings {
 		if want(s.flag) {
-			strs[s.flag] = fs.String(s.flag, settingDefault(s.flag), s.help+" ("+s.env+")")
+			def := settingDefault(s.flag)
+			if secretSettings[s.flag] {
+				def = "" // read from the environment after parsing, never printed
+			}
+			strs[s.flag] = fs.String(s.flag, def, s.help+" ("+s.env+")")
 		}
 	}
 	// Parsing happens after fs.Parse, so that env and flags share one path.
 	return func() error {
 		get := func(n string) (string, bool) {
 			p, ok := strs[n]
-			if !ok {
+			if !ok || *p == "" && secretSettings[n] {
 				return settingDefault(n), true
 			}
 			return *p, true
@@ -152,6 +168,8 @@ func bindConfig(fs *flag.FlagSet, c *Config, which ...string) func() error {
 		if _, err := parseLevel(c.LogLevel); err != nil {
 			return err
 		}
+		c.StripeKey, _ = get("stripe-key")
+		c.StripeAPIBase, _ = get("stripe-api-base")
 		if c.BaseURL == "" {
 			c.BaseURL = "http://" + c.Addr
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -344,6 +345,10 @@ func (r *taskRunner) enqueueSync(ctx context.Context, tx *sql.Tx, job api.SyncTa
 }
 
 func (m *Main) apiHandler(panels *web.Web) (http.Handler, error) {
+	cards, err := m.cardGateway()
+	if err != nil {
+		return nil, err
+	}
 	a := api.New(api.Config{
 		DB:          m.DB,
 		Logger:      m.Logger,
@@ -369,11 +374,27 @@ func (m *Main) apiHandler(panels *web.Web) (http.Handler, error) {
 			return a, nil
 		},
 		CallbackBase: m.callbackBase,
-		// No payment provider is wired yet: top-ups charge the test
-		// gateway's tokens (tok_visa …) and move no money.
-		Gateway: gateway.NewTest(),
+		Gateway:      cards,
 	})
 	return panels.LoadSession(a.Handler()), nil
+}
+
+// cardGateway is the gateway that charges cards: Stripe with a key, and
+// otherwise none (gateway.Offline: card payments are refused, staff
+// record money received by other means). A server never charges pretend
+// cards.
+func (m *Main) cardGateway() (gateway.Gateway, error) {
+	if m.Config.StripeKey == "" {
+		m.Logger.Info("no card gateway: card payments are refused (set --stripe-key to charge cards through Stripe)")
+		return gateway.Offline{}, nil
+	}
+	g, err := gateway.NewStripe(gateway.StripeConfig{Key: m.Config.StripeKey, APIBase: m.Config.StripeAPIBase,
+		MaxNetworkRetries: -1})
+	if err != nil {
+		return nil, fmt.Errorf("--stripe-key: %w", err)
+	}
+	m.Logger.Info("card gateway: Stripe", "api", cmp.Or(m.Config.StripeAPIBase, "https://api.stripe.com"))
+	return g, nil
 }
 
 // cmdOpenAPI prints the OpenAPI document of the REST API (CI lints it).
