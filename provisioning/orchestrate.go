@@ -56,7 +56,11 @@ func (o *Orchestrator) client(ctx context.Context, name string) (*Client, error)
 	if err != nil {
 		return nil, fmt.Errorf("connector %s: %w", name, err)
 	}
-	c, err := New(reg.URL, secret, o.Options)
+	opt := o.Options
+	if opt.MaxPoll <= 0 {
+		opt.MaxPoll = AttemptPoll
+	}
+	c, err := New(reg.URL, secret, opt)
 	if err != nil {
 		return nil, fmt.Errorf("connector %s: %w", name, err)
 	}
@@ -81,6 +85,20 @@ func (o *Orchestrator) log() *slog.Logger {
 	}
 	return o.Logger
 }
+
+// AttemptTimeout bounds one run of a provisioning task, and AttemptPoll
+// how long a run polls a connector's 202 before it gives the rest to the
+// next run (a PollTimeoutError is passing: the next run sends the same
+// request id and polls on). They are short on purpose: the task manager
+// rescues a run whose process died only after its timeout, so a short
+// run brings an order that a crash interrupted back within minutes of the
+// restart rather than after a long poll's worth of waiting. A run is one
+// call with its repeats (4 attempts of 10 s with backoff at most) and the
+// poll, well inside the timeout.
+const (
+	AttemptTimeout = 3 * time.Minute
+	AttemptPoll    = 90 * time.Second
+)
 
 // DefaultDeadline is how long provisioning is retried by default: a day
 // rides out a connector's outage or redeployment, and a customer waits no

@@ -136,8 +136,13 @@ func TestKillDuringProvisioningRescuesEveryOrder(t *testing.T) {
 			!strings.Contains(stderr.String(), "is running") {
 			t.Fatalf("tasks retry of a run within its timeout: exit %d, %q; want a conflict", code, stderr.String())
 		}
-		// The time passes: the timeout and the margin.
-		ago := 15*time.Minute + task.DefaultRescueMargin + 5*time.Second
+		// The time passes: the timeout and the margin. That is the real
+		// time a crash costs an order at most, and it must leave the
+		// orders of a restarted installation done within five minutes.
+		ago := provisioning.AttemptTimeout + task.DefaultRescueMargin + 5*time.Second
+		if ago > 5*time.Minute-30*time.Second {
+			t.Fatalf("a dead run is rescued %s after it began: orders would wait longer than 5 minutes after a restart", ago)
+		}
 		for _, r := range running {
 			backdateRun(t, db, r.ID, ago)
 		}

@@ -110,10 +110,10 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 	// (a day takes about 35 at the backoff's hour) are only a backstop.
 	task.Handle(m, func(ctx context.Context, t *task.Task[provisionArgs]) error {
 		return orch.ProvisionAttempt(ctx, t.Args.OrderID, provisioning.Attempt{Last: t.Attempt >= t.MaxAttempts, RetryAt: t.RetryAt})
-	}, task.KindOptions{Queue: task.QueueProvisioning, MaxAttempts: 1000, Timeout: 15 * time.Minute})
+	}, task.KindOptions{Queue: task.QueueProvisioning, MaxAttempts: 1000, Timeout: provisioning.AttemptTimeout})
 	task.Handle(m, func(ctx context.Context, t *task.Task[subscriptionStatusArgs]) error {
 		return orch.ApplyStatus(ctx, t.Args.SubscriptionID)
-	}, task.KindOptions{Queue: task.QueueProvisioning, MaxAttempts: 10, Timeout: 15 * time.Minute})
+	}, task.KindOptions{Queue: task.QueueProvisioning, MaxAttempts: 10, Timeout: provisioning.AttemptTimeout})
 	task.Handle(m, func(ctx context.Context, t *task.Task[collectUsageArgs]) error {
 		n, err := orch.CollectUsage(ctx)
 		log.Info("usage collected", "readings", n, "err", err)
