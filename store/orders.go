@@ -1424,16 +1424,6 @@ func (db *DB) invoiceOrder(ctx context.Context, tx *sql.Tx, o *Order, now time.T
 	return nil
 }
 
-// insertRenewal stores the RN order of a renewal the billing run bills,
-// completed at once with its tiers: billing has nothing to provision. Its
-// number is the vendor's next, like every order's; the run is audited by
-// its documents, so the order adds no audit entry of its own (one per
-// renewal would double what a day's run writes).
-func (db *DB) insertRenewal(ctx context.Context, tx *sql.Tx, o *Order, now time.Time) error {
-	o.Status, o.FinishedAt = order.StatusCompleted, now
-	return insertOrderRow(ctx, tx, o, now)
-}
-
 // insertOrderRow numbers o with its vendor's next number and stores it
 // with its tiers, in o's status (FinishedAt set for a finished one).
 func insertOrderRow(ctx context.Context, tx *sql.Tx, o *Order, now time.Time) error {
