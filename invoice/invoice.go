@@ -4,11 +4,14 @@
 // issued it and the buyer it is addressed to, its lines with the days they
 // pay for, tax, total and, for an invoice, what is still due.
 //
-// Amounts keep the exact digits of money.Micros.Format in the document's
-// currency; only the separators follow the buyer's locale ("1,234.50" in
-// en-US, "1.234,50" in de-DE), so that a rendering never rounds a figure
-// the ledger holds. Days are ISO dates (2027-01-10), which no reader
-// misreads. Labels are English for now.
+// A document speaks its buyer's language: the buyer's account locale
+// picks English, German or French words (locale.go; English when none
+// fits) and the way days are written. Amounts keep the exact digits of
+// money.Micros.Format in the document's currency; only the separators and
+// the currency's symbol follow the locale ("$1,234.50" in en-US,
+// "1.234,50 €" in de-DE), so that a rendering never rounds a figure the
+// ledger holds. Line descriptions are the ledger's, as pricing wrote
+// them.
 //
 // Signs: a document's lines are signed as their effect on what the buyer
 // owes (store/ledger.go). A credit memo shows its credits negative, as

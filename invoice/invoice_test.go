@@ -178,7 +178,7 @@ func TestAmounts(t *testing.T) {
 //	Basic, monthly       01-10 – 02-09       19 %  234.56  1,234.50   (234.555 rounds away)
 //	Setup fee                                19 %    1.24      6.54
 //	net 1,247.64 + tax 237.05 = 1,484.69
-func euroInvoice(t *testing.T, locale string) (*store.Document, *account.Account, *account.Account) {
+func euroInvoice(t testing.TB, locale string) (*store.Document, *account.Account, *account.Account) {
 	t.Helper()
 	vendor := &account.Account{ID: 2, Name: "Gamma GmbH", Locale: "de-DE", VATID: "DE111111111",
 		Address: account.Address{Line1: "Hauptstraße 1", City: "Berlin", PostalCode: "10115", Country: "DE"},
@@ -374,6 +374,41 @@ func TestUnprintable(t *testing.T) {
 	buyer.Name = "Ünïcödé Ωμέγα Россия"
 	_, cells := render(t, newView(d, vendor, buyer))
 	for _, want := range []string{"Setup \ufffd fee \ufffd done", "Ünïcödé Ωμέγα Россия"} {
+		if !hasCell(cells, want) {
+			t.Errorf("the PDF lacks %q: %q", want, texts(cells))
+		}
+	}
+}
+
+// TestRightToLeft: Arabic letters take their joined forms and
+// right-to-left runs are laid out right to left, with numbers and Latin
+// words in them kept left to right.
+func TestRightToLeft(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{"Basic, monthly", "Basic, monthly"},
+		// Hebrew: reversed; in a Hebrew line the number comes first.
+		{"שלום", "םולש"},
+		{"שלום 42", "42 םולש"},
+		{"Invoice for שלום בע״מ", "Invoice for מ״עב םולש"},
+		{"(שלום)", "(םולש)"},
+		// Arabic: sheen reh kaf teh marbuta, shaped then reversed.
+		{"شركة", "\ufe94\ufedb\ufeae\ufeb7"},
+		// A lone letter is isolated; lam alef is one ligature; the marks
+		// (fatha) stay on their letter and leave the joining alone.
+		{"ب", "\ufe8f"},
+		{"سلام", "\ufee1\ufefc\ufeb3"},
+		{"بَب", "\ufe90\ufe91\u064e"},
+	} {
+		if got := visual(shapeArabic(c.in)); got != c.want {
+			t.Errorf("%q: %q, want %q", c.in, got, c.want)
+		}
+	}
+	// The PDF writes a Hebrew and an Arabic party as they are read.
+	d, vendor, buyer := setup(t)
+	buyer.Name, vendor.Name = "שלום בע״מ", "شركة"
+	_, cells := render(t, newView(d, vendor, buyer))
+	for _, want := range []string{"מ״עב םולש", "\ufe94\ufedb\ufeae\ufeb7"} {
 		if !hasCell(cells, want) {
 			t.Errorf("the PDF lacks %q: %q", want, texts(cells))
 		}

@@ -269,14 +269,18 @@ func (p *page) newPage() {
 
 // wrap splits s into the lines that fit width w in the current font; a
 // word wider than w is cut where it must be, never left to run over.
+// Hebrew and Arabic come out laid out for a left-to-right writer (rtl.go).
 func (p *page) wrap(s string, w float64) []string {
 	var lines []string
-	for _, para := range strings.Split(clean(s), "\n") {
+	for _, para := range strings.Split(shapeArabic(clean(s)), "\n") {
 		if para == "" {
 			lines = append(lines, "")
 			continue
 		}
-		lines = append(lines, p.pdf.SplitText(para, w)...)
+		// Lines are cut in the stored order, then each is laid out.
+		for _, l := range p.pdf.SplitText(para, w) {
+			lines = append(lines, visual(l))
+		}
 	}
 	if len(lines) == 0 {
 		lines = []string{""}

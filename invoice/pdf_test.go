@@ -2,18 +2,24 @@ package invoice
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"codeberg.org/go-pdf/fpdf"
+	"github.com/govalues/decimal"
 
+	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/order"
+	"github.com/marketplane/marketplane/store"
 )
 
 // pageCount reads the page count of a PDF's page tree, which stays
@@ -384,5 +390,86 @@ func TestPDFToText(t *testing.T) {
 	// the same line of text, each whole.
 	if !regexp.MustCompile(`Basic: 3 × mailbox,[^\n]*?\s+10\.01\.2027 – 09\.02\.2027\s+3\s+19 %\s+1,25\s+6,60`).MatchString(text) {
 		t.Errorf("the first line of the table reads otherwise:\n%s", text)
+	}
+}
+func BenchmarkPDF(b *testing.B) {
+	d, vendor, buyer := euroInvoice(b, "de-DE")
+	for b.Loop() {
+		var w bytes.Buffer
+		if err := PDF(&w, d, vendor, buyer); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+var samples = flag.String("samples", "", "write the sample documents of TestSamples to this directory, to look at them (pdftoppm -png)")
+
+// TestSamples renders the documents a person should look at before a
+// change to the layout ships: an invoice in each language with a long
+// description and a "×", a Hebrew and Arabic one, one over several pages,
+// a paid one, a credit memo and a payment receipt. With -samples DIR they
+// are written there as PDF and HTML.
+func TestSamples(t *testing.T) {
+	long := "Office 365 E3: 3 × mailbox, with archiving, data loss prevention and eDiscovery for the legal team " +
+		"of the Zürich branch (Bürogebäude Süd)"
+	docs := map[string]func() (*store.Document, *account.Account, *account.Account){}
+	for _, locale := range []string{"en-US", "de-DE", "fr-FR"} {
+		docs["invoice-"+locale] = func() (*store.Document, *account.Account, *account.Account) {
+			d, vendor, buyer := euroInvoice(t, locale)
+			d.Lines[1].Description = long
+			return d, vendor, buyer
+		}
+	}
+	docs["invoice-rtl"] = func() (*store.Document, *account.Account, *account.Account) {
+		d, vendor, buyer := euroInvoice(t, "he-IL")
+		buyer.Name, buyer.Address = "שלום טכנולוגיות בע״מ", account.Address{Line1: "רחוב הרצל 12", City: "תל אביב", Country: "IL"}
+		vendor.Name = "شركة الأمل للتجارة"
+		return d, vendor, buyer
+	}
+	docs["invoice-pages"] = func() (*store.Document, *account.Account, *account.Account) {
+		d, vendor, buyer := euroInvoice(t, "de-DE")
+		for i := range 60 {
+			d.Lines = append(d.Lines, order.Line{What: order.Usage, Amount: amount("1.00"),
+				Description: fmt.Sprintf("Nutzung %d: Speicher über dem Inklusivvolumen, abgerechnet nach Tagen", i)})
+			d.Total += amount("1.00")
+		}
+		return d, vendor, buyer
+	}
+	docs["paid"] = func() (*store.Document, *account.Account, *account.Account) {
+		d, vendor, buyer := euroInvoice(t, "fr-FR")
+		d.Status, d.Applied = store.DocPaid, d.Total
+		return d, vendor, buyer
+	}
+	docs["credit-memo"] = func() (*store.Document, *account.Account, *account.Account) {
+		d, vendor, buyer := euroInvoice(t, "de-DE")
+		d.Type, d.Number, d.Status, d.Total = store.DocCreditMemo, "CM-000001", store.DocNA, amount("-15.71")
+		d.Lines = []order.Line{{What: order.ChangeCredit, Amount: amount("-13.20"), Description: "Basic: Gutschrift für die restlichen Tage"},
+			{What: order.Tax, TaxRate: decimal.MustNew(19, 0), Amount: amount("-2.51")}}
+		return d, vendor, buyer
+	}
+	docs["payment"] = func() (*store.Document, *account.Account, *account.Account) {
+		d, vendor, buyer := euroInvoice(t, "en-GB")
+		d.Type, d.Number, d.Status, d.Total, d.DueOn, d.Method = store.DocPayment, "PAY-000007", store.DocNA, amount("-1484.69"), time.Time{}, "bank transfer"
+		d.Lines = []order.Line{{What: store.PaymentLine, Amount: amount("-1484.69"), Description: "Payment by bank transfer"}}
+		return d, vendor, buyer
+	}
+	for name, doc := range docs {
+		d, vendor, buyer := doc()
+		var pdf, page bytes.Buffer
+		if err := PDF(&pdf, d, vendor, buyer); err != nil {
+			t.Fatal(err)
+		}
+		checkPDF(t, pdf.Bytes())
+		if err := HTML(&page, d, vendor, buyer); err != nil {
+			t.Fatal(err)
+		}
+		if *samples == "" {
+			continue
+		}
+		for ext, b := range map[string][]byte{".pdf": pdf.Bytes(), ".html": page.Bytes()} {
+			if err := os.WriteFile(filepath.Join(*samples, name+ext), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
