@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -40,6 +41,11 @@ type Config struct {
 	// overrides Stripe's API URL (stripe-mock in tests).
 	StripeKey     string
 	StripeAPIBase string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names a
+	// sign-in's client address (web.Config.TrustedProxies): behind one,
+	// every user would otherwise share the proxy's address and its
+	// per-address sign-in throttle.
+	TrustedProxies []netip.Prefix
 }
 
 // setting is one row of the configuration table (README and --help).
@@ -70,6 +76,7 @@ var settings = []setting{
 	{"billing-shards", "MARKETPLANE_BILLING_SHARDS", "1", "parts each day's billing is split into, run as tasks at once by the workers (PostgreSQL)"},
 	{"stripe-key", "MARKETPLANE_STRIPE_KEY", "", "secret API key of the Stripe account that charges cards (top-ups and orders with a payment source); empty: no card gateway, card payments are refused"},
 	{"stripe-api-base", "MARKETPLANE_STRIPE_API_BASE", "", "Stripe's API URL, for stripe-mock in tests; empty: Stripe's own"},
+	{"trusted-proxies", "MARKETPLANE_TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For gives a sign-in's client address; empty: the connection's address is the client's"},
 }
 
 func settingDefault(name string) string {
@@ -168,6 +175,10 @@ func bindConfig(fs *flag.FlagSet, c *Config, which ...string) func() error {
 		if _, err := parseLevel(c.LogLevel); err != nil {
 			return err
 		}
+		tp, _ := get("trusted-proxies")
+		if c.TrustedProxies, err = parsePrefixes(tp); err != nil {
+			return fmt.Errorf("--trusted-proxies: %w", err)
+		}
 		c.StripeKey, _ = get("stripe-key")
 		c.StripeAPIBase, _ = get("stripe-api-base")
 		if c.BaseURL == "" {
@@ -192,4 +203,26 @@ func newLogger(c Config, w *os.File) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// parsePrefixes reads a comma-separated list of addresses (taken as a
+// prefix of their full length) and CIDR prefixes.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address or a CIDR prefix such as 10.0.0.0/8", f)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

@@ -189,7 +189,7 @@ func (m *Main) handler() (http.Handler, error) {
 	reg.MustRegister(requests, latency)
 
 	panels, err := web.New(web.Config{DB: m.DB, Logger: m.Logger, Version: version,
-		SecureCookies: strings.HasPrefix(m.Config.BaseURL, "https://")})
+		SecureCookies: strings.HasPrefix(m.Config.BaseURL, "https://"), TrustedProxies: m.Config.TrustedProxies})
 	if err != nil {
 		return nil, err
 	}
