@@ -106,6 +106,7 @@ func TestInvisibleNamesRefused(t *testing.T) {
 			plan := planBody("plan-invisible")
 			plan["name"] = map[string]string{"en": name}
 			f.refused(t, "body.name", "P", "POST", "/accounts/"+id(f.P.ID)+"/plans", plan)
+			f.refused(t, "body.name", "L2", "POST", "/accounts/"+id(f.L2.ID)+"/api-keys", map[string]any{"name": name, "role_id": support})
 		}
 		// A login that reads like another through a zero-width space.
 		f.refused(t, "body.login", "L2", "POST", users, map[string]any{"login": "admin-l2\u200b", "password": "a long enough password", "role_ids": []int64{support}})

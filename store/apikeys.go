@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"github.com/marketplane/marketplane/text"
 	"strings"
 	"time"
 
@@ -58,6 +59,8 @@ func (db *DB) CreateAPIKey(ctx context.Context, actor *account.Actor, accountID,
 		f.Add("name", "is required")
 	} else if len(name) > 100 {
 		f.Add("name", "must be at most 100 characters")
+	} else if p := text.NameProblem(name); p != "" {
+		f.Add("name", p)
 	}
 	if !expiresAt.IsZero() && !expiresAt.After(db.Clock.Now()) {
 		f.Add("expires_at", "must be in the future")
