@@ -50,7 +50,7 @@ type Subscription struct {
 	PeriodEnd     string            `json:"period_end" format:"date" doc:"The day after the current period: the period is [period_start, period_end)."`
 	NextBillingAt string            `json:"next_billing_at" format:"date"`
 	AutoRenew     AutoRenew         `json:"auto_renew"`
-	FrozenPrices  bool              `json:"frozen_prices" doc:"Renewals keep the prices of the sale."`
+	FrozenPrices  bool              `json:"frozen_prices" doc:"Renewals keep the prices of the sale. No subscription is sold so today: renewals take the plan's current prices, which a sync changes from the next billing date."`
 	Resources     map[string]int64  `json:"resources" doc:"Limits by rate key, included units counted; -1 is unlimited."`
 	Parameters    map[string]string `json:"parameters"`
 	Pending       *PendingChange    `json:"pending_change,omitempty"`

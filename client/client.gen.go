@@ -3055,7 +3055,7 @@ type Subscription struct {
 	CreatedAt  time.Time `json:"created_at"`
 	CustomerId int64     `json:"customer_id"`
 
-	// FrozenPrices Renewals keep the prices of the sale.
+	// FrozenPrices Renewals keep the prices of the sale. No subscription is sold so today: renewals take the plan's current prices, which a sync changes from the next billing date.
 	FrozenPrices  bool               `json:"frozen_prices"`
 	Id            int64              `json:"id"`
 	NextBillingAt openapi_types.Date `json:"next_billing_at"`
