@@ -168,12 +168,14 @@ func TestEnqueueTxRolledBackNeverRuns(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		m := setup(t, db, Config{})
+		// One worker in the queue: its tasks run one after the other, by
+		// priority.
+		m := setup(t, db, Config{Queues: map[string]int{"serial": 1}})
 		var runs counter
 		Handle(m, func(ctx context.Context, tk *Task[okArgs]) error {
 			runs.add(tk.Args.N)
 			return nil
-		}, KindOptions{})
+		}, KindOptions{Queue: "serial"})
 		start(t, m)
 
 		errRollback := errors.New("roll back")
@@ -194,17 +196,17 @@ func TestEnqueueTxRolledBackNeverRuns(t *testing.T) {
 		_, err = m.Get(ctx, rolledBack.ID)
 		wantCode(t, err, marketplane.ENOTFOUND)
 
-		// A task committed after it, in the same queue, runs: by the time it
-		// has completed, the rolled-back one would have run had it existed.
+		// A task committed after it, in the same one-worker queue and of a
+		// lower priority, runs: it starts only once the rolled-back one,
+		// had it been committed, had run to its end.
 		var committed Enqueued
 		if err := db.InTx(ctx, func(tx *sql.Tx) error {
-			committed, err = m.EnqueueTx(ctx, tx, okArgs{N: 2})
+			committed, err = m.EnqueueTx(ctx, tx, okArgs{N: 2}, Priority(PriorityBackground))
 			return err
 		}); err != nil {
 			t.Fatalf("commit: %v", err)
 		}
 		waitFor(t, m, committed.ID, StatusCompleted)
-		time.Sleep(200 * time.Millisecond) // a few more polls
 
 		if runs.get(1) != 0 || runs.get(2) != 1 {
 			t.Errorf("runs: rolled back %d, committed %d; want 0 and 1", runs.get(1), runs.get(2))
@@ -409,7 +411,7 @@ func TestRetryAndCancel(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		m := setup(t, db, Config{})
+		m := setup(t, db, Config{Queues: map[string]int{"serial": 1}})
 		var failing atomic.Bool
 		failing.Store(true)
 		Handle(m, func(context.Context, *Task[failArgs]) error {
@@ -418,11 +420,23 @@ func TestRetryAndCancel(t *testing.T) {
 			}
 			return nil
 		}, KindOptions{MaxAttempts: 1})
+		// In "serial", one task at a time: a blocker holds the worker until
+		// released, and the tasks behind it run by priority.
 		var runs counter
 		Handle(m, func(ctx context.Context, tk *Task[okArgs]) error {
 			runs.add(tk.Args.N)
 			return nil
-		}, KindOptions{})
+		}, KindOptions{Queue: "serial"})
+		blocking, release := make(chan struct{}), make(chan struct{})
+		Handle(m, func(ctx context.Context, tk *Task[otherArgs]) error {
+			close(blocking)
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}, KindOptions{Queue: "serial", MaxAttempts: 1})
 		start(t, m)
 
 		// A failed task, retried, runs once more.
@@ -447,8 +461,16 @@ func TestRetryAndCancel(t *testing.T) {
 		_, err = m.Cancel(ctx, e.ID)
 		wantCode(t, err, marketplane.ECONFLICT)
 
-		// A scheduled task is cancelled at once, and never runs.
-		s := enqueue(t, m, okArgs{N: 1}, ScheduledAt(time.Now().Add(time.Hour)))
+		// A queued task, due now but waiting for the worker, is cancelled
+		// at once, and never runs: a task queued after it at a lower
+		// priority runs once the worker is free, and so would it.
+		enqueue(t, m, otherArgs{})
+		select {
+		case <-blocking:
+		case <-time.After(15 * time.Second):
+			t.Fatal("the blocker did not start")
+		}
+		s := enqueue(t, m, okArgs{N: 1})
 		c, err := m.Cancel(ctx, s.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -459,7 +481,14 @@ func TestRetryAndCancel(t *testing.T) {
 		if again, err := m.Cancel(ctx, s.ID); err != nil || again.Status != StatusCancelled {
 			t.Errorf("second cancel = %s (%v), want cancelled again", again.Status, err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		// A scheduled task is cancelled at once too.
+		later := enqueue(t, m, okArgs{N: 3}, ScheduledAt(time.Now().Add(time.Hour)))
+		if c, err := m.Cancel(ctx, later.ID); err != nil || c.Status != StatusCancelled {
+			t.Errorf("cancel of a scheduled task = %s (%v), want cancelled", c.Status, err)
+		}
+		marker := enqueue(t, m, okArgs{N: 2}, Priority(PriorityBackground))
+		close(release)
+		waitFor(t, m, marker.ID, StatusCompleted)
 		if got, _ := m.Get(ctx, s.ID); got.Status != StatusCancelled || runs.get(1) != 0 {
 			t.Errorf("cancelled task: %s after %d runs, want cancelled and never run", got.Status, runs.get(1))
 		}
@@ -782,22 +811,52 @@ func TestInsertOnlyManagerEnqueuesForWorkers(t *testing.T) {
 		var cliRuns, serverRuns atomic.Int32
 		Handle(cli, func(context.Context, *Task[okArgs]) error { cliRuns.Add(1); return nil }, KindOptions{Queue: QueueSync})
 		Handle(server, func(context.Context, *Task[okArgs]) error { serverRuns.Add(1); return nil }, KindOptions{Queue: QueueSync})
-		start(t, cli) // does nothing
-
 		e := enqueue(t, cli, okArgs{N: 1})
 		if e.Queue != QueueSync {
 			t.Errorf("queue %s, want the kind's sync", e.Queue)
 		}
-		time.Sleep(200 * time.Millisecond)
+		// A process that runs tasks takes up its queues in River's
+		// river_queue before its Start returns: the insert-only manager
+		// takes up none, so nothing can run the task until the server does.
+		start(t, cli) // does nothing
+		if q := workedQueues(t, db); len(q) != 0 {
+			t.Fatalf("after the insert-only manager's start, queues %v are worked, want none", q)
+		}
 		if got, err := cli.Get(context.Background(), e.ID); err != nil || got.Status != StatusQueued {
 			t.Fatalf("task of an insert-only manager is %s (%v), want queued until a worker runs", got.Status, err)
 		}
 		start(t, server)
+		if q := workedQueues(t, db); !slices.Contains(q, QueueSync) {
+			t.Fatalf("after the server's start, queues %v are worked, want %s among them", q, QueueSync)
+		}
 		waitFor(t, server, e.ID, StatusCompleted)
 		if cliRuns.Load() != 0 || serverRuns.Load() != 1 {
 			t.Errorf("runs: insert-only %d, server %d; want 0 and 1", cliRuns.Load(), serverRuns.Load())
 		}
 	})
+}
+
+// workedQueues returns the queues that a process running tasks has taken up
+// (River records them when its producers start).
+func workedQueues(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	rows, err := db.Read.QueryContext(context.Background(), `SELECT name FROM river_queue ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return names
 }
 
 func TestRegistrationMistakesPanic(t *testing.T) {
