@@ -510,6 +510,10 @@ func TestCallbackHandler(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
+		// The store keeps times to the microsecond: a clock on one makes a
+		// check's expiry fall exactly on the clock's ticks.
+		clock := marketplane.NewTestClock(time.Now().Truncate(time.Microsecond))
+		db.Clock = clock
 		h := provisioning.CallbackHandler(db)
 		send := func(method, body, secret string) *httptest.ResponseRecorder {
 			r := httptest.NewRequest(method, provisioning.CallbackPath, strings.NewReader(body))
@@ -554,14 +558,20 @@ func TestCallbackHandler(t *testing.T) {
 		if chk.Status != store.CheckConfirmed || chk.CallbackName != "memory" || chk.CallbackVersion != "1.0.0" {
 			t.Errorf("after a good callback and a forged one: %+v", chk)
 		}
-		// Expired checks are not found, and go with the next start.
-		if err := db.StartConnectorCheck(ctx, "n-2", regSecret, time.Microsecond); err != nil {
+		// Checks expire at their end: then they are not found, and go with
+		// the next start.
+		if err := db.StartConnectorCheck(ctx, "n-2", regSecret, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Millisecond)
+		clock.Advance(time.Minute - time.Second)
+		if _, err := db.ConnectorCheck(ctx, "n-2"); err != nil {
+			t.Errorf("check a second before it expires: %v", err)
+		}
+		clock.Advance(time.Second)
 		if _, err := db.ConnectorCheck(ctx, "n-2"); marketplane.ErrorCode(err) != marketplane.ENOTFOUND {
 			t.Errorf("expired check: %v", err)
 		}
+		clock.Advance(time.Second)
 		if err := db.StartConnectorCheck(ctx, "n-3", regSecret, time.Minute); err != nil {
 			t.Fatal(err)
 		}
