@@ -107,6 +107,13 @@ type ChangeRequest struct {
 	// left out keep theirs (raised to the new plan's default on a plan
 	// change).
 	Resources map[string]int64
+	// Period is the key of the period to change to ("12m"); "" (or the
+	// current key) keeps the subscription's period.
+	Period string
+	// ConfirmZero is the buyer's explicit yes to a change that costs
+	// nothing (a total of zero); a subscription in its free trial needs
+	// none, nor does a downgrade that waits for the next billing date.
+	ConfirmZero bool
 }
 
 // QuoteChange prices a change on day C of the period [start, end) of sub
@@ -131,10 +138,33 @@ type ChangeRequest struct {
 // free trial changes resources for free and cannot change plan. A change
 // replaces a pending one (it is priced from the current state).
 //
+// A change of period (monthly → annual, req.Period), alone or with a plan
+// or resource change, ends the current period on day C and starts a new
+// one of the new period's length there, [C, C + new period), anchored at C:
+//
+//	change-credit = −round(old fee × L / P)                  the unused part of the old period
+//	resource      = −round(old units × old unit fee × L / P)  per rate with units above the included amount
+//	recurring     =  the new period's fee, whole              [C, C + new period)
+//	resource      =  new units × the new unit fee, whole      [C, C + new period)
+//	setup         =  units added × the rate's setup fee        (not prorated; the period's own setup fee is not charged again)
+//
+// A change of period always takes effect at once and always credits the
+// unused days, whatever t.Downgrade and t.Proration say: it ends the old
+// period early, and keeping its unused days without credit would bill
+// them twice. It is refused during a free trial (the trial converts by
+// itself) and to a trial period.
+//
+// A change whose total is zero needs req.ConfirmZero ("confirm_zero",
+// ReasonRequired), as a new order for nothing does (seed 7.2 §3.2: a
+// zero-amount change of plan or period is confirmed); a subscription in
+// its free trial and a deferred downgrade need none.
+//
 //	Basic 12.00 → Pro 36.00 on 2027-03-17 of [03-01, 04-01): L=15, P=31
 //	  change-credit −5.81 (−5.806…), change-charge 17.42 (17.419…); total 11.61
 //	mail: 5 included, 2.00 each, 5 → 8 on 2027-05-11 of [05-01, 06-01): L=21, P=31
 //	  resource mailbox × 3 4.06 (126/31 = 4.064…)
+//	10.00 a month → 100.00 a year on 2027-03-17 of [03-01, 04-01): L=15, P=31
+//	  change-credit −4.84 (−150/31 = −4.838…), recurring [2027-03-17, 2028-03-17) 100.00; total 95.16
 func QuoteChange(sub *Subscription, req ChangeRequest, t Terms) (*Quote, error) {
 	if sub == nil || sub.Plan == nil {
 		return nil, fmt.Errorf("quote change: no subscription")
@@ -169,16 +199,28 @@ func QuoteChange(sub *Subscription, req ChangeRequest, t Terms) (*Quote, error) 
 			p.add("plan", ReasonCurrency, fmt.Sprintf("plan %q is sold in %s, the subscription in %s", plan.Key, plan.Currency, old.Currency))
 		}
 	}
-	pe, ok := plan.Period(sub.Period)
+	key, periodChange := sub.Period, false
+	if req.Period != "" && req.Period != sub.Period {
+		key, periodChange = req.Period, true
+	}
+	pe, ok := plan.Period(key)
 	if !ok {
-		p.add("period", ReasonUnknownPeriod, fmt.Sprintf("plan %q has no period %q", plan.Key, sub.Period))
+		p.add("period", ReasonUnknownPeriod, fmt.Sprintf("plan %q has no period %q", plan.Key, key))
 		return nil, p.err()
 	}
-	amounts := resolveResources(&p, plan, pe.Key, sub.Resources, planChange, req.Resources)
+	if periodChange {
+		switch {
+		case sub.Trial:
+			p.add("period", ReasonInTrial, "a period cannot change during its free trial; the trial converts by itself")
+		case pe.Trial:
+			p.add("period", ReasonNotAllowed, fmt.Sprintf("period %q is a free trial; a subscription does not change to one", pe.Key))
+		}
+	}
+	amounts := resolveResources(&p, plan, pe.Key, sub.Resources, planChange || periodChange, req.Resources)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	if !planChange {
+	if !planChange && !periodChange {
 		up, down := 0, 0
 		for k, n := range amounts {
 			switch was := sub.Resources[k]; {
@@ -197,7 +239,7 @@ func QuoteChange(sub *Subscription, req ChangeRequest, t Terms) (*Quote, error) 
 
 	after := sub.Clone()
 	q := &Quote{Currency: plan.Currency}
-	if downgrade && t.Downgrade == DowngradeNextBillingDate {
+	if downgrade && t.Downgrade == DowngradeNextBillingDate && !periodChange {
 		after.Pending = &Pending{On: sub.PeriodEnd, Plan: plan, Resources: amounts}
 		q.EffectiveOn, q.Subscription = sub.PeriodEnd, after
 		return q, nil
@@ -206,6 +248,9 @@ func QuoteChange(sub *Subscription, req ChangeRequest, t Terms) (*Quote, error) 
 	q.EffectiveOn, q.Subscription = day, after
 	if sub.Trial {
 		return q, nil
+	}
+	if periodChange {
+		return quotePeriodChange(q, sub, oldPe, pe, day, req, t)
 	}
 
 	left, days := Days(day, sub.PeriodEnd), Days(sub.PeriodStart, sub.PeriodEnd)
@@ -257,8 +302,52 @@ func QuoteChange(sub *Subscription, req ChangeRequest, t Terms) (*Quote, error) 
 			b.prorated(Resource, k, n, b.times(fee, n), day, sub.PeriodEnd, left, days)
 		}
 	}
+	return finishChange(q, b, req, t)
+}
+
+// quotePeriodChange prices a change of period on day (see QuoteChange):
+// q.Subscription is the state after the change with the old period; it
+// gets the new period, started on day.
+func quotePeriodChange(q *Quote, sub *Subscription, oldPe, pe *catalog.Period, day time.Time, req ChangeRequest, t Terms) (*Quote, error) {
+	old, after := sub.Plan, q.Subscription
+	end := PeriodEnd(day, pe.Duration, 1)
+	after.Period, after.Anchor, after.PeriodStart, after.PeriodEnd = pe.Key, day, day, end
+	left, days := Days(day, sub.PeriodEnd), Days(sub.PeriodStart, sub.PeriodEnd)
+	b := newBuilder(q, after.Plan)
+	for _, r := range ratesIn(after.Plan, pe.Key) {
+		var was int64
+		if o, ok := old.Rate(r.Key); ok && rateIn(o, oldPe.Key) {
+			was = charged(o, sub.Resources[r.Key])
+		}
+		if n := charged(r, after.Resources[r.Key]); n > was {
+			b.whole(Setup, r.Key, n-was, b.times(r.Setup.Amount, n-was), time.Time{}, time.Time{})
+		}
+	}
+	oldFee, err := periodFee(oldPe)
+	b.fail(err)
+	b.prorated(ChangeCredit, "", 0, -oldFee, day, sub.PeriodEnd, left, days)
+	for _, r := range ratesIn(old, oldPe.Key) {
+		was := charged(r, sub.Resources[r.Key])
+		b.prorated(Resource, r.Key, -was, -b.times(b.unitFee(r, oldPe), was), day, sub.PeriodEnd, left, days)
+	}
+	fee, err := periodFee(pe)
+	b.fail(err)
+	b.whole(Recurring, "", 0, fee, day, end)
+	for _, r := range ratesIn(after.Plan, pe.Key) {
+		n := charged(r, after.Resources[r.Key])
+		b.whole(Resource, r.Key, n, b.times(b.unitFee(r, pe), n), day, end)
+	}
+	return finishChange(q, b, req, t)
+}
+
+// finishChange checks what a change's lines add up to and taxes them: a
+// change for nothing needs the buyer's confirmation.
+func finishChange(q *Quote, b *builder, req ChangeRequest, t Terms) (*Quote, error) {
 	if b.err != nil {
 		return nil, invalid("order", ReasonTooLarge, b.err.Error())
+	}
+	if q.Total == 0 && !req.ConfirmZero {
+		return nil, invalid("confirm_zero", ReasonRequired, "the change costs nothing; confirm it to place it")
 	}
 	if err := applyTax(q, t.Tax); err != nil {
 		return nil, invalid("tax", ReasonTooLarge, err.Error())

@@ -285,7 +285,9 @@ func TestQuoteChange(t *testing.T) {
 			[]string{"change-credit [2027-03-01, 2028-01-01) -100.60", "change-charge [2027-03-01, 2028-01-01) 201.21"}, "100.61", "2027-03-01", "suite-pro", false},
 	}
 	for _, c := range cases {
-		q, err := QuoteChange(c.sub, ChangeRequest{On: date(c.on), Plan: c.to, Resources: c.resources}, c.terms)
+		// The table's changes for nothing are confirmed, as a buyer must
+		// (TestQuoteChangeConfirmZero has the refusal).
+		q, err := QuoteChange(c.sub, ChangeRequest{On: date(c.on), Plan: c.to, Resources: c.resources, ConfirmZero: c.total == "0.00"}, c.terms)
 		if err != nil {
 			t.Errorf("%s: %v", c.about, err)
 			continue

@@ -82,6 +82,7 @@ func WholesaleChange(sub *Subscription, from, to Chain, req ChangeRequest, t Ter
 			return nil, fmt.Errorf("wholesale change: the plans come from %d and %d tiers", len(from), len(to))
 		}
 	}
+	req.ConfirmZero = true
 	var out []*Quote
 	for i := 1; i < len(from); i++ {
 		s := sub.Clone()
