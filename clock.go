@@ -47,3 +47,17 @@ func (c *TestClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
 }
+
+// RealTime is the wall time behind c, for what keeps real time even on a
+// sandbox whose test clock its operator sets (panel sessions, whose cookies
+// expire in the browser's time; the sign-in throttle, which must not lock a
+// user out until someone moves the clock; task housekeeping, which River
+// stamps in real time). A clock that knows the wall time apart from its own
+// says so with a RealTime method (store.TestClock); for any other clock it
+// is c.Now(), so that tests which set a clock move these too.
+func RealTime(c Clock) time.Time {
+	if r, ok := c.(interface{ RealTime() time.Time }); ok {
+		return r.RealTime()
+	}
+	return c.Now()
+}

@@ -63,7 +63,9 @@ func (db *DB) Login(ctx context.Context, login, password, ip string) (*account.U
 	if ip == "" {
 		ip = unknownAddress
 	}
-	now := db.Clock.Now()
+	// Real time even on a sandbox: a lockout must end without anyone
+	// moving its test clock.
+	now := marketplane.RealTime(db.Clock)
 	attempt, err := db.admitLogin(ctx, key, ip, now)
 	if err != nil {
 		return nil, err
@@ -242,7 +244,7 @@ func writeLoginCounters(ctx context.Context, tx *sql.Tx, key, ip string, cs map[
 // throttle counters that have forgotten their failures (account.LoginForget)
 // or have none, which no decision looks at any more.
 func (db *DB) PruneLoginAttempts(ctx context.Context) (int64, error) {
-	now := db.Clock.Now()
+	now := marketplane.RealTime(db.Clock)
 	res, err := db.Write.ExecContext(ctx, `DELETE FROM login_attempts WHERE at < $1`, tv(now.Add(-24*time.Hour)))
 	if err != nil {
 		return 0, fmt.Errorf("prune login attempts: %w", err)

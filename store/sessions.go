@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/marketplane/marketplane"
 )
 
 // SessionStore keeps panel sessions in the database, so that several serve
@@ -21,7 +23,7 @@ func (db *DB) Sessions() *SessionStore { return &SessionStore{db: db} }
 func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var data []byte
 	err := s.db.Read.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token = $1 AND expiry > $2`,
-		token, tv(s.db.Clock.Now())).Scan(&data)
+		token, tv(marketplane.RealTime(s.db.Clock))).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -51,7 +53,7 @@ func (s *SessionStore) DeleteCtx(ctx context.Context, token string) error {
 
 // AllCtx returns every live session (scs.IterableCtxStore).
 func (s *SessionStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT token, data FROM sessions WHERE expiry > $1`, tv(s.db.Clock.Now()))
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT token, data FROM sessions WHERE expiry > $1`, tv(marketplane.RealTime(s.db.Clock)))
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
@@ -86,7 +88,7 @@ func (s *SessionStore) PruneExpired(ctx context.Context, batch int) (int64, erro
 	var total int64
 	for {
 		res, err := s.db.Write.ExecContext(ctx, `DELETE FROM sessions WHERE token IN
-			(SELECT token FROM sessions WHERE expiry <= $1 LIMIT $2)`, tv(s.db.Clock.Now()), batch)
+			(SELECT token FROM sessions WHERE expiry <= $1 LIMIT $2)`, tv(marketplane.RealTime(s.db.Clock)), batch)
 		if err != nil {
 			return total, fmt.Errorf("prune sessions: %w", err)
 		}

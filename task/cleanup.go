@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/marketplane/marketplane"
 )
 
 // KindCleanup is the kind of the daily task that deletes old finished tasks.
@@ -14,9 +16,10 @@ type cleanupArgs struct{}
 func (cleanupArgs) Kind() string { return KindCleanup }
 
 // runCleanup deletes the tasks finished more than RetentionDays ago by the
-// injected clock.
+// injected clock's real time (River stamps tasks in real time, so a
+// sandbox's test clock, far ahead, would delete them all).
 func (m *Manager) runCleanup(ctx context.Context, _ *Task[cleanupArgs]) error {
-	cutoff := m.db.Clock.Now().AddDate(0, 0, -m.cfg.RetentionDays)
+	cutoff := marketplane.RealTime(m.db.Clock).AddDate(0, 0, -m.cfg.RetentionDays)
 	n, err := m.Cleanup(ctx, cutoff, m.cfg.CleanupBatch)
 	if err != nil {
 		return err
