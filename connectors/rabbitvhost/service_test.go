@@ -549,10 +549,35 @@ func checkUsage(t *testing.T, e *env, id string, queues, ready int64) {
 // is left in RabbitMQ.
 func TestDeleteDuringProvisioning(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
+	e := setupStopped(t)
+	// The worker pauses once it has made the tenant's virtual host and user,
+	// before its limits and permissions, until the delete is in.
+	midway, deleted := make(chan struct{}, 1), make(chan struct{})
+	e.svc.afterStep = func(ctx context.Context, _, step string) {
+		if step != "add_user" {
+			return
+		}
+		select {
+		case midway <- struct{}{}:
+		default:
+		}
+		select {
+		case <-deleted:
+		case <-ctx.Done():
+		}
+	}
+	e.svc.Start()
 	tn := e.create(t, connector.CreateRequest{RequestID: "sub-7-create", SubscriptionID: 7})
-	time.Sleep(500 * time.Millisecond) // let the worker start on it
+	select {
+	case <-midway:
+	case <-time.After(time.Minute):
+		t.Fatal("the worker did not make the tenant's user in a minute")
+	}
+	if got, err := e.svc.Get(context.Background(), tn.ID); err != nil || got.Status != connector.StatusProvisioning {
+		t.Fatalf("tenant while the worker is at it: %+v, %v; want provisioning", got, err)
+	}
 	got, err := e.svc.Delete(context.Background(), tn.ID)
+	close(deleted)
 	if err != nil || got.Status != connector.StatusDeleting {
 		t.Fatalf("delete during provisioning: %+v, %v", got, err)
 	}

@@ -55,6 +55,15 @@ var (
 // is removed from RabbitMQ when the test ends, whatever happened.
 func setup(t *testing.T, tweak ...func(*Config)) *env {
 	t.Helper()
+	e := setupStopped(t, tweak...)
+	e.svc.Start()
+	return e
+}
+
+// setupStopped is setup without starting the worker: for a test that sets
+// the worker's step hook (Service.afterStep) first.
+func setupStopped(t *testing.T, tweak ...func(*Config)) *env {
+	t.Helper()
 	needRabbitMQ(t)
 	cfg := testConfig(t)
 	for _, f := range tweak {
@@ -63,7 +72,6 @@ func setup(t *testing.T, tweak ...func(*Config)) *env {
 	e := &env{cfg: cfg, ctl: &rabbitmqctl{path: "rabbitmqctl", timeout: 30 * time.Second}}
 	t.Cleanup(func() { sweep(t, e.ctl, cfg.NamePrefix) })
 	e.svc = open(t, cfg)
-	e.svc.Start()
 	return e
 }
 
