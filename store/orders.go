@@ -96,6 +96,12 @@ type ChangeRequest struct {
 	// "prorate_invoice" (prorated and invoiced at once, even by a vendor
 	// that invoices on a statement day) or "none"; "" keeps the vendor's.
 	Proration string
+	// Period is the key of the billing period to change to ("12m"); ""
+	// keeps the subscription's. A change of period starts the new period
+	// on the change day (see order.QuoteChange).
+	Period string
+	// ConfirmZero is the buyer's yes to a change that costs nothing.
+	ConfirmZero bool
 }
 
 // OrderTier is one tier's side of an order: the wholesale sale from Seller
@@ -135,9 +141,14 @@ type OrderDetails struct {
 	Resources   map[string]int64  `json:"resources,omitempty"`
 	Parameters  map[string]string `json:"parameters,omitempty"`
 	ConfirmZero bool              `json:"confirm_zero,omitempty"`
-	// FromPlanID and FromResources are the subscription before a change.
+	// FromPlanID, FromResources and FromPeriod are the subscription
+	// before a change.
 	FromPlanID    int64            `json:"from_plan_id,omitempty"`
 	FromResources map[string]int64 `json:"from_resources,omitempty"`
+	FromPeriod    string           `json:"from_period,omitempty"`
+	// PeriodEnd is the end of the period a change of period starts on
+	// EffectiveOn; zero for other orders.
+	PeriodEnd time.Time `json:"period_end,omitzero"`
 	// EffectiveOn is the day the order takes effect; Deferred marks a
 	// change that waits for it (a downgrade at the next billing date).
 	EffectiveOn time.Time `json:"effective_on,omitzero"`
@@ -258,6 +269,9 @@ func (db *DB) PlaceOrder(ctx context.Context, actor *account.Actor, req OrderReq
 		if err != nil {
 			return err
 		}
+		if err := db.checkUniqueGroup(ctx, tx, s.customer.ID, s.chain, 0); err != nil {
+			return err
+		}
 		now := db.stamp()
 		q := s.quote
 		st := q.Subscription
@@ -297,6 +311,7 @@ type newSale struct {
 	on               time.Time
 	quote            *order.Quote
 	tiers            []OrderTier
+	chain            order.Chain
 	params           map[string]string
 	connector        string
 }
@@ -339,7 +354,7 @@ func (db *DB) priceNew(ctx context.Context, q querier, actor *account.Actor, act
 			return nil, marketplane.Errorf(marketplane.ECONFLICT, "a reseller above the vendor is on hold: nothing below it is sold until the hold is released")
 		}
 	}
-	s := &newSale{customer: cust, vendor: vendor, plan: plan, on: req.On, params: req.Parameters}
+	s := &newSale{customer: cust, vendor: vendor, plan: plan, on: req.On, params: req.Parameters, chain: chain}
 	if s.on.IsZero() {
 		s.on = db.Clock.Now()
 	}
@@ -405,100 +420,245 @@ func takeOrderNumber(ctx context.Context, tx *sql.Tx, vendorID int64) (int64, er
 
 // ChangeOrder places a change order (CH) for subscription subscriptionID:
 // another plan of its vendor on the current plan's upgrade or downgrade
-// paths, new resource amounts, or both. The actor needs to manage the
-// customer's subscriptions. The subscription must be active with no other
-// order open, and the customer's account must allow orders.
+// paths, new resource amounts, another billing period, or several of
+// these. The actor needs to manage the customer's subscriptions. The
+// subscription must be active with no other order open, and the
+// customer's account must allow orders.
 //
 // The change is priced by order.QuoteChange on the day of req.On inside the
 // current period (credit for the days left of the old prices, charge for
-// the new; see its formula) and at every tier by order.WholesaleChange. The
-// subscription changes when the order completes (CompleteOrder). Errors as
-// PlaceOrder's, with the order package's reasons "plan" not_allowed or
-// in_trial, "on" outside_period, "resources" no_change; ECONFLICT for a
-// subscription that is not active or has an open order.
+// the new; a change of period charges the new period whole from that day;
+// see its formula) and at every tier by order.WholesaleChange. The
+// subscription changes when the order completes (CompleteOrder). A change
+// to a plan of another plan category whose rule is one subscription per
+// customer is refused while the customer holds one of that category
+// (ECONFLICT naming both); an upgrade within the category is allowed.
+// Errors as PlaceOrder's, with the order package's reasons "plan"
+// not_allowed or in_trial, "period" unknown_period, in_trial or
+// not_allowed, "on" outside_period, "resources" no_change, "confirm_zero"
+// required; ECONFLICT for a subscription that is not active or has an open
+// order.
 func (db *DB) ChangeOrder(ctx context.Context, actor *account.Actor, subscriptionID int64, req ChangeRequest, enqueue func(tx *sql.Tx, o *Order) error) (*Order, error) {
 	var o *Order
 	var path string
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		sub, cust, err := db.subscriptionFor(ctx, tx, actor, account.ManageSubscriptions, subscriptionID, true)
-		if err != nil {
-			return err
-		}
-		if err := mayOrder(cust); err != nil {
-			return err
-		}
-		if sub.Status != subscription.Active {
-			return marketplane.Errorf(marketplane.ECONFLICT, "subscription %d is %s; only an active subscription changes", sub.ID, sub.Status)
-		}
-		vendor, cur, from, err := orderBasis(ctx, tx, sub)
-		if err != nil {
-			return err
-		}
-		var to order.Chain
-		var target *catalog.Plan
-		if req.PlanID != 0 && req.PlanID != sub.PlanID {
-			if target, err = planOnSale(ctx, tx, sub.VendorID, req.PlanID); err != nil {
-				return err
-			}
-			if to, err = planChain(ctx, tx, target); err != nil {
+		if req.PlanID != 0 {
+			// The customer's account is locked before the subscription, in
+			// the order a hold locks them, for the unique-group check.
+			if err := db.lockCustomerOf(ctx, tx, subscriptionID); err != nil {
 				return err
 			}
 		}
-		on := req.On
-		if on.IsZero() {
-			on = db.Clock.Now()
-		}
-		buyer, err := loadAccount(ctx, tx, sub.CustomerID)
+		c, err := db.priceChange(ctx, tx, actor, account.ManageSubscriptions, subscriptionID, req)
 		if err != nil {
 			return err
 		}
-		state := pricingState(sub, cur.Plan)
-		terms := db.vendorTerms(vendor, buyer)
-		mode := vendor.Selling.Proration
-		switch req.Proration {
-		case "":
-		case account.ProrateCharges, account.ProrateInvoice, account.ProrateNone:
-			mode = req.Proration
-			terms.Proration = prorationOf(mode)
-		default:
-			return &marketplane.Error{Code: marketplane.EINVALID, Message: "invalid change",
-				Fields: map[string]string{"proration": "must be prorate, prorate_invoice or none"}}
+		if c.to != nil && c.to[0].PlanCategory != c.from[0].PlanCategory {
+			if err := db.checkUniqueGroup(ctx, tx, c.sub.CustomerID, c.to, c.sub.ID); err != nil {
+				return err
+			}
 		}
-		cr := order.ChangeRequest{On: on, Plan: target, Resources: req.Resources}
-		q, err := order.QuoteChange(state, cr, terms)
-		if err != nil {
-			return err
-		}
-		wholesale, err := order.WholesaleChange(state, from, to, cr, terms)
-		if err != nil {
-			return tierErr(err)
-		}
-		chain := from
-		if to != nil {
-			chain = to
-		}
+		sub, q := c.sub, c.quote
 		after := q.Subscription
 		planID, resources := after.Plan.ID, after.Resources
 		deferred := after.Pending != nil
 		if deferred {
 			planID, resources = after.Pending.Plan.ID, after.Pending.Resources
 		}
+		details := OrderDetails{On: c.on, Period: after.Period, Asked: req.Resources, Resources: resources,
+			FromPlanID: sub.PlanID, FromResources: sub.Resources, EffectiveOn: q.EffectiveOn, Deferred: deferred,
+			InvoiceNow: c.mode == account.ProrateInvoice, ConfirmZero: req.ConfirmZero}
+		if after.Period != sub.Period {
+			details.FromPeriod, details.PeriodEnd = sub.Period, after.PeriodEnd
+		}
 		o = &Order{
 			VendorID: sub.VendorID, CustomerID: sub.CustomerID, Type: order.CH, SubscriptionID: sub.ID, PlanID: planID,
-			Period: sub.Period, Quote: q,
-			Details: OrderDetails{On: on, Period: sub.Period, Asked: req.Resources, Resources: resources,
-				FromPlanID: sub.PlanID, FromResources: sub.Resources, EffectiveOn: q.EffectiveOn, Deferred: deferred,
-				InvoiceNow: mode == account.ProrateInvoice},
-			Tiers: tiersOf(chain, wholesale),
+			Period: after.Period, Quote: q, Details: details, Tiers: c.tiers,
 		}
-		path = cust.Path
-		return db.insertOrder(ctx, tx, actor, o, cust.Path, db.stamp(), enqueue)
+		path = c.customer.Path
+		return db.insertOrder(ctx, tx, actor, o, c.customer.Path, db.stamp(), enqueue)
 	})
 	if err != nil {
 		return nil, err
 	}
 	o.Tiers = visibleTiers(actor, path, o.Tiers)
 	return o, nil
+}
+
+// QuoteChange prices a change of subscription subscriptionID as
+// ChangeOrder would, without storing anything. The actor needs to view the
+// customer's orders. The errors are ChangeOrder's, but for the
+// unique-group rule, which placing the change checks.
+func (db *DB) QuoteChange(ctx context.Context, actor *account.Actor, subscriptionID int64, req ChangeRequest) (*OrderQuote, error) {
+	c, err := db.priceChange(ctx, db.Read, actor, account.ViewOrders, subscriptionID, req)
+	if err != nil {
+		return nil, err
+	}
+	return &OrderQuote{Quote: c.quote, Tiers: visibleTiers(actor, c.customer.Path, c.tiers)}, nil
+}
+
+// pricedChange is a priced change with what it was priced from.
+type pricedChange struct {
+	sub      *subscription.Subscription
+	customer *account.Account
+	on       time.Time
+	mode     string // the proration mode applied
+	from, to order.Chain
+	quote    *order.Quote
+	tiers    []OrderTier
+}
+
+// priceChange authorizes act on the customer of subscription
+// subscriptionID (its row locked when act is to manage it: the change's
+// transaction) and prices req for the customer and every tier, reading
+// through tx (the read pool for a quote).
+func (db *DB) priceChange(ctx context.Context, tx querier, actor *account.Actor, act account.Action, subscriptionID int64, req ChangeRequest) (*pricedChange, error) {
+	sub, cust, err := db.subscriptionFor(ctx, tx, actor, act, subscriptionID, act == account.ManageSubscriptions)
+	if err != nil {
+		return nil, err
+	}
+	if err := mayOrder(cust); err != nil {
+		return nil, err
+	}
+	if sub.Status != subscription.Active {
+		return nil, marketplane.Errorf(marketplane.ECONFLICT, "subscription %d is %s; only an active subscription changes", sub.ID, sub.Status)
+	}
+	vendor, cur, from, err := orderBasis(ctx, tx, sub)
+	if err != nil {
+		return nil, err
+	}
+	var to order.Chain
+	var target *catalog.Plan
+	if req.PlanID != 0 && req.PlanID != sub.PlanID {
+		if target, err = planOnSale(ctx, tx, sub.VendorID, req.PlanID); err != nil {
+			return nil, err
+		}
+		if to, err = planChain(ctx, tx, target); err != nil {
+			return nil, err
+		}
+	}
+	on := req.On
+	if on.IsZero() {
+		on = db.Clock.Now()
+	}
+	state := pricingState(sub, cur.Plan)
+	terms := db.vendorTerms(vendor, cust)
+	mode := vendor.Selling.Proration
+	switch req.Proration {
+	case "":
+	case account.ProrateCharges, account.ProrateInvoice, account.ProrateNone:
+		mode = req.Proration
+		terms.Proration = prorationOf(mode)
+	default:
+		return nil, &marketplane.Error{Code: marketplane.EINVALID, Message: "invalid change",
+			Fields: map[string]string{"proration": "must be prorate, prorate_invoice or none"}}
+	}
+	cr := order.ChangeRequest{On: on, Plan: target, Resources: req.Resources, Period: req.Period, ConfirmZero: req.ConfirmZero}
+	q, err := order.QuoteChange(state, cr, terms)
+	if err != nil {
+		return nil, err
+	}
+	wholesale, err := order.WholesaleChange(state, from, to, cr, terms)
+	if err != nil {
+		return nil, tierErr(err)
+	}
+	chain := from
+	if to != nil {
+		chain = to
+	}
+	return &pricedChange{sub: sub, customer: cust, on: on, mode: mode, from: from, to: to, quote: q,
+		tiers: tiersOf(chain, wholesale)}, nil
+}
+
+// lockCustomerOf locks the account row of the customer of subscription
+// id (PostgreSQL; SQLite's writer holds the whole database), so that the
+// orders of one customer that the unique-group rule concerns queue.
+func (db *DB) lockCustomerOf(ctx context.Context, tx *sql.Tx, id int64) error {
+	var customerID int64
+	err := tx.QueryRowContext(ctx, `SELECT customer_id FROM subscriptions WHERE id = $1`, id).Scan(&customerID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // subscriptionFor answers for the missing subscription
+	}
+	if err != nil {
+		return fmt.Errorf("subscription %d: %w", id, err)
+	}
+	return db.lockAccount(ctx, tx, customerID)
+}
+
+func (db *DB) lockAccount(ctx context.Context, tx *sql.Tx, id int64) error {
+	var got int64
+	if err := tx.QueryRowContext(ctx, `SELECT a.id FROM accounts a WHERE a.id = $1`+db.lockRows("a"), id).Scan(&got); err != nil {
+		return fmt.Errorf("lock account %d: %w", id, notFound(err, "account"))
+	}
+	return nil
+}
+
+// uniqueGroupOf returns the plan category that decides whether the plan
+// chain[0] is sold one per customer: the category of the plan's key at
+// the nearest seller up the chain that has one (a reseller's own category
+// of the key, else its source's), or nil when none has or the one found
+// allows several.
+func uniqueGroupOf(ctx context.Context, q querier, chain order.Chain) (*PlanCategory, error) {
+	for _, p := range chain {
+		if p.PlanCategory == "" {
+			return nil, nil
+		}
+		c, err := scanPlanCategory(q.QueryRowContext(ctx, `SELECT `+planCategoryColumns+` FROM plan_categories
+			WHERE owner_id = $1 AND key = $2`, p.OwnerID, p.PlanCategory))
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("plan category %q of seller %d: %w", p.PlanCategory, p.OwnerID, err)
+		}
+		if !c.UniqueGroup {
+			return nil, nil
+		}
+		return c, nil
+	}
+	return nil, nil
+}
+
+// checkUniqueGroup enforces the plan category's "one subscription per
+// customer" for an order of plan chain[0] by customer customerID: when
+// the plan's category is a unique group, the customer's account row is
+// locked (so that two orders of one customer queue here; the check below
+// then reads what the first committed) and the order is refused
+// (ECONFLICT) while the customer has another subscription, except, of
+// that category's plans at the plan's seller: one not terminated
+// (pending, active, suspended or graced), or one with an open change
+// order to such a plan.
+func (db *DB) checkUniqueGroup(ctx context.Context, tx *sql.Tx, customerID int64, chain order.Chain, except int64) error {
+	cat, err := uniqueGroupOf(ctx, tx, chain)
+	if err != nil || cat == nil {
+		return err
+	}
+	if err := db.lockAccount(ctx, tx, customerID); err != nil {
+		return err
+	}
+	plan := chain[0]
+	var id, planID int64
+	var status string
+	err = tx.QueryRowContext(ctx, `SELECT s.id, s.status, s.plan_id FROM subscriptions s JOIN plans p ON p.id = s.plan_id
+		WHERE s.customer_id = $1 AND s.status <> 'terminated' AND p.owner_id = $2 AND p.plan_category = $3 AND s.id <> $4
+		UNION ALL
+		SELECT s.id, s.status, o.plan_id FROM orders o JOIN plans p ON p.id = o.plan_id JOIN subscriptions s ON s.id = o.subscription_id
+		WHERE o.customer_id = $1 AND o.type = 'CH' AND o.status NOT IN ('completed', 'cancelled') AND p.owner_id = $2
+			AND p.plan_category = $3 AND o.subscription_id <> $4
+		ORDER BY 1 LIMIT 1`, customerID, plan.OwnerID, plan.PlanCategory, except).Scan(&id, &status, &planID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("subscriptions of customer %d in plan category %q: %w", customerID, plan.PlanCategory, err)
+	}
+	name := cat.Name.Get("en")
+	if name == "" {
+		name = cat.Key
+	}
+	return marketplane.Errorf(marketplane.ECONFLICT,
+		"plan category %q (%s) sells one subscription per customer, and the customer has subscription %d (%s, plan %d) in it; "+
+			"change that subscription's plan instead", cat.Key, name, id, status, planID)
 }
 
 // CancelOrder places a cancellation order (CL) for subscription
@@ -612,6 +772,11 @@ func (db *DB) CompleteOrder(ctx context.Context, orderID int64, tenant TenantInf
 				sub.Pending = &subscription.PendingChange{On: o.Details.EffectiveOn, PlanID: o.PlanID, Resources: o.Details.Resources}
 			} else {
 				sub.PlanID, sub.Resources, sub.Pending = o.PlanID, o.Details.Resources, nil
+			}
+			if d := o.Details; d.FromPeriod != "" && d.Period != sub.Period {
+				// A change of period starts the new period on its day.
+				sub.Period, sub.Anchor, sub.PeriodStart, sub.PeriodEnd = d.Period, d.EffectiveOn, d.EffectiveOn, d.PeriodEnd
+				sub.NextBillingAt = d.PeriodEnd
 			}
 		case order.CL:
 			if err := subscription.Transition(sub.Status, subscription.Terminated); err != nil {
@@ -1263,7 +1428,7 @@ func pricingState(sub *subscription.Subscription, plan *catalog.Plan) *order.Sub
 // orderBasis is what every order on an existing subscription starts from,
 // once no other order is open on it: the vendor, the current plan and its
 // chain of sources up to the provider (for the tiers' sides).
-func orderBasis(ctx context.Context, tx *sql.Tx, sub *subscription.Subscription) (*account.Account, *planRow, order.Chain, error) {
+func orderBasis(ctx context.Context, tx querier, sub *subscription.Subscription) (*account.Account, *planRow, order.Chain, error) {
 	if err := noOpenOrder(ctx, tx, sub.ID); err != nil {
 		return nil, nil, nil, err
 	}
