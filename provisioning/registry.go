@@ -86,10 +86,17 @@ type Registration struct {
 	Changes []catalog.Change
 	// Created names what was created.
 	Created Created
+	// Bindings say which resource type sells each resource of the
+	// manifest, in its order: an existing one, kept or updated (see
+	// Changes), or one created.
+	Bindings []Binding
 	// Retired are resource types of the connector that its manifest no
-	// longer offers: they are kept (plans may sell them) and left out of
-	// the template; delete them by hand once no plan uses them.
+	// longer offers and no plan of its template prices: they are kept and
+	// left out of the template; delete them by hand once unused.
 	Retired []string
+	// Unoffered are resource types that the manifest no longer offers but
+	// plans price: they stay in the template (see Unoffered).
+	Unoffered []Unoffered
 	// PlanKept is the key of the draft plan when a plan with that key
 	// existed already and was left as it is.
 	PlanKept string
@@ -147,9 +154,12 @@ func (e checkFailed) Unwrap() error { return e.err }
 // Register registers the connector at req.URL with req.Secret, or
 // registers it again: it reads the manifest, checks the connection both
 // ways, and in one transaction stores the connector and creates or updates
-// its resource types ("<name>.<resource key>") and service template
-// ("<name>"), and for a new connector creates a draft plan
-// ("<name>-starter"). See DesiredCatalog for what is made of a manifest.
+// its resource types and service template, and for a new connector
+// without plans creates a draft plan ("<name>-starter"). Resource types
+// and the template that exist are found by their connector binding and
+// keep their keys; new ones are "<name>.<resource key>" and "<name>". A
+// resource type that plans price never leaves the template. See
+// DesiredCatalog for what is made of a manifest.
 //
 // Only the provider's catalog managers may; the actor is checked before
 // anything is sent. Errors:
@@ -161,7 +171,8 @@ func (e checkFailed) Unwrap() error { return e.err }
 //   - EUNAUTHORIZED: the two-way check failed: the callback never came, or
 //     came signed with another secret;
 //   - ECONFLICT: the name is registered at another URL, or (Refresh) the
-//     URL serves another connector now;
+//     URL serves another connector now; the manifest changes the class of
+//     a resource type that plans price;
 //   - the store's errors of RegisterConnector.
 func Register(ctx context.Context, db *store.DB, actor *account.Actor, req RegisterRequest) (*Registration, error) {
 	if err := db.MayManageConnectors(ctx, actor); err != nil {
@@ -238,10 +249,16 @@ func register(ctx context.Context, db *store.DB, actor *account.Actor, req Regis
 	if err := twoWayCheck(ctx, db, req, m, callbackURL); err != nil {
 		return nil, err
 	}
+	var desired *Desired
 	res, err := db.RegisterConnector(ctx, actor, store.ConnectorSetup{
 		Connector: store.Connector{Name: m.Name, URL: c.BaseURL(), Secret: req.Secret, Manifest: m},
 		Desired: func(stored *store.Connector, cur *store.ConnectorCatalog) (*store.ConnectorCatalog, error) {
-			return DesiredCatalog(m, cur, stored == nil), nil
+			d, err := DesiredCatalog(m, cur, stored == nil)
+			if err != nil {
+				return nil, err
+			}
+			desired = d
+			return d.Catalog, nil
 		},
 		DryRun: req.DryRun,
 	})
@@ -249,7 +266,7 @@ func register(ctx context.Context, db *store.DB, actor *account.Actor, req Regis
 		return nil, err
 	}
 	reg := &Registration{Connector: res.Connector, Previous: res.Previous, DryRun: req.DryRun, Changes: res.Changes,
-		Retired: res.Retired, PlanKept: res.PlanKept}
+		Retired: res.Retired, PlanKept: res.PlanKept, Bindings: desired.Bindings, Unoffered: desired.Unoffered}
 	for _, ch := range res.Changes {
 		if ch.Action != catalog.Create {
 			continue
@@ -444,77 +461,214 @@ func ResourceTypeKey(connectorName, resourceKey string) string {
 // StarterPlanKey is the key of the draft plan made with a new connector.
 func StarterPlanKey(connectorName string) string { return connectorName + "-starter" }
 
+// Binding says which resource type sells one resource of a manifest.
+type Binding struct {
+	// Resource is the manifest's resource key; ResourceType the key of
+	// the resource type bound to it (its Connector field is Resource).
+	Resource, ResourceType string
+	// Existing is true when the resource type existed (the registration
+	// keeps or updates it), false when the registration creates it.
+	Existing bool
+}
+
+// Unoffered is a resource type of the connector's template that the
+// manifest no longer offers but plans still price: it stays in the
+// template, so that the plans stay valid, and orders for it reach a
+// connector that no longer knows it until the plans stop selling it.
+type Unoffered struct {
+	ResourceType string
+	Plans        []string
+}
+
+// Desired is what a registration makes of a manifest: the connector's part
+// of the catalog, and how the manifest's resources map onto it.
+type Desired struct {
+	Catalog *store.ConnectorCatalog
+	// Bindings are the manifest's resources in its order.
+	Bindings  []Binding
+	Unoffered []Unoffered
+}
+
 // DesiredCatalog is what the catalog should hold for a connector with
-// manifest m, given what it holds (cur: the connector's resource types and
-// template as stored; empty for a new connector). The rules:
+// manifest m, given what it holds (cur: the connector's part of the
+// catalog as stored, see store.ConnectorCatalog; empty for a new
+// connector). The rules:
 //
-//   - a resource type per resource of the manifest, key
-//     ResourceTypeKey(name, key), bound to the resource by its Connector
-//     field, with the manifest's unit and class; its names are the
-//     manifest's, plus the languages the provider added that the manifest
-//     lacks; its category is the provider's;
-//   - the template "<name>", bound to the connector, listing the
-//     manifest's resources in its order; a resource keeps the default limit
-//     the provider set, a new one gets -1 (unlimited), or 0 (off) for a
-//     boolean, which a connector accepts only as 0 or 1; its name is the
-//     provider's once made;
-//   - for a new connector, a draft plan "<name>-starter": unpublished, one
-//     monthly period priced 0 (shown as free), and a rate for each limit
-//     resource, included 0, min 0, max unlimited, priced 0. The provider
-//     prices and publishes it; a registration never changes a plan again.
-//
-// Resource types the manifest no longer offers drop out of the template
-// but are never deleted: plans may still sell them.
-func DesiredCatalog(m connector.Manifest, cur *store.ConnectorCatalog, isNew bool) *store.ConnectorCatalog {
+//   - each resource of the manifest is sold by one resource type bound to
+//     it (the type's Connector is the resource's key). An existing one is
+//     taken first: among the connector's types bound to the key, the one
+//     the most plans of its template price, then one its template lists,
+//     then the one a registration made ("<name>.<key>"); so a catalog
+//     built before the connector came (catalog import, the demo: "mailbox"
+//     bound to "mailboxes" in the template bound to "office") keeps its
+//     keys. Only when there is none is a type "<name>.<key>" made;
+//   - a type that a registration made follows the manifest: its unit,
+//     class and names (plus the languages the provider added that the
+//     manifest lacks); a type the provider made keeps its unit and names,
+//     the manifest adding only the languages it lacks. Its category is
+//     the provider's. A type whose class the manifest changes is refused
+//     while plans price it (a limit billed as a counter is another price);
+//   - the template is the connector's template with its key, name and
+//     order: what it lists stays, with the limits the provider set, except
+//     the types bound to a resource the manifest no longer offers that no
+//     plan prices, which leave it (retired, never deleted); a type still
+//     priced stays (Unoffered names it with its plans). The resources it
+//     lacks are appended in the manifest's order with limit -1
+//     (unlimited), or 0 (off) for a boolean, which a connector accepts
+//     only as 0 or 1. A new template is "<name>", bound to the connector;
+//   - for a new connector whose template no plan is made of, a draft plan
+//     "<name>-starter": unpublished, one monthly period priced 0 (shown as
+//     free), and a rate for each limit resource, included 0, min 0, max
+//     unlimited, priced 0. The provider prices and publishes it; a
+//     registration never changes a plan.
+func DesiredCatalog(m connector.Manifest, cur *store.ConnectorCatalog, isNew bool) (*Desired, error) {
 	if cur == nil {
 		cur = &store.ConnectorCatalog{}
 	}
-	out := &store.ConnectorCatalog{}
-	tpl := &catalog.Template{Key: m.Name, Name: catalog.Text{"en": m.Name}}
-	limits := map[string]int64{}
+	byKey := map[string]catalog.ResourceType{}
+	for _, rt := range cur.ResourceTypes {
+		byKey[rt.Key] = rt
+	}
+	listed := map[string]bool{}
 	if cur.Template != nil {
-		tpl.Name = cur.Template.Name.Clone()
 		for _, r := range cur.Template.Resources {
-			limits[r.Resource] = r.Limit
+			listed[r.Resource] = true
 		}
 	}
-	tpl.Connector = m.Name
-	tpl.Resources = []catalog.TemplateResource{}
-	for _, r := range m.Resources {
-		key := ResourceTypeKey(m.Name, r.Key)
-		rt := catalog.ResourceType{Key: key, Name: catalog.Text{}}
-		if i := slices.IndexFunc(cur.ResourceTypes, func(x catalog.ResourceType) bool { return x.Key == key }); i >= 0 {
-			rt.Name = cur.ResourceTypes[i].Name.Clone()
-			rt.Category = cur.ResourceTypes[i].Category
-		}
-		if rt.Name == nil {
-			rt.Name = catalog.Text{}
-		}
-		maps.Copy(rt.Name, r.Name)
-		rt.Unit, rt.Class, rt.Connector = r.Unit, catalog.Class(r.Class), r.Key
-		out.ResourceTypes = append(out.ResourceTypes, rt)
 
-		limit, ok := limits[key]
-		if !ok {
-			limit = catalog.Unlimited
-			if r.Class == connector.ClassBoolean {
-				limit = 0
+	out := &Desired{Catalog: &store.ConnectorCatalog{}}
+	want := map[string]catalog.ResourceType{} // by key: the types the catalog keeps or makes
+	offered := map[string]bool{}              // the manifest's resource keys
+	var conflicts marketplane.FieldErrors
+	for i, r := range m.Resources {
+		offered[r.Key] = true
+		rt, existing := bindingFor(m.Name, r.Key, cur, listed)
+		own := rt.Key == ResourceTypeKey(m.Name, r.Key)
+		if !existing {
+			rt = catalog.ResourceType{Key: ResourceTypeKey(m.Name, r.Key)}
+		}
+		if existing && rt.Class != catalog.Class(r.Class) && len(cur.PricedBy[rt.Key]) > 0 {
+			conflicts.Add(fmt.Sprintf("manifest.resources[%d].class", i), fmt.Sprintf(
+				"is %s, but resource type %s, bound to %q and priced by plans %s, is a %s: change the plans or the connector",
+				r.Class, rt.Key, r.Key, strings.Join(cur.PricedBy[rt.Key], ", "), rt.Class))
+		}
+		names := rt.Name.Clone()
+		if names == nil {
+			names = catalog.Text{}
+		}
+		for lang, name := range r.Name {
+			if _, ok := names[lang]; !ok || !existing || own {
+				names[lang] = name
 			}
 		}
-		tpl.Resources = append(tpl.Resources, catalog.TemplateResource{Resource: key, Limit: limit})
+		rt.Name = names
+		if !existing || own {
+			rt.Unit = r.Unit
+		}
+		rt.Class, rt.Connector = catalog.Class(r.Class), r.Key
+		want[rt.Key] = rt
+		out.Bindings = append(out.Bindings, Binding{Resource: r.Key, ResourceType: rt.Key, Existing: existing})
 	}
-	out.Template = tpl
-	if isNew {
-		out.Plan = starterPlan(m)
+	if err := conflicts.Err("connector registration"); err != nil {
+		e := err.(*marketplane.Error)
+		e.Code = marketplane.ECONFLICT
+		e.Message = "the connector's manifest changes the class of resource types that plans price"
+		return nil, e
 	}
-	return out
+
+	tpl := &catalog.Template{Key: m.Name, Name: catalog.Text{"en": m.Name}, Connector: m.Name, Resources: []catalog.TemplateResource{}}
+	if cur.Template != nil {
+		tpl = &catalog.Template{Key: cur.Template.Key, Name: cur.Template.Name.Clone(), Connector: m.Name,
+			Resources: []catalog.TemplateResource{}}
+		for _, r := range cur.Template.Resources {
+			rt, known := byKey[r.Resource]
+			_, bound := want[r.Resource]
+			switch {
+			case bound, !known, rt.Connector == "":
+				// Sold through the manifest, or no connector's business
+				// (a type no connector provisions): stays as it is.
+			case len(cur.PricedBy[r.Resource]) > 0:
+				if !offered[rt.Connector] {
+					out.Unoffered = append(out.Unoffered, Unoffered{ResourceType: r.Resource, Plans: cur.PricedBy[r.Resource]})
+				}
+			default:
+				continue // retired
+			}
+			if _, ok := want[r.Resource]; !ok && known {
+				want[r.Resource] = rt
+			}
+			tpl.Resources = append(tpl.Resources, r)
+		}
+	}
+	// What the template lacks: the manifest's types, and types plans
+	// price that an earlier registration took out.
+	inTemplate := func(key string) bool {
+		return slices.ContainsFunc(tpl.Resources, func(x catalog.TemplateResource) bool { return x.Resource == key })
+	}
+	for _, b := range out.Bindings {
+		if inTemplate(b.ResourceType) {
+			continue
+		}
+		limit := catalog.Unlimited
+		if want[b.ResourceType].Class == catalog.ClassBoolean {
+			limit = 0
+		}
+		tpl.Resources = append(tpl.Resources, catalog.TemplateResource{Resource: b.ResourceType, Limit: limit})
+	}
+	for _, key := range slices.Sorted(maps.Keys(cur.PricedBy)) {
+		rt, known := byKey[key]
+		if !known || inTemplate(key) {
+			continue
+		}
+		if _, ok := want[key]; !ok {
+			want[key] = rt
+		}
+		if rt.Connector != "" && !offered[rt.Connector] {
+			out.Unoffered = append(out.Unoffered, Unoffered{ResourceType: key, Plans: cur.PricedBy[key]})
+		}
+		tpl.Resources = append(tpl.Resources, catalog.TemplateResource{Resource: key, Limit: catalog.Unlimited})
+	}
+	out.Catalog.Template = tpl
+	for _, key := range slices.Sorted(maps.Keys(want)) {
+		out.Catalog.ResourceTypes = append(out.Catalog.ResourceTypes, want[key])
+	}
+	if isNew && len(cur.Plans) == 0 {
+		out.Catalog.Plan = starterPlan(m, tpl.Key, out.Bindings)
+	}
+	return out, nil
 }
 
-// starterPlan is the draft plan of a new connector.
-func starterPlan(m connector.Manifest) *catalog.Plan {
+// bindingFor finds the existing resource type that sells resource key of
+// connector name (see DesiredCatalog); existing is false when there is
+// none.
+func bindingFor(name, key string, cur *store.ConnectorCatalog, listed map[string]bool) (rt catalog.ResourceType, existing bool) {
+	best, score := -1, -1
+	for i, x := range cur.ResourceTypes {
+		s := -1
+		switch {
+		case x.Connector == key && len(cur.PricedBy[x.Key]) > 0:
+			s = 3_000_000 + len(cur.PricedBy[x.Key])
+		case x.Connector == key && listed[x.Key]:
+			s = 2_000_000
+		case x.Key == ResourceTypeKey(name, key):
+			s = 1_000_000
+		}
+		if s > score {
+			best, score = i, s
+		}
+	}
+	if best < 0 {
+		return catalog.ResourceType{}, false
+	}
+	return cur.ResourceTypes[best], true
+}
+
+// starterPlan is the draft plan of a new connector, made of template tpl,
+// with a rate for each limit resource by the resource type bound to it.
+func starterPlan(m connector.Manifest, tpl string, bindings []Binding) *catalog.Plan {
 	p := &catalog.Plan{
 		Key:      StarterPlanKey(m.Name),
-		Template: m.Name,
+		Template: tpl,
 		Name:     catalog.Text{"en": m.Name + " starter"},
 		Billing:  catalog.ChargeInAdvance,
 		Periods: []catalog.Period{{
@@ -528,11 +682,11 @@ func starterPlan(m connector.Manifest) *catalog.Plan {
 	if m.Description != "" {
 		p.Description = catalog.Text{"en": m.Description}
 	}
-	for _, r := range m.Resources {
+	for i, r := range m.Resources {
 		if r.Class != connector.ClassLimit {
 			continue
 		}
-		key := ResourceTypeKey(m.Name, r.Key)
+		key := bindings[i].ResourceType
 		p.Rates = append(p.Rates, catalog.Rate{Key: key, Resource: key, Included: 0, Min: 0, Max: catalog.Unlimited,
 			Display: catalog.Spinner, Sort: len(p.Rates)})
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -298,19 +299,33 @@ func TestRegisterAndReregister(t *testing.T) {
 			t.Errorf("a registration changed the plan: %+v", plan)
 		}
 
-		// A manifest without a resource: it leaves the template, the
-		// resource type stays (plans sell it).
+		// A manifest without a resource the draft plan prices: it stays
+		// in the template, named with the plan, so the plan stays valid.
 		m3 := m2
 		m3.Version = "2.0.0"
 		m3.Resources = slices.DeleteFunc(slices.Clone(m2.Resources), func(r connector.ResourceSpec) bool { return r.Key == "storage_mb" })
 		fc.set(sdk(withSpec(m3), regSecret))
+		kept := p.register(t, p.request(fc.URL, regSecret))
+		if len(kept.Retired) != 0 || len(kept.Changes) != 0 || fmt.Sprint(kept.Unoffered) != "[{memory.storage_mb [memory-starter]}]" {
+			t.Fatalf("dropping a priced resource: %+v", kept)
+		}
+		// Without one no plan prices (a counter): it leaves the template,
+		// the resource type stays.
+		m4 := m3
+		m4.Version = "2.1.0"
+		m4.Resources = slices.DeleteFunc(slices.Clone(m3.Resources), func(r connector.ResourceSpec) bool { return r.Key == "requests" })
+		fc.set(sdk(withSpec(m4), regSecret))
 		dropped := p.register(t, p.request(fc.URL, regSecret))
-		if !slices.Equal(dropped.Retired, []string{"memory.storage_mb"}) || len(dropped.Changes) != 1 ||
+		if !slices.Equal(dropped.Retired, []string{"memory.requests"}) || len(dropped.Changes) != 1 ||
 			dropped.Changes[0].Kind != catalog.KindTemplate {
 			t.Fatalf("dropping a resource: %+v", dropped)
 		}
-		if _, err := db.ResourceType(p.ctx, p.admin, "memory.storage_mb"); err != nil {
+		if _, err := db.ResourceType(p.ctx, p.admin, "memory.requests"); err != nil {
 			t.Errorf("the retired resource type is gone: %v", err)
+		}
+		tpl, _ = db.Template(p.ctx, p.admin, "memory")
+		if got := fmt.Sprint(tpl.Resources); got != "[{memory.storage_mb 100} {memory.connections -1} {memory.backups 0} {memory.replicas -1}]" {
+			t.Errorf("template at the end: %s", got)
 		}
 		if got := p.counts(t); got != "connectors=1 resource_types=5 templates=1 plans=1 connector_checks=0" {
 			t.Errorf("at the end: %s", got)
@@ -587,7 +602,11 @@ func TestDesiredCatalog(t *testing.T) {
 	t.Parallel()
 	m := connectortest.Manifest()
 	// New: everything from the manifest, booleans off by default.
-	got := provisioning.DesiredCatalog(m, nil, true)
+	d, err := provisioning.DesiredCatalog(m, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := d.Catalog
 	if len(got.ResourceTypes) != 4 || got.Template == nil || got.Plan == nil {
 		t.Fatalf("new: %+v", got)
 	}
@@ -609,25 +628,159 @@ func TestDesiredCatalog(t *testing.T) {
 	if got.Plan.Published || got.Plan.Description["en"] != m.Description {
 		t.Errorf("plan %+v", got.Plan)
 	}
+	if s := fmt.Sprint(d.Bindings); s != "[{storage_mb memory.storage_mb false} {connections memory.connections false} {requests memory.requests false} {backups memory.backups false}]" {
+		t.Errorf("bindings of a new connector: %s", s)
+	}
 
-	// Registered: the provider's names, categories and limits stay.
+	// Registered: the provider's names, categories and limits stay; the
+	// names of a type the registration made follow the manifest.
 	cur := &store.ConnectorCatalog{
-		ResourceTypes: []catalog.ResourceType{{Key: "memory.storage_mb", Name: catalog.Text{"en": "Old", "fr": "Stockage"},
-			Unit: "GB", Class: catalog.ClassGauge, Category: "Databases", Connector: "storage_mb"}},
+		ResourceTypes: []catalog.ResourceType{
+			{Key: "memory.gone", Name: catalog.Text{"en": "Gone"}, Unit: "x", Class: catalog.ClassLimit, Connector: "gone"},
+			{Key: "memory.storage_mb", Name: catalog.Text{"en": "Old", "fr": "Stockage"},
+				Unit: "GB", Class: catalog.ClassGauge, Category: "Databases", Connector: "storage_mb"}},
 		Template: &catalog.Template{Key: "memory", Name: catalog.Text{"en": "Mine"}, Connector: "memory",
 			Resources: []catalog.TemplateResource{{Resource: "memory.storage_mb", Limit: 512}, {Resource: "memory.gone", Limit: 3}}},
 	}
-	got = provisioning.DesiredCatalog(m, cur, false)
-	rt := got.ResourceTypes[0]
-	if got.Plan != nil || rt.Unit != "MB" || rt.Class != catalog.ClassLimit || rt.Category != "Databases" ||
+	d, err = provisioning.DesiredCatalog(m, cur, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = d.Catalog
+	rt := got.ResourceTypes[len(got.ResourceTypes)-1]
+	if got.Plan != nil || rt.Key != "memory.storage_mb" || rt.Unit != "MB" || rt.Class != catalog.ClassLimit || rt.Category != "Databases" ||
 		fmt.Sprint(rt.Name) != "map[en:Storage fr:Stockage]" {
 		t.Errorf("registered: %+v, plan %v", rt, got.Plan)
 	}
 	if s := fmt.Sprint(got.Template.Name, got.Template.Resources); s != "map[en:Mine] [{memory.storage_mb 512} {memory.connections -1} {memory.requests -1} {memory.backups 0}]" {
 		t.Errorf("template %s", s)
 	}
-	if cur.ResourceTypes[0].Name["en"] != "Old" {
+	if cur.ResourceTypes[1].Name["en"] != "Old" {
 		t.Errorf("DesiredCatalog changed its input")
+	}
+}
+
+// officeCatalog is the demo's office service as the store reads it for a
+// connector "office": resource types bound to the connector's keys
+// "mailboxes" and "storage_gb" under the provider's own keys, in the
+// template "office" bound to connector "office", priced by two plans.
+func officeCatalog() *store.ConnectorCatalog {
+	return &store.ConnectorCatalog{
+		ResourceTypes: []catalog.ResourceType{
+			{Key: "mailbox", Name: catalog.Text{"en": "Mailbox", "de": "Postfach"}, Unit: "mailbox", Class: catalog.ClassLimit,
+				Category: "email", Connector: "mailboxes"},
+			{Key: "office-storage", Name: catalog.Text{"en": "Office storage"}, Unit: "GB", Class: catalog.ClassLimit,
+				Category: "storage", Connector: "storage_gb"},
+		},
+		Template: &catalog.Template{Key: "office", Name: catalog.Text{"en": "Office suite"}, Connector: "office",
+			Resources: []catalog.TemplateResource{{Resource: "mailbox", Limit: 1}, {Resource: "office-storage", Limit: 10}}},
+		Plans:    []string{"office-basic", "office-pro"},
+		PricedBy: map[string][]string{"mailbox": {"office-basic", "office-pro"}, "office-storage": {"office-basic"}},
+	}
+}
+
+// officeManifest is a connector "office" that offers the demo's office
+// resources under its own keys, with its own names.
+func officeManifest() connector.Manifest {
+	return connector.Manifest{Name: "office", Version: "1.0.0", Resources: []connector.ResourceSpec{
+		{Key: "mailboxes", Name: map[string]string{"en": "Mailboxes", "fr": "Boîtes aux lettres"}, Unit: "box", Class: connector.ClassLimit},
+		{Key: "storage_gb", Name: map[string]string{"en": "Storage"}, Unit: "GB", Class: connector.ClassLimit},
+	}}
+}
+
+func TestDesiredCatalogMapsExistingTypes(t *testing.T) {
+	t.Parallel()
+	cur := officeCatalog()
+	rts := func(d *provisioning.Desired) string {
+		var out []string
+		for _, rt := range d.Catalog.ResourceTypes {
+			out = append(out, fmt.Sprintf("%s(%s %s %s %v)", rt.Key, rt.Connector, rt.Unit, rt.Class, rt.Name))
+		}
+		return strings.Join(out, " ")
+	}
+
+	// The manifest's keys are the types' connector keys: the types keep
+	// their keys, names (the manifest adds only the language they lack)
+	// and units; the template stays as it is; no draft plan, for plans
+	// are made of the template already.
+	d, err := provisioning.DesiredCatalog(officeManifest(), cur, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprint(d.Bindings); s != "[{mailboxes mailbox true} {storage_gb office-storage true}]" {
+		t.Errorf("bindings %s", s)
+	}
+	if s := rts(d); s != "mailbox(mailboxes mailbox limit map[de:Postfach en:Mailbox fr:Boîtes aux lettres]) "+
+		"office-storage(storage_gb GB limit map[en:Office storage])" {
+		t.Errorf("resource types %s", s)
+	}
+	if !reflect.DeepEqual(d.Catalog.Template, cur.Template) || d.Catalog.Plan != nil || len(d.Unoffered) != 0 {
+		t.Errorf("template %+v, plan %+v, unoffered %v", d.Catalog.Template, d.Catalog.Plan, d.Unoffered)
+	}
+
+	// A manifest without storage_gb: office-storage, priced by
+	// office-basic, stays in the template and is named with its plan.
+	m := officeManifest()
+	m.Resources = m.Resources[:1]
+	d, err = provisioning.DesiredCatalog(m, cur, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(d.Catalog.Template, cur.Template) || fmt.Sprint(d.Unoffered) != "[{office-storage [office-basic]}]" ||
+		!strings.Contains(rts(d), "office-storage(") {
+		t.Errorf("dropped storage_gb: template %+v, unoffered %v, types %s", d.Catalog.Template, d.Unoffered, rts(d))
+	}
+	// Unpriced, it leaves the template (and the resource type stays:
+	// the store retires it).
+	cur2 := officeCatalog()
+	delete(cur2.PricedBy, "office-storage")
+	d, err = provisioning.DesiredCatalog(m, cur2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprint(d.Catalog.Template.Resources); s != "[{mailbox 1}]" || len(d.Unoffered) != 0 || strings.Contains(rts(d), "office-storage(") {
+		t.Errorf("dropped unpriced storage_gb: template %s, unoffered %v, types %s", s, d.Unoffered, rts(d))
+	}
+
+	// A new resource is added after what the template lists.
+	m = officeManifest()
+	m.Resources = append(m.Resources, connector.ResourceSpec{Key: "archive", Name: map[string]string{"en": "Archive"}, Unit: "feature",
+		Class: connector.ClassBoolean})
+	d, err = provisioning.DesiredCatalog(m, cur, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprint(d.Bindings[2], d.Catalog.Template.Resources); s != "{archive office.archive false} [{mailbox 1} {office-storage 10} {office.archive 0}]" {
+		t.Errorf("a new resource: %s", s)
+	}
+
+	// A class the plans do not sell is refused, naming the plans.
+	m = officeManifest()
+	m.Resources[1].Class = connector.ClassCounter
+	_, err = provisioning.DesiredCatalog(m, cur, false)
+	var e *marketplane.Error
+	if !errors.As(err, &e) || e.Code != marketplane.ECONFLICT || !strings.Contains(e.Fields["manifest.resources[1].class"], "office-basic") {
+		t.Errorf("class change of a priced type: %#v", err)
+	}
+
+	// A catalog an earlier registration broke (its own types in the
+	// template, the priced ones out of it) is mended: the priced types
+	// are bound again and come back to the template.
+	broken := officeCatalog()
+	broken.ResourceTypes = append(broken.ResourceTypes,
+		catalog.ResourceType{Key: "office.mailboxes", Name: catalog.Text{"en": "Mailboxes"}, Unit: "box", Class: catalog.ClassLimit, Connector: "mailboxes"},
+		catalog.ResourceType{Key: "office.storage_gb", Name: catalog.Text{"en": "Storage"}, Unit: "GB", Class: catalog.ClassLimit, Connector: "storage_gb"})
+	broken.Template.Resources = []catalog.TemplateResource{{Resource: "office.mailboxes", Limit: -1}, {Resource: "office.storage_gb", Limit: -1}}
+	broken.Plans = append(broken.Plans, "office-starter")
+	broken.PricedBy["office.mailboxes"] = []string{"office-starter"}
+	broken.PricedBy["office.storage_gb"] = []string{"office-starter"}
+	d, err = provisioning.DesiredCatalog(officeManifest(), broken, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprint(d.Bindings, d.Catalog.Template.Resources); s != "[{mailboxes mailbox true} {storage_gb office-storage true}] "+
+		"[{office.mailboxes -1} {office.storage_gb -1} {mailbox -1} {office-storage -1}]" {
+		t.Errorf("mended: %s", s)
 	}
 }
 
@@ -639,4 +792,120 @@ func writeJSON(w http.ResponseWriter, v any) {
 func readJSON(r *http.Request, v any) {
 	b, _ := io.ReadAll(r.Body)
 	json.Unmarshal(b, v)
+}
+
+// demoSite is a site whose provider holds the demo catalog (its plans in
+// the provider's currency).
+func demoSite(t *testing.T, db *store.DB) *site {
+	t.Helper()
+	p := newSite(t, db)
+	doc, err := catalog.DemoDocument()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Owner = p.provider.Name
+	for i := range doc.Plans {
+		doc.Plans[i].Currency = p.provider.Currency
+	}
+	if _, err := db.ImportCatalog(p.ctx, p.admin, p.provider.ID, doc, store.ImportOptions{}); err != nil {
+		t.Fatalf("import the demo catalog: %v", err)
+	}
+	return p
+}
+
+// roundTrip exports the provider's catalog and imports it again as a dry
+// run: a catalog that the registration left consistent imports with no
+// change and no refusal.
+func (p *site) roundTrip(t *testing.T) {
+	t.Helper()
+	doc, err := p.db.ExportCatalog(p.ctx, p.admin, p.provider.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := catalog.EncodeYAML(&buf, doc); err != nil {
+		t.Fatal(err)
+	}
+	again, err := catalog.Decode(&buf, "yaml")
+	if err != nil {
+		t.Fatalf("the exported catalog does not decode: %v", err)
+	}
+	changes, err := p.db.ImportCatalog(p.ctx, p.admin, p.provider.ID, again, store.ImportOptions{DryRun: true})
+	if err != nil || len(changes) != 0 {
+		t.Fatalf("export | import --dry-run: %v, %v", changes, err)
+	}
+}
+
+func TestRegisterOntoExistingCatalog(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		p := demoSite(t, db)
+		before := p.counts(t)
+		tplBefore, err := db.Template(p.ctx, p.admin, "office")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.roundTrip(t)
+
+		// A connector "office" whose keys the demo's office types carry:
+		// no new type, the template as it was, no draft plan (plans are
+		// made of the template); the dry run says so and changes nothing.
+		fc := serveConnector(t, sdk(withSpec(officeManifest()), regSecret))
+		dry := p.request(fc.URL, regSecret)
+		dry.DryRun = true
+		preview := p.register(t, dry)
+		wantBindings := "[{mailboxes mailbox true} {storage_gb office-storage true}]"
+		var diff bytes.Buffer
+		catalog.FormatDiff(&diff, preview.Changes)
+		if fmt.Sprint(preview.Bindings) != wantBindings || !preview.DryRun {
+			t.Errorf("dry run: bindings %v", preview.Bindings)
+		}
+		// The only change: the manifest adds the French name the provider
+		// lacks.
+		if len(preview.Changes) != 1 || preview.Changes[0].Kind != catalog.KindResourceType || preview.Changes[0].Key != "mailbox" ||
+			!strings.Contains(diff.String(), "name.fr") {
+			t.Errorf("dry run changes:\n%s", diff.String())
+		}
+		if after := p.counts(t); after != before {
+			t.Errorf("the dry run changed the catalog: %s, before %s", after, before)
+		}
+		reg := p.register(t, p.request(fc.URL, regSecret))
+		if fmt.Sprint(reg.Bindings) != wantBindings || len(reg.Created.ResourceTypes) != 0 || reg.Created.Template != "" ||
+			reg.Created.Plan != "" || len(reg.Retired) != 0 || len(reg.Unoffered) != 0 {
+			t.Fatalf("registration %+v", reg)
+		}
+		if got, want := p.counts(t), strings.Replace(before, "connectors=0", "connectors=1", 1); got != want {
+			t.Errorf("after the registration: %s, want %s", got, want)
+		}
+		tpl, err := db.Template(p.ctx, p.admin, "office")
+		if err != nil || !reflect.DeepEqual(tpl.Template, tplBefore.Template) || tpl.Version != tplBefore.Version {
+			t.Errorf("template %+v, before %+v (%v)", tpl, tplBefore, err)
+		}
+		rt, err := db.ResourceType(p.ctx, p.admin, "mailbox")
+		if err != nil || fmt.Sprint(rt.Name) != "map[de:Postfach en:Mailbox fr:Boîtes aux lettres]" || rt.Unit != "mailbox" || rt.Category != "email" {
+			t.Errorf("mailbox %+v, %v", rt, err)
+		}
+		p.roundTrip(t)
+
+		// The connector stops offering storage_gb, which the office plans
+		// price: office-storage stays in the template, named with them.
+		m := officeManifest()
+		m.Version = "2.0.0"
+		m.Resources = m.Resources[:1]
+		fc.set(sdk(withSpec(m), regSecret))
+		dry = p.request(fc.URL, regSecret)
+		dry.DryRun = true
+		for _, req := range []provisioning.RegisterRequest{dry, p.request(fc.URL, regSecret)} {
+			reg = p.register(t, req)
+			if len(reg.Changes) != 0 || len(reg.Retired) != 0 ||
+				fmt.Sprint(reg.Unoffered) != "[{office-storage [office-basic office-pro office-standard]}]" {
+				t.Errorf("dry run %v: without storage_gb: %+v", req.DryRun, reg)
+			}
+		}
+		tpl, _ = db.Template(p.ctx, p.admin, "office")
+		if !reflect.DeepEqual(tpl.Template, tplBefore.Template) {
+			t.Errorf("template without storage_gb: %+v", tpl.Template)
+		}
+		p.roundTrip(t)
+	})
 }

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -323,9 +324,17 @@ func (db *DB) updateConnector(ctx context.Context, tx *sql.Tx, actor *account.Ac
 // ----- registration -----
 
 // ConnectorCatalog is the part of the provider's catalog that belongs to a
-// connector: its resource types (keys "<name>.<resource key>"), its
-// service template (key "<name>") and, made once with the connector, its
-// draft plan.
+// connector: its service template, the resource types the template lists
+// or its plans price, the resource types a registration made for it (keys
+// "<name>.<resource key>") and, made once with the connector, its draft
+// plan.
+//
+// The connector's template is the template bound to it (Connector is the
+// connector's name): the one keyed by the connector's name when it is
+// bound, else the first bound one by key. A provider who built the
+// catalog before the connector came (catalog import, the demo) keeps its
+// keys: a registration finds the template by its binding and the resource
+// types by their connector keys.
 type ConnectorCatalog struct {
 	ResourceTypes []catalog.ResourceType
 	// Template is nil when there is none.
@@ -333,6 +342,18 @@ type ConnectorCatalog struct {
 	// Plan is the draft plan to create with a new connector; nil for none.
 	// It is never read back: once made, plans are the provider's.
 	Plan *catalog.Plan
+
+	// The rest is read by the store for Desired, and ignored in what
+	// Desired returns.
+
+	// Plans are the keys of the plans made of Template (delegated copies
+	// included), sorted, each once.
+	Plans []string
+	// PricedBy names, by resource type key, the plans made of Template
+	// (delegated copies included) that price the resource type, by a rate
+	// or a part of a composite rate: sorted keys, each once. A registration
+	// never takes such a resource type out of the template.
+	PricedBy map[string][]string
 }
 
 // ConnectorSetup is one registration for RegisterConnector.
@@ -359,8 +380,9 @@ type ConnectorSetupResult struct {
 	// Changes are the catalog changes made (or to make), in order.
 	Changes []catalog.Change
 	// Retired are the keys of resource types of the connector that
-	// Desired left out (the manifest no longer offers them). They are
-	// kept: plans may sell them; delete them by hand once unused.
+	// Desired left out (the manifest no longer offers them and no plan
+	// of the template prices them): out of the template, but kept;
+	// delete them by hand once unused.
 	Retired []string
 	// PlanKept is set when Desired asked for a draft plan whose key a
 	// plan of the provider has already: that plan is left as it is.
@@ -372,15 +394,18 @@ type ConnectorSetupResult struct {
 // RegisterConnector stores connector s.Connector and makes its part of the
 // catalog what s.Desired says, in one transaction: the connector row, the
 // resource types and template created or updated, the draft plan created.
-// Nothing is ever deleted (see ConnectorSetupResult.Retired), and a plan
-// that exists is never changed. With s.DryRun it returns what it would do
+// Nothing is ever deleted (see ConnectorSetupResult.Retired), a plan that
+// exists is never changed, and a resource type that a plan of the
+// connector's template prices never leaves the template (ECONFLICT naming
+// the plans, whatever Desired says). With s.DryRun it returns what it would do
 // and changes nothing; refusals are those of the real run.
 //
 // Only the provider's catalog managers may. Errors: EFORBIDDEN, EINVALID
 // (fields named by their place in a catalog document, such as
 // "resource_types[memory.storage_mb].name"), ECONFLICT (the name is
-// registered at another URL; a template with the connector's name is bound
-// to another connector), EPRECONDITION (someone changed the catalog
+// registered at another URL; no template is bound to the connector and the
+// one with its name is bound to another; Desired takes out of the template
+// a resource type that plans price), EPRECONDITION (someone changed the catalog
 // meanwhile).
 func (db *DB) RegisterConnector(ctx context.Context, actor *account.Actor, s ConnectorSetup) (*ConnectorSetupResult, error) {
 	if s.Desired == nil {
@@ -413,6 +438,9 @@ func (db *DB) RegisterConnector(ctx context.Context, actor *account.Actor, s Con
 		}
 		want, err := s.Desired(stored, cur)
 		if err != nil {
+			return err
+		}
+		if err := unpriced(cur, want); err != nil {
 			return err
 		}
 		seller, err := loadSeller(ctx, tx, actor, t.AccountID)
@@ -493,34 +521,110 @@ func sameManifest(a, b connector.Manifest) bool {
 }
 
 // connectorCatalog reads the part of provider owner's catalog that belongs
-// to connector name, with the stored version of each object by kind and key.
+// to connector name (see ConnectorCatalog), with the stored version of each
+// object by kind and key.
 func (db *DB) connectorCatalog(ctx context.Context, tx *sql.Tx, owner int64, name string) (*ConnectorCatalog, map[string]int64, error) {
 	rts, tpls, err := loadServices(ctx, tx, owner)
 	if err != nil {
 		return nil, nil, err
 	}
-	cur := &ConnectorCatalog{}
+	cur := &ConnectorCatalog{PricedBy: map[string][]string{}}
 	versions := map[string]int64{}
+	t := find(tpls, func(x *Template) bool { return x.Key == name && x.Connector == name })
+	if t == nil {
+		t = find(tpls, func(x *Template) bool { return x.Connector == name })
+	}
+	if t == nil {
+		if other := find(tpls, func(x *Template) bool { return x.Key == name }); other != nil {
+			return nil, nil, marketplane.Errorf(marketplane.ECONFLICT,
+				"the service template %q exists and is bound to connector %q, not to this one; rename one of them", name, other.Connector)
+		}
+	}
+	listed := map[string]bool{}
+	if t != nil {
+		x := t.Template
+		x.ID = 0
+		x.Resources = slices.Clone(x.Resources)
+		cur.Template = &x
+		versions[string(catalog.KindTemplate)+" "+t.Key] = t.Version
+		for _, r := range x.Resources {
+			listed[r.Resource] = true
+		}
+		if cur.Plans, cur.PricedBy, err = templatePlans(ctx, tx, t.Key); err != nil {
+			return nil, nil, err
+		}
+	}
 	for _, rt := range rts {
-		if strings.HasPrefix(rt.Key, name+".") {
+		if strings.HasPrefix(rt.Key, name+".") || listed[rt.Key] || cur.PricedBy[rt.Key] != nil {
 			x := rt.ResourceType
 			x.ID = 0
 			cur.ResourceTypes = append(cur.ResourceTypes, x)
 			versions[string(catalog.KindResourceType)+" "+rt.Key] = rt.Version
 		}
 	}
-	if t := find(tpls, func(x *Template) bool { return x.Key == name }); t != nil {
-		if t.Connector != name {
-			return nil, nil, marketplane.Errorf(marketplane.ECONFLICT,
-				"the service template %q exists and is bound to connector %q, not to this one; rename one of them", name, t.Connector)
-		}
-		x := t.Template
-		x.ID = 0
-		x.Resources = slices.Clone(x.Resources)
-		cur.Template = &x
-		versions[string(catalog.KindTemplate)+" "+t.Key] = t.Version
-	}
 	return cur, versions, nil
+}
+
+// templatePlans reads the plans made of template key, delegated copies
+// included: their keys, and by resource type the keys of those that price
+// it (see ConnectorCatalog).
+func templatePlans(ctx context.Context, tx *sql.Tx, key string) (plans []string, pricedBy map[string][]string, err error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+planColumns+` FROM plans p WHERE p.template_key = $1`, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("plans of template %s: %w", key, err)
+	}
+	list, err := scanPlans(rows, "plans of template "+key)
+	if err != nil {
+		return nil, nil, err
+	}
+	pricedBy = map[string][]string{}
+	for _, p := range list {
+		plans = append(plans, p.Key)
+		for _, r := range p.Rates {
+			if r.Resource != "" {
+				pricedBy[r.Resource] = append(pricedBy[r.Resource], p.Key)
+			}
+			for _, part := range r.Parts {
+				pricedBy[part.Resource] = append(pricedBy[part.Resource], p.Key)
+			}
+		}
+	}
+	for k, v := range pricedBy {
+		slices.Sort(v)
+		pricedBy[k] = slices.Compact(v)
+	}
+	slices.Sort(plans)
+	return slices.Compact(plans), pricedBy, nil
+}
+
+// unpriced checks that want's template still lists every resource type
+// that the plans made of the connector's template price: a registration
+// never leaves a plan selling a resource its template lacks.
+func unpriced(cur, want *ConnectorCatalog) error {
+	if cur.Template == nil || want.Template == nil {
+		return nil
+	}
+	if want.Template.Key != cur.Template.Key {
+		return fmt.Errorf("a registration keeps the key of the connector's template %q (asked for %q)", cur.Template.Key, want.Template.Key)
+	}
+	var f marketplane.FieldErrors
+	var missing []string
+	for _, key := range slices.Sorted(maps.Keys(cur.PricedBy)) {
+		if !slices.ContainsFunc(want.Template.Resources, func(r catalog.TemplateResource) bool { return r.Resource == key }) {
+			plans := cur.PricedBy[key]
+			missing = append(missing, fmt.Sprintf("%s (priced by %s)", key, strings.Join(plans, ", ")))
+			f.Add(fmt.Sprintf("templates[%s].resources[%s]", cur.Template.Key, key),
+				"is priced by plans "+strings.Join(plans, ", ")+": it cannot leave the template")
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	err := f.Err("connector registration").(*marketplane.Error)
+	err.Code = marketplane.ECONFLICT
+	err.Message = fmt.Sprintf("the registration would take out of the service template %q resource types that plans price: %s",
+		cur.Template.Key, strings.Join(missing, "; "))
+	return err
 }
 
 // connectorChanges is what turns cur into want: the creates and updates

@@ -249,3 +249,49 @@ func TestRegisterConnector(t *testing.T) {
 		}
 	})
 }
+
+// A registration never takes out of a template a resource type that plans
+// made of it price, whatever its Desired function says: it is refused,
+// naming the plans, and nothing is stored.
+func TestRegisterConnectorKeepsPricedResources(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ct := catSetup(t, db)
+		ctx := context.Background()
+		if err := db.CreatePlan(ctx, ct.p, officePlan(ct.P.ID, "office-basic")); err != nil {
+			t.Fatal(err)
+		}
+		m := connector.Manifest{Name: "office365", Version: "1", Resources: []connector.ResourceSpec{
+			{Key: "storage_gb", Name: map[string]string{"en": "Storage"}, Unit: "GB", Class: connector.ClassLimit}}}
+		var seen *store.ConnectorCatalog
+		dropMailbox := func(_ *store.Connector, cur *store.ConnectorCatalog) (*store.ConnectorCatalog, error) {
+			seen = cur
+			tpl := *cur.Template
+			tpl.Resources = []catalog.TemplateResource{{Resource: "storage", Limit: -1}}
+			return &store.ConnectorCatalog{ResourceTypes: cur.ResourceTypes, Template: &tpl}, nil
+		}
+		before := count(t, db, "connectors")
+		for _, dry := range []bool{true, false} {
+			_, err := db.RegisterConnector(ctx, ct.p, store.ConnectorSetup{Connector: store.Connector{Name: "office365",
+				URL: "http://office.test", Secret: "s", Manifest: m}, Desired: dropMailbox, DryRun: dry})
+			var e *marketplane.Error
+			if !errors.As(err, &e) || e.Code != marketplane.ECONFLICT || !strings.Contains(e.Message, "mailbox (priced by office-basic)") ||
+				e.Fields["templates[office].resources[mailbox]"] == "" {
+				t.Errorf("dry run %v: a priced resource out of the template: %#v", dry, err)
+			}
+		}
+		// The store found the template by its binding (its key is not the
+		// connector's name) and told Desired who prices what.
+		if seen == nil || seen.Template.Key != "office" || strings.Join(seen.Plans, ",") != "office-basic" ||
+			strings.Join(seen.PricedBy["mailbox"], ",") != "office-basic" || len(seen.ResourceTypes) != 2 {
+			t.Errorf("current catalog given to Desired: %+v", seen)
+		}
+		if count(t, db, "connectors") != before {
+			t.Errorf("a refused registration stored the connector")
+		}
+		tpl, err := db.Template(ctx, ct.p, "office")
+		if err != nil || len(tpl.Resources) != 2 {
+			t.Errorf("template after the refusal: %+v, %v", tpl, err)
+		}
+	})
+}
