@@ -211,6 +211,7 @@ func New(cfg Config) *API {
 	a.orderRoutes()
 	a.subscriptionRoutes()
 	a.billingRoutes()
+	a.testClockRoutes()
 	a.webhookRoutes()
 
 	a.finishSpec()

@@ -92,6 +92,7 @@ func contractGroups() []contractGroup {
 		{"catalog", catalogContract},
 		{"commerce", commerceContract},
 		{"webhooks", webhookContract},
+		{"test clock", testClockContract},
 	}
 }
 

@@ -387,6 +387,99 @@ func (e GrantScope) Valid() bool {
 	}
 }
 
+// Defines values for OfferBilling.
+const (
+	OfferBillingAdvance OfferBilling = "advance"
+	OfferBillingArrears OfferBilling = "arrears"
+	OfferBillingPayg    OfferBilling = "payg"
+)
+
+// Valid indicates whether the value is a known member of the OfferBilling enum.
+func (e OfferBilling) Valid() bool {
+	switch e {
+	case OfferBillingAdvance:
+		return true
+	case OfferBillingArrears:
+		return true
+	case OfferBillingPayg:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OfferCategoryHolds.
+const (
+	OfferCategoryHoldsCategories OfferCategoryHolds = "categories"
+	OfferCategoryHoldsPlans      OfferCategoryHolds = "plans"
+)
+
+// Valid indicates whether the value is a known member of the OfferCategoryHolds enum.
+func (e OfferCategoryHolds) Valid() bool {
+	switch e {
+	case OfferCategoryHoldsCategories:
+		return true
+	case OfferCategoryHoldsPlans:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OfferPeriodRecurringPer.
+const (
+	OfferPeriodRecurringPerMonth  OfferPeriodRecurringPer = "month"
+	OfferPeriodRecurringPerPeriod OfferPeriodRecurringPer = "period"
+)
+
+// Valid indicates whether the value is a known member of the OfferPeriodRecurringPer enum.
+func (e OfferPeriodRecurringPer) Valid() bool {
+	switch e {
+	case OfferPeriodRecurringPerMonth:
+		return true
+	case OfferPeriodRecurringPerPeriod:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OfferRefundAfter.
+const (
+	OfferRefundAfterNone     OfferRefundAfter = "none"
+	OfferRefundAfterProrated OfferRefundAfter = "prorated"
+)
+
+// Valid indicates whether the value is a known member of the OfferRefundAfter enum.
+func (e OfferRefundAfter) Valid() bool {
+	switch e {
+	case OfferRefundAfterNone:
+		return true
+	case OfferRefundAfterProrated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OfferResourceDisplay.
+const (
+	OfferResourceDisplaySlider  OfferResourceDisplay = "slider"
+	OfferResourceDisplaySpinner OfferResourceDisplay = "spinner"
+)
+
+// Valid indicates whether the value is a known member of the OfferResourceDisplay enum.
+func (e OfferResourceDisplay) Valid() bool {
+	switch e {
+	case OfferResourceDisplaySlider:
+		return true
+	case OfferResourceDisplaySpinner:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OrderReason.
 const (
 	OrderReasonCancelledByStaff     OrderReason = "cancelled_by_staff"
@@ -698,16 +791,16 @@ func (e PriceRuleKind) Valid() bool {
 
 // Defines values for RateDisplay.
 const (
-	Slider  RateDisplay = "slider"
-	Spinner RateDisplay = "spinner"
+	RateDisplaySlider  RateDisplay = "slider"
+	RateDisplaySpinner RateDisplay = "spinner"
 )
 
 // Valid indicates whether the value is a known member of the RateDisplay enum.
 func (e RateDisplay) Valid() bool {
 	switch e {
-	case Slider:
+	case RateDisplaySlider:
 		return true
-	case Spinner:
+	case RateDisplaySpinner:
 		return true
 	default:
 		return false
@@ -1333,6 +1426,14 @@ type AddressInput struct {
 	Line2      *string `json:"line2,omitempty"`
 	PostalCode *string `json:"postal_code,omitempty"`
 	Region     *string `json:"region,omitempty"`
+}
+
+// AdvanceTestClockInputBody defines model for AdvanceTestClockInputBody.
+type AdvanceTestClockInputBody struct {
+	// By How far to move it forward: a duration such as 90m or 72h, or whole days such as 3d; at most 31 days.
+	//
+	// Examples: 72h
+	By string `json:"by"`
 }
 
 // AgingRow defines model for AgingRow.
@@ -2032,6 +2133,190 @@ type NewWebhookEndpoint struct {
 	Version int64 `json:"version"`
 }
 
+// Offer defines model for Offer.
+type Offer struct {
+	Billing OfferBilling `json:"billing"`
+
+	// Currency Examples: USD
+	Currency    string  `json:"currency"`
+	Description *string `json:"description,omitempty"`
+
+	// DowngradeTo Offers (plan ids) a subscription to this plan may downgrade to.
+	DowngradeTo *[]int64 `json:"downgrade_to"`
+	Key         string   `json:"key"`
+
+	// Name In the buyer's language where the catalog has it.
+	Name         string         `json:"name"`
+	Periods      *[]OfferPeriod `json:"periods"`
+	PlanCategory *string        `json:"plan_category,omitempty"`
+
+	// PlanId What an order's plan_id names.
+	PlanId    int64            `json:"plan_id"`
+	Resources *[]OfferResource `json:"resources"`
+
+	// SalesCategories The vendor's displayed sales categories the plan stands on, in the vendor's order.
+	SalesCategories *[]string `json:"sales_categories"`
+
+	// Terms Terms and conditions.
+	Terms *string `json:"terms,omitempty"`
+
+	// UpgradeTo Offers (plan ids) a subscription to this plan may upgrade to.
+	UpgradeTo *[]int64 `json:"upgrade_to"`
+}
+
+// OfferBilling defines model for Offer.Billing.
+type OfferBilling string
+
+// OfferCategory defines model for OfferCategory.
+type OfferCategory struct {
+	Holds OfferCategoryHolds `json:"holds"`
+	Key   string             `json:"key"`
+
+	// Name In the buyer's language where the catalog has it.
+	Name string `json:"name"`
+
+	// Parent The parent category's key; absent at the top.
+	Parent *string `json:"parent,omitempty"`
+
+	// Position Among its siblings; the list is already in the vendor's order.
+	Position int64 `json:"position"`
+}
+
+// OfferCategoryHolds defines model for OfferCategory.Holds.
+type OfferCategoryHolds string
+
+// OfferFeeTexts defines model for OfferFeeTexts.
+type OfferFeeTexts struct {
+	Cancellation *string `json:"cancellation,omitempty"`
+	Recurring    *string `json:"recurring,omitempty"`
+	Renewal      *string `json:"renewal,omitempty"`
+	Setup        *string `json:"setup,omitempty"`
+}
+
+// OfferPeriod defines model for OfferPeriod.
+type OfferPeriod struct {
+	// AfterRefundDays Days after a refund during which the same buyer gets no second full refund.
+	AfterRefundDays int64 `json:"after_refund_days"`
+
+	// ConvertsTo Of a trial: the paid period it turns into.
+	ConvertsTo   *string       `json:"converts_to,omitempty"`
+	Descriptions OfferFeeTexts `json:"descriptions"`
+	Duration     Duration      `json:"duration"`
+	Fees         OfferPrices   `json:"fees"`
+
+	// Key What an order's period names.
+	//
+	// Examples: 1m
+	Key string `json:"key"`
+
+	// RecurringPer Whether the recurring fee is per period or per month of it.
+	RecurringPer OfferPeriodRecurringPer `json:"recurring_per"`
+	Refund       OfferRefund             `json:"refund"`
+
+	// ShowZeroPrice Show fees of 0 rather than leaving them out.
+	ShowZeroPrice bool `json:"show_zero_price"`
+
+	// Trial A free trial; it goes on as the period converts_to names when it ends.
+	Trial bool `json:"trial"`
+}
+
+// OfferPeriodRecurringPer Whether the recurring fee is per period or per month of it.
+type OfferPeriodRecurringPer string
+
+// OfferPrices defines model for OfferPrices.
+type OfferPrices struct {
+	// Cancellation Charged when the subscription is cancelled.
+	//
+	// Examples: 0.00
+	Cancellation string `json:"cancellation"`
+
+	// Recurring Charged every period (or every month of it: see recurring_per).
+	//
+	// Examples: 10.00
+	Recurring string `json:"recurring"`
+
+	// Renewal Charged at each renewal.
+	//
+	// Examples: 0.00
+	Renewal string `json:"renewal"`
+
+	// Setup Charged once, at the start.
+	//
+	// Examples: 5.00
+	Setup string `json:"setup"`
+}
+
+// OfferRefund defines model for OfferRefund.
+type OfferRefund struct {
+	// After After the full-refund days: a prorated refund of the recurring fee, or none.
+	After OfferRefundAfter `json:"after"`
+
+	// FullDays Days after the start (or a renewal) with a full refund.
+	FullDays int64 `json:"full_days"`
+
+	// NonRefundable Never refunded.
+	//
+	// Examples: 0.00
+	NonRefundable string `json:"non_refundable"`
+}
+
+// OfferRefundAfter After the full-refund days: a prorated refund of the recurring fee, or none.
+type OfferRefundAfter string
+
+// OfferResource defines model for OfferResource.
+type OfferResource struct {
+	Category *string `json:"category,omitempty"`
+
+	// Display How a panel lets the buyer choose the amount.
+	Display OfferResourceDisplay `json:"display"`
+
+	// Included Units in the recurring fee; -1 for unlimited.
+	Included int64 `json:"included"`
+
+	// Key What an order's resources name.
+	Key string `json:"key"`
+
+	// Max -1 for unlimited.
+	Max int64 `json:"max"`
+
+	// Measurable Usage is measured and reported.
+	Measurable bool  `json:"measurable"`
+	Min        int64 `json:"min"`
+
+	// Name In the buyer's language where the catalog has it.
+	Name string `json:"name"`
+
+	// Overuse Per unit of usage above the limit (of all usage on pay-as-you-go plans).
+	//
+	// Examples: 0.00
+	Overuse string `json:"overuse"`
+
+	// Parts The simple resources of a composite, per unit of it.
+	Parts *[]Part `json:"parts"`
+
+	// Periods The period keys the resource is sold with; empty: all.
+	Periods *[]string `json:"periods"`
+
+	// Recurring Per unit above the included amount, per period.
+	//
+	// Examples: 2.50
+	Recurring string `json:"recurring"`
+
+	// Resource The resource type; absent for a composite.
+	Resource *string `json:"resource,omitempty"`
+
+	// Setup Per unit above the included amount, once.
+	//
+	// Examples: 0.00
+	Setup string `json:"setup"`
+
+	// Unit Examples: GB
+	Unit *string `json:"unit,omitempty"`
+}
+
+// OfferResourceDisplay How a panel lets the buyer choose the amount.
+type OfferResourceDisplay string
+
 // Order defines model for Order.
 type Order struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -2278,6 +2563,22 @@ type PageMarginRow struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
+// PageOffer defines model for PageOffer.
+type PageOffer struct {
+	Items *[]Offer `json:"items"`
+
+	// NextCursor Pass as cursor to get the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// PageOfferCategory defines model for PageOfferCategory.
+type PageOfferCategory struct {
+	Items *[]OfferCategory `json:"items"`
+
+	// NextCursor Pass as cursor to get the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
 // PageOrder defines model for PageOrder.
 type PageOrder struct {
 	Items *[]Order `json:"items"`
@@ -2510,10 +2811,15 @@ type PendingChange struct {
 
 // Period defines model for Period.
 type Period struct {
-	AfterRefundDays *int64    `json:"after_refund_days,omitempty"`
-	Cancellation    *Price    `json:"cancellation,omitempty"`
-	Descriptions    *FeeTexts `json:"descriptions,omitempty"`
-	Duration        Duration  `json:"duration"`
+	AfterRefundDays *int64 `json:"after_refund_days,omitempty"`
+	Cancellation    *Price `json:"cancellation,omitempty"`
+
+	// ConvertsTo Of a trial: the key of the paid period it turns into when it ends.
+	//
+	// Examples: 1m
+	ConvertsTo   *string   `json:"converts_to,omitempty"`
+	Descriptions *FeeTexts `json:"descriptions,omitempty"`
+	Duration     Duration  `json:"duration"`
 
 	// Key Stable key; copies match periods by it.
 	//
@@ -3038,6 +3344,12 @@ type SetTermsInputBody struct {
 	Restrictions *[]string `json:"restrictions,omitempty"`
 }
 
+// SetTestClockInputBody defines model for SetTestClockInputBody.
+type SetTestClockInputBody struct {
+	// Now The new date (RFC 3339), not before the clock's and at most 31 days after it.
+	Now time.Time `json:"now"`
+}
+
 // SetUserRolesInputBody defines model for SetUserRolesInputBody.
 type SetUserRolesInputBody struct {
 	// RoleIds The user's roles after the call; an empty list takes all.
@@ -3102,6 +3414,15 @@ type Subscription struct {
 
 // SubscriptionStatus pending: sold, not provisioned yet; graced: expired but running for the grace days.
 type SubscriptionStatus string
+
+// SubscriptionOffers defines model for SubscriptionOffers.
+type SubscriptionOffers struct {
+	// Current The subscription's plan as offered today; absent when its vendor no longer sells it.
+	Current        *Offer   `json:"current,omitempty"`
+	Downgrades     *[]Offer `json:"downgrades"`
+	SubscriptionId int64    `json:"subscription_id"`
+	Upgrades       *[]Offer `json:"upgrades"`
+}
 
 // SyncChange defines model for SyncChange.
 type SyncChange struct {
@@ -3282,6 +3603,15 @@ type Terms struct {
 	SuspendCustomers        *bool   `json:"suspend_customers,omitempty"`
 }
 
+// TestClock defines model for TestClock.
+type TestClock struct {
+	// Now The date every action of the installation uses: orders, changes, cancellations, holds and releases, usage, the billing run.
+	Now time.Time `json:"now"`
+
+	// UpdatedAt When, in real time, it was last set or advanced.
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
 // TopUpInput defines model for TopUpInput.
 type TopUpInput struct {
 	// Amount Positive, in the buyer's currency, rounded to its minor unit.
@@ -3353,8 +3683,10 @@ type UsageReadingInput struct {
 	// Examples: storage
 	Resource string `json:"resource"`
 
-	// Value The amount in the resource's unit.
-	Value int64 `json:"value"`
+	// Value The amount in the resource's unit: a plain decimal, not negative, with up to six places (13.4 GB).
+	//
+	// Examples: 13.4
+	Value string `json:"value"`
 }
 
 // UsageRecord defines model for UsageRecord.
@@ -3373,8 +3705,10 @@ type UsageRecord struct {
 	// Examples: pgdbaas.storage_mb
 	Resource string `json:"resource"`
 
-	// Value The amount in the resource's unit.
-	Value int64 `json:"value"`
+	// Value The amount in the resource's unit, a decimal with up to six places.
+	//
+	// Examples: 13.4
+	Value string `json:"value"`
 }
 
 // UsageReport defines model for UsageReport.
@@ -3557,6 +3891,27 @@ type MoveAccountParams struct {
 
 	// IdempotencyKey Makes a retry safe: a key of the client's choosing (at most 255 characters). A replay with the same key and the same request answers the stored response with Idempotent-Replayed: true; the same key with another request, or while the first still runs, is 409. Keys are kept 24 hours, per API key and path; server errors are not kept.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// ListOfferCategoriesParams defines parameters for ListOfferCategories.
+type ListOfferCategoriesParams struct {
+	// Cursor Opaque cursor from next_cursor of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListOffersParams defines parameters for ListOffers.
+type ListOffersParams struct {
+	// SalesCategory Only the offers on this displayed sales category.
+	SalesCategory *string `form:"sales_category,omitempty" json:"sales_category,omitempty"`
+
+	// Cursor Opaque cursor from next_cursor of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Items per page.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // RecordPaymentParams defines parameters for RecordPayment.
@@ -4067,6 +4422,12 @@ type UpdateTemplateParams struct {
 	IfMatch *string `json:"If-Match,omitempty"`
 }
 
+// AdvanceTestClockParams defines parameters for AdvanceTestClock.
+type AdvanceTestClockParams struct {
+	// IdempotencyKey Makes a retry safe: a key of the client's choosing (at most 255 characters). A replay with the same key and the same request answers the stored response with Idempotent-Replayed: true; the same key with another request, or while the first still runs, is 409. Keys are kept 24 hours, per API key and path; server errors are not kept.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // UpdateUserParams defines parameters for UpdateUser.
 type UpdateUserParams struct {
 	// IfMatch ETag from a previous read; the update fails with 412 if the resource changed since.
@@ -4261,6 +4622,12 @@ type CreateTemplateJSONRequestBody = TemplateInput
 
 // UpdateTemplateJSONRequestBody defines body for UpdateTemplate for application/json ContentType.
 type UpdateTemplateJSONRequestBody = TemplateInput
+
+// SetTestClockJSONRequestBody defines body for SetTestClock for application/json ContentType.
+type SetTestClockJSONRequestBody = SetTestClockInputBody
+
+// AdvanceTestClockJSONRequestBody defines body for AdvanceTestClock for application/json ContentType.
+type AdvanceTestClockJSONRequestBody = AdvanceTestClockInputBody
 
 // UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
 type UpdateUserJSONRequestBody = UpdateUserInputBody
@@ -4526,6 +4893,27 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /accounts/{id}/move (the `MoveAccount` operationId).
 	MoveAccount(ctx context.Context, id int64, params *MoveAccountParams, body MoveAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListOfferCategories List the sales categories of a customer's store
+	//
+	// The vendor's displayed sales categories in its order (a category before its sub-categories); hidden ones, and those below them, are left out.
+	//
+	// Corresponds with GET /accounts/{id}/offer-categories (the `ListOfferCategories` operationId).
+	ListOfferCategories(ctx context.Context, id int64, params *ListOfferCategoriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListOffers List what a customer's vendor offers it
+	//
+	// The plans the customer's vendor has on sale (published, prices confirmed), in key order, with the customer's prices, limits and the texts in its language. A reseller account is refused (400): its parent's plans reach it by delegation.
+	//
+	// Corresponds with GET /accounts/{id}/offers (the `ListOffers` operationId).
+	ListOffers(ctx context.Context, id int64, params *ListOffersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOffer Get one offer
+	//
+	// 404 for any plan the customer's vendor does not have on sale.
+	//
+	// Corresponds with GET /accounts/{id}/offers/{plan_id} (the `GetOffer` operationId).
+	GetOffer(ctx context.Context, id int64, planId int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RecordPaymentWithBody Record a payment received from a buyer
 	//
@@ -5177,6 +5565,13 @@ type ClientInterface interface {
 	// Corresponds with POST /subscriptions/{id}/change (the `ChangeSubscription` operationId).
 	ChangeSubscription(ctx context.Context, id int64, params *ChangeSubscriptionParams, body ChangeSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListSubscriptionOffers List what a subscription may change to
+	//
+	// The upgrade and downgrade paths of the subscription's plan that lead to plans its vendor has on sale, as offers; order one with POST /subscriptions/{id}/change.
+	//
+	// Corresponds with GET /subscriptions/{id}/offers (the `ListSubscriptionOffers` operationId).
+	ListSubscriptionOffers(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RestoreSubscription Order the restore of a terminated subscription
 	//
 	// Staff of the accounts above the customer restore a terminated subscription whose service still exists at its connector (not cancelled and deleted): a change order (CH) priced at nothing, whose provisioning resumes the service; the subscription is active again when it completes. A deleted service, a subscription that is not terminated or one with an open order answers 409.
@@ -5291,6 +5686,49 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /templates/{key} (the `UpdateTemplate` operationId).
 	UpdateTemplate(ctx context.Context, key string, params *UpdateTemplateParams, body UpdateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTestClock Read the test clock of a sandbox
+	//
+	//  Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+	//
+	// Corresponds with GET /test-clock (the `GetTestClock` operationId).
+	GetTestClock(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetTestClockWithBody Set the test clock of a sandbox to a later date
+	//
+	// The clock only moves forward. The daily billing then runs for each day it crossed, in order, as the billing would have on those days. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /test-clock (the `SetTestClock` operationId).
+	SetTestClockWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetTestClock Set the test clock of a sandbox to a later date
+	//
+	// The clock only moves forward. The daily billing then runs for each day it crossed, in order, as the billing would have on those days. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /test-clock (the `SetTestClock` operationId).
+	SetTestClock(ctx context.Context, body SetTestClockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdvanceTestClockWithBody Move the test clock of a sandbox forward
+	//
+	// The daily billing then runs for each day the clock crossed, in order. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /test-clock/advance (the `AdvanceTestClock` operationId).
+	AdvanceTestClockWithBody(ctx context.Context, params *AdvanceTestClockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdvanceTestClock Move the test clock of a sandbox forward
+	//
+	// The daily billing then runs for each day the clock crossed, in order. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /test-clock/advance (the `AdvanceTestClock` operationId).
+	AdvanceTestClock(ctx context.Context, params *AdvanceTestClockParams, body AdvanceTestClockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteUser Delete a user
 	//
@@ -5840,6 +6278,57 @@ func (c *Client) MoveAccountWithBody(ctx context.Context, id int64, params *Move
 // Corresponds with POST /accounts/{id}/move (the `MoveAccount` operationId).
 func (c *Client) MoveAccount(ctx context.Context, id int64, params *MoveAccountParams, body MoveAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewMoveAccountRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListOfferCategories List the sales categories of a customer's store
+//
+// The vendor's displayed sales categories in its order (a category before its sub-categories); hidden ones, and those below them, are left out.
+//
+// Corresponds with GET /accounts/{id}/offer-categories (the `ListOfferCategories` operationId).
+func (c *Client) ListOfferCategories(ctx context.Context, id int64, params *ListOfferCategoriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOfferCategoriesRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListOffers List what a customer's vendor offers it
+//
+// The plans the customer's vendor has on sale (published, prices confirmed), in key order, with the customer's prices, limits and the texts in its language. A reseller account is refused (400): its parent's plans reach it by delegation.
+//
+// Corresponds with GET /accounts/{id}/offers (the `ListOffers` operationId).
+func (c *Client) ListOffers(ctx context.Context, id int64, params *ListOffersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOffersRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOffer Get one offer
+//
+// 404 for any plan the customer's vendor does not have on sale.
+//
+// Corresponds with GET /accounts/{id}/offers/{plan_id} (the `GetOffer` operationId).
+func (c *Client) GetOffer(ctx context.Context, id int64, planId int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOfferRequest(c.Server, id, planId)
 	if err != nil {
 		return nil, err
 	}
@@ -7340,6 +7829,23 @@ func (c *Client) ChangeSubscription(ctx context.Context, id int64, params *Chang
 	return c.Client.Do(req)
 }
 
+// ListSubscriptionOffers List what a subscription may change to
+//
+// The upgrade and downgrade paths of the subscription's plan that lead to plans its vendor has on sale, as offers; order one with POST /subscriptions/{id}/change.
+//
+// Corresponds with GET /subscriptions/{id}/offers (the `ListSubscriptionOffers` operationId).
+func (c *Client) ListSubscriptionOffers(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSubscriptionOffersRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RestoreSubscription Order the restore of a terminated subscription
 //
 // Staff of the accounts above the customer restore a terminated subscription whose service still exists at its connector (not cancelled and deleted): a change order (CH) priced at nothing, whose provisioning resumes the service; the subscription is active again when it completes. A deleted service, a subscription that is not terminated or one with an open order answers 409.
@@ -7615,6 +8121,99 @@ func (c *Client) UpdateTemplateWithBody(ctx context.Context, key string, params 
 // Corresponds with PUT /templates/{key} (the `UpdateTemplate` operationId).
 func (c *Client) UpdateTemplate(ctx context.Context, key string, params *UpdateTemplateParams, body UpdateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateTemplateRequest(c.Server, key, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTestClock Read the test clock of a sandbox
+//
+//	Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+//
+// Corresponds with GET /test-clock (the `GetTestClock` operationId).
+func (c *Client) GetTestClock(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTestClockRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetTestClockWithBody Set the test clock of a sandbox to a later date
+//
+// The clock only moves forward. The daily billing then runs for each day it crossed, in order, as the billing would have on those days. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /test-clock (the `SetTestClock` operationId).
+func (c *Client) SetTestClockWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetTestClockRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetTestClock Set the test clock of a sandbox to a later date
+//
+// The clock only moves forward. The daily billing then runs for each day it crossed, in order, as the billing would have on those days. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /test-clock (the `SetTestClock` operationId).
+func (c *Client) SetTestClock(ctx context.Context, body SetTestClockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetTestClockRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdvanceTestClockWithBody Move the test clock of a sandbox forward
+//
+// The daily billing then runs for each day the clock crossed, in order. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /test-clock/advance (the `AdvanceTestClock` operationId).
+func (c *Client) AdvanceTestClockWithBody(ctx context.Context, params *AdvanceTestClockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdvanceTestClockRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdvanceTestClock Move the test clock of a sandbox forward
+//
+// The daily billing then runs for each day the clock crossed, in order. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /test-clock/advance (the `AdvanceTestClock` operationId).
+func (c *Client) AdvanceTestClock(ctx context.Context, params *AdvanceTestClockParams, body AdvanceTestClockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdvanceTestClockRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8945,6 +9544,205 @@ func NewMoveAccountRequestWithBody(server string, id int64, params *MoveAccountP
 			req.Header.Set("Idempotency-Key", headerParam1)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListOfferCategoriesRequest constructs an http.Request for the ListOfferCategories method
+func NewListOfferCategoriesRequest(server string, id int64, params *ListOfferCategoriesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/accounts/%s/offer-categories", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListOffersRequest constructs an http.Request for the ListOffers method
+func NewListOffersRequest(server string, id int64, params *ListOffersParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/accounts/%s/offers", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.SalesCategory != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "sales_category", *params.SalesCategory, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetOfferRequest constructs an http.Request for the GetOffer method
+func NewGetOfferRequest(server string, id int64, planId int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "plan_id", planId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/accounts/%s/offers/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -12564,6 +13362,40 @@ func NewChangeSubscriptionRequestWithBody(server string, id int64, params *Chang
 	return req, nil
 }
 
+// NewListSubscriptionOffersRequest constructs an http.Request for the ListSubscriptionOffers method
+func NewListSubscriptionOffersRequest(server string, id int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/subscriptions/%s/offers", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewRestoreSubscriptionRequest constructs an http.Request for the RestoreSubscription method
 func NewRestoreSubscriptionRequest(server string, id int64, params *RestoreSubscriptionParams) (*http.Request, error) {
 	var err error
@@ -13381,6 +14213,128 @@ func NewUpdateTemplateRequestWithBody(server string, key string, params *UpdateT
 			}
 
 			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetTestClockRequest constructs an http.Request for the GetTestClock method
+func NewGetTestClockRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/test-clock")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetTestClockRequest calls the generic SetTestClock builder with application/json body
+func NewSetTestClockRequest(server string, body SetTestClockJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetTestClockRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSetTestClockRequestWithBody constructs an http.Request for the SetTestClock method, with any body, and a specified content type
+func NewSetTestClockRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/test-clock")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdvanceTestClockRequest calls the generic AdvanceTestClock builder with application/json body
+func NewAdvanceTestClockRequest(server string, params *AdvanceTestClockParams, body AdvanceTestClockJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdvanceTestClockRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewAdvanceTestClockRequestWithBody constructs an http.Request for the AdvanceTestClock method, with any body, and a specified content type
+func NewAdvanceTestClockRequestWithBody(server string, params *AdvanceTestClockParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/test-clock/advance")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
 		}
 
 	}
@@ -14455,6 +15409,33 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /accounts/{id}/move (the `MoveAccount` operationId).
 	MoveAccountWithResponse(ctx context.Context, id int64, params *MoveAccountParams, body MoveAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*MoveAccountResponse, error)
 
+	// ListOfferCategoriesWithResponse List the sales categories of a customer's store
+	//
+	// The vendor's displayed sales categories in its order (a category before its sub-categories); hidden ones, and those below them, are left out.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /accounts/{id}/offer-categories (the `ListOfferCategories` operationId).
+	ListOfferCategoriesWithResponse(ctx context.Context, id int64, params *ListOfferCategoriesParams, reqEditors ...RequestEditorFn) (*ListOfferCategoriesResponse, error)
+
+	// ListOffersWithResponse List what a customer's vendor offers it
+	//
+	// The plans the customer's vendor has on sale (published, prices confirmed), in key order, with the customer's prices, limits and the texts in its language. A reseller account is refused (400): its parent's plans reach it by delegation.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /accounts/{id}/offers (the `ListOffers` operationId).
+	ListOffersWithResponse(ctx context.Context, id int64, params *ListOffersParams, reqEditors ...RequestEditorFn) (*ListOffersResponse, error)
+
+	// GetOfferWithResponse Get one offer
+	//
+	// 404 for any plan the customer's vendor does not have on sale.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /accounts/{id}/offers/{plan_id} (the `GetOffer` operationId).
+	GetOfferWithResponse(ctx context.Context, id int64, planId int64, reqEditors ...RequestEditorFn) (*GetOfferResponse, error)
+
 	// RecordPaymentWithBodyWithResponse Record a payment received from a buyer
 	//
 	// The vendor's staff record money received: a payment document that pays the buyer's open invoices, oldest first; the rest becomes prepaid funds. A payment that clears an automatic credit hold releases it and resumes the services it suspended.
@@ -15169,6 +16150,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /subscriptions/{id}/change (the `ChangeSubscription` operationId).
 	ChangeSubscriptionWithResponse(ctx context.Context, id int64, params *ChangeSubscriptionParams, body ChangeSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeSubscriptionResponse, error)
 
+	// ListSubscriptionOffersWithResponse List what a subscription may change to
+	//
+	// The upgrade and downgrade paths of the subscription's plan that lead to plans its vendor has on sale, as offers; order one with POST /subscriptions/{id}/change.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /subscriptions/{id}/offers (the `ListSubscriptionOffers` operationId).
+	ListSubscriptionOffersWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*ListSubscriptionOffersResponse, error)
+
 	// RestoreSubscriptionWithResponse Order the restore of a terminated subscription
 	//
 	// Staff of the accounts above the customer restore a terminated subscription whose service still exists at its connector (not cancelled and deleted): a change order (CH) priced at nothing, whose provisioning resumes the service; the subscription is active again when it completes. A deleted service, a subscription that is not terminated or one with an open order answers 409.
@@ -15305,6 +16295,51 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /templates/{key} (the `UpdateTemplate` operationId).
 	UpdateTemplateWithResponse(ctx context.Context, key string, params *UpdateTemplateParams, body UpdateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTemplateResponse, error)
+
+	// GetTestClockWithResponse Read the test clock of a sandbox
+	//
+	//  Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /test-clock (the `GetTestClock` operationId).
+	GetTestClockWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTestClockResponse, error)
+
+	// SetTestClockWithBodyWithResponse Set the test clock of a sandbox to a later date
+	//
+	// The clock only moves forward. The daily billing then runs for each day it crossed, in order, as the billing would have on those days. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /test-clock (the `SetTestClock` operationId).
+	SetTestClockWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetTestClockResponse, error)
+
+	// SetTestClockWithResponse Set the test clock of a sandbox to a later date
+	//
+	// The clock only moves forward. The daily billing then runs for each day it crossed, in order, as the billing would have on those days. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /test-clock (the `SetTestClock` operationId).
+	SetTestClockWithResponse(ctx context.Context, body SetTestClockJSONRequestBody, reqEditors ...RequestEditorFn) (*SetTestClockResponse, error)
+
+	// AdvanceTestClockWithBodyWithResponse Move the test clock of a sandbox forward
+	//
+	// The daily billing then runs for each day the clock crossed, in order. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /test-clock/advance (the `AdvanceTestClock` operationId).
+	AdvanceTestClockWithBodyWithResponse(ctx context.Context, params *AdvanceTestClockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdvanceTestClockResponse, error)
+
+	// AdvanceTestClockWithResponse Move the test clock of a sandbox forward
+	//
+	// The daily billing then runs for each day the clock crossed, in order. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /test-clock/advance (the `AdvanceTestClock` operationId).
+	AdvanceTestClockWithResponse(ctx context.Context, params *AdvanceTestClockParams, body AdvanceTestClockJSONRequestBody, reqEditors ...RequestEditorFn) (*AdvanceTestClockResponse, error)
 
 	// DeleteUserWithResponse Delete a user
 	//
@@ -17181,6 +18216,276 @@ func (r MoveAccountResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r MoveAccountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListOfferCategoriesResponse429Headers the declared response headers of an HTTP 429 response for ListOfferCategories
+type ListOfferCategoriesResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListOfferCategoriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PageOfferCategory
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListOfferCategoriesResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListOfferCategoriesResponse) GetJSON200() *PageOfferCategory {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListOfferCategoriesResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListOfferCategoriesResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListOfferCategoriesResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListOfferCategoriesResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListOfferCategoriesResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListOfferCategoriesResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListOfferCategoriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListOfferCategoriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListOfferCategoriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListOfferCategoriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListOffersResponse429Headers the declared response headers of an HTTP 429 response for ListOffers
+type ListOffersResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListOffersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PageOffer
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListOffersResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListOffersResponse) GetJSON200() *PageOffer {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListOffersResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListOffersResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListOffersResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListOffersResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListOffersResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListOffersResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListOffersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListOffersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListOffersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListOffersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetOfferResponse429Headers the declared response headers of an HTTP 429 response for GetOffer
+type GetOfferResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetOfferResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Offer
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetOfferResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOfferResponse) GetJSON200() *Offer {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetOfferResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetOfferResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetOfferResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetOfferResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetOfferResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetOfferResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOfferResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOfferResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOfferResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOfferResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -23032,6 +24337,96 @@ func (r ChangeSubscriptionResponse) ContentType() string {
 	return ""
 }
 
+// ListSubscriptionOffersResponse429Headers the declared response headers of an HTTP 429 response for ListSubscriptionOffers
+type ListSubscriptionOffersResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListSubscriptionOffersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SubscriptionOffers
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListSubscriptionOffersResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSubscriptionOffersResponse) GetJSON200() *SubscriptionOffers {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListSubscriptionOffersResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListSubscriptionOffersResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListSubscriptionOffersResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListSubscriptionOffersResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListSubscriptionOffersResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListSubscriptionOffersResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSubscriptionOffersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSubscriptionOffersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSubscriptionOffersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSubscriptionOffersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RestoreSubscriptionResponse201Headers the declared response headers of an HTTP 201 response for RestoreSubscription
 type RestoreSubscriptionResponse201Headers struct {
 	ETag     *string
@@ -24463,6 +25858,297 @@ func (r UpdateTemplateResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetTestClockResponse429Headers the declared response headers of an HTTP 429 response for GetTestClock
+type GetTestClockResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetTestClockResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TestClock
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetTestClockResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTestClockResponse) GetJSON200() *TestClock {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetTestClockResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetTestClockResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetTestClockResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetTestClockResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r GetTestClockResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetTestClockResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetTestClockResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTestClockResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTestClockResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTestClockResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTestClockResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SetTestClockResponse429Headers the declared response headers of an HTTP 429 response for SetTestClock
+type SetTestClockResponse429Headers struct {
+	RetryAfter *int
+}
+
+type SetTestClockResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TestClock
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SetTestClockResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetTestClockResponse) GetJSON200() *TestClock {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetTestClockResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SetTestClockResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SetTestClockResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SetTestClockResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SetTestClockResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r SetTestClockResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SetTestClockResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r SetTestClockResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetTestClockResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetTestClockResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetTestClockResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdvanceTestClockResponse429Headers the declared response headers of an HTTP 429 response for AdvanceTestClock
+type AdvanceTestClockResponse429Headers struct {
+	RetryAfter *int
+}
+
+type AdvanceTestClockResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TestClock
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AdvanceTestClockResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdvanceTestClockResponse) GetJSON200() *TestClock {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdvanceTestClockResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdvanceTestClockResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdvanceTestClockResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r AdvanceTestClockResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AdvanceTestClockResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AdvanceTestClockResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdvanceTestClockResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdvanceTestClockResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdvanceTestClockResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdvanceTestClockResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdvanceTestClockResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -26140,6 +27826,51 @@ func (c *ClientWithResponses) MoveAccountWithResponse(ctx context.Context, id in
 	return ParseMoveAccountResponse(rsp)
 }
 
+// ListOfferCategoriesWithResponse List the sales categories of a customer's store
+//
+// The vendor's displayed sales categories in its order (a category before its sub-categories); hidden ones, and those below them, are left out.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /accounts/{id}/offer-categories (the `ListOfferCategories` operationId).
+func (c *ClientWithResponses) ListOfferCategoriesWithResponse(ctx context.Context, id int64, params *ListOfferCategoriesParams, reqEditors ...RequestEditorFn) (*ListOfferCategoriesResponse, error) {
+	rsp, err := c.ListOfferCategories(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListOfferCategoriesResponse(rsp)
+}
+
+// ListOffersWithResponse List what a customer's vendor offers it
+//
+// The plans the customer's vendor has on sale (published, prices confirmed), in key order, with the customer's prices, limits and the texts in its language. A reseller account is refused (400): its parent's plans reach it by delegation.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /accounts/{id}/offers (the `ListOffers` operationId).
+func (c *ClientWithResponses) ListOffersWithResponse(ctx context.Context, id int64, params *ListOffersParams, reqEditors ...RequestEditorFn) (*ListOffersResponse, error) {
+	rsp, err := c.ListOffers(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListOffersResponse(rsp)
+}
+
+// GetOfferWithResponse Get one offer
+//
+// 404 for any plan the customer's vendor does not have on sale.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /accounts/{id}/offers/{plan_id} (the `GetOffer` operationId).
+func (c *ClientWithResponses) GetOfferWithResponse(ctx context.Context, id int64, planId int64, reqEditors ...RequestEditorFn) (*GetOfferResponse, error) {
+	rsp, err := c.GetOffer(ctx, id, planId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOfferResponse(rsp)
+}
+
 // RecordPaymentWithBodyWithResponse Record a payment received from a buyer
 //
 // The vendor's staff record money received: a payment document that pays the buyer's open invoices, oldest first; the rest becomes prepaid funds. A payment that clears an automatic credit hold releases it and resumes the services it suspended.
@@ -27358,6 +29089,21 @@ func (c *ClientWithResponses) ChangeSubscriptionWithResponse(ctx context.Context
 	return ParseChangeSubscriptionResponse(rsp)
 }
 
+// ListSubscriptionOffersWithResponse List what a subscription may change to
+//
+// The upgrade and downgrade paths of the subscription's plan that lead to plans its vendor has on sale, as offers; order one with POST /subscriptions/{id}/change.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /subscriptions/{id}/offers (the `ListSubscriptionOffers` operationId).
+func (c *ClientWithResponses) ListSubscriptionOffersWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*ListSubscriptionOffersResponse, error) {
+	rsp, err := c.ListSubscriptionOffers(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSubscriptionOffersResponse(rsp)
+}
+
 // RestoreSubscriptionWithResponse Order the restore of a terminated subscription
 //
 // Staff of the accounts above the customer restore a terminated subscription whose service still exists at its connector (not cancelled and deleted): a change order (CH) priced at nothing, whose provisioning resumes the service; the subscription is active again when it completes. A deleted service, a subscription that is not terminated or one with an open order answers 409.
@@ -27595,6 +29341,81 @@ func (c *ClientWithResponses) UpdateTemplateWithResponse(ctx context.Context, ke
 		return nil, err
 	}
 	return ParseUpdateTemplateResponse(rsp)
+}
+
+// GetTestClockWithResponse Read the test clock of a sandbox
+//
+//	Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /test-clock (the `GetTestClock` operationId).
+func (c *ClientWithResponses) GetTestClockWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTestClockResponse, error) {
+	rsp, err := c.GetTestClock(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTestClockResponse(rsp)
+}
+
+// SetTestClockWithBodyWithResponse Set the test clock of a sandbox to a later date
+//
+// The clock only moves forward. The daily billing then runs for each day it crossed, in order, as the billing would have on those days. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /test-clock (the `SetTestClock` operationId).
+func (c *ClientWithResponses) SetTestClockWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetTestClockResponse, error) {
+	rsp, err := c.SetTestClockWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetTestClockResponse(rsp)
+}
+
+// SetTestClockWithResponse Set the test clock of a sandbox to a later date
+//
+// The clock only moves forward. The daily billing then runs for each day it crossed, in order, as the billing would have on those days. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /test-clock (the `SetTestClock` operationId).
+func (c *ClientWithResponses) SetTestClockWithResponse(ctx context.Context, body SetTestClockJSONRequestBody, reqEditors ...RequestEditorFn) (*SetTestClockResponse, error) {
+	rsp, err := c.SetTestClock(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetTestClockResponse(rsp)
+}
+
+// AdvanceTestClockWithBodyWithResponse Move the test clock of a sandbox forward
+//
+// The daily billing then runs for each day the clock crossed, in order. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /test-clock/advance (the `AdvanceTestClock` operationId).
+func (c *ClientWithResponses) AdvanceTestClockWithBodyWithResponse(ctx context.Context, params *AdvanceTestClockParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdvanceTestClockResponse, error) {
+	rsp, err := c.AdvanceTestClockWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdvanceTestClockResponse(rsp)
+}
+
+// AdvanceTestClockWithResponse Move the test clock of a sandbox forward
+//
+// The daily billing then runs for each day the clock crossed, in order. Only on an installation started with --test-clock (a sandbox); otherwise 409. For the provider's staff: reading needs the tasks privilege at view, moving it at manage.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /test-clock/advance (the `AdvanceTestClock` operationId).
+func (c *ClientWithResponses) AdvanceTestClockWithResponse(ctx context.Context, params *AdvanceTestClockParams, body AdvanceTestClockJSONRequestBody, reqEditors ...RequestEditorFn) (*AdvanceTestClockResponse, error) {
+	rsp, err := c.AdvanceTestClock(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdvanceTestClockResponse(rsp)
 }
 
 // DeleteUserWithResponse Delete a user
@@ -29476,6 +31297,249 @@ func ParseMoveAccountResponse(rsp *http.Response) (*MoveAccountResponse, error) 
 		response.Headers200 = &headers
 	case rsp.StatusCode == 429:
 		var headers MoveAccountResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListOfferCategoriesResponse parses an HTTP response from a ListOfferCategoriesWithResponse call
+func ParseListOfferCategoriesResponse(rsp *http.Response) (*ListOfferCategoriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListOfferCategoriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PageOfferCategory
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListOfferCategoriesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListOffersResponse parses an HTTP response from a ListOffersWithResponse call
+func ParseListOffersResponse(rsp *http.Response) (*ListOffersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListOffersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PageOffer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListOffersResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetOfferResponse parses an HTTP response from a GetOfferWithResponse call
+func ParseGetOfferResponse(rsp *http.Response) (*GetOfferResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOfferResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Offer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetOfferResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -35019,6 +37083,87 @@ func ParseChangeSubscriptionResponse(rsp *http.Response) (*ChangeSubscriptionRes
 	return response, nil
 }
 
+// ParseListSubscriptionOffersResponse parses an HTTP response from a ListSubscriptionOffersWithResponse call
+func ParseListSubscriptionOffersResponse(rsp *http.Response) (*ListSubscriptionOffersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSubscriptionOffersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SubscriptionOffers
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListSubscriptionOffersResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseRestoreSubscriptionResponse parses an HTTP response from a RestoreSubscriptionWithResponse call
 func ParseRestoreSubscriptionResponse(rsp *http.Response) (*RestoreSubscriptionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -36347,6 +38492,270 @@ func ParseUpdateTemplateResponse(rsp *http.Response) (*UpdateTemplateResponse, e
 		response.Headers200 = &headers
 	case rsp.StatusCode == 429:
 		var headers UpdateTemplateResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetTestClockResponse parses an HTTP response from a GetTestClockWithResponse call
+func ParseGetTestClockResponse(rsp *http.Response) (*GetTestClockResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTestClockResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TestClock
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetTestClockResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSetTestClockResponse parses an HTTP response from a SetTestClockWithResponse call
+func ParseSetTestClockResponse(rsp *http.Response) (*SetTestClockResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetTestClockResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TestClock
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SetTestClockResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdvanceTestClockResponse parses an HTTP response from a AdvanceTestClockWithResponse call
+func ParseAdvanceTestClockResponse(rsp *http.Response) (*AdvanceTestClockResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdvanceTestClockResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TestClock
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AdvanceTestClockResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

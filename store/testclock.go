@@ -19,6 +19,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -249,4 +251,23 @@ func (db *DB) moveTestClock(ctx context.Context, actor *account.Actor, field str
 	c.set(st.Now)
 	c.mu.Unlock()
 	return st, nil
+}
+
+// ParseTestClockStep reads how far to advance the test clock: a Go
+// duration ("90m", "72h") or whole days ("3d"). Errors: EINVALID on field
+// "by".
+func ParseTestClockStep(s string) (time.Duration, error) {
+	bad := marketplane.FieldErrors{"by": fmt.Sprintf("%q is not a duration such as 72h or 3d", s)}.Err("advance")
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 3660 {
+			return 0, bad
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, bad
+	}
+	return d, nil
 }
