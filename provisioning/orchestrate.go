@@ -494,6 +494,13 @@ func (o *Orchestrator) ApplyStatus(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("subscription %d: %s at connector %s: %w", sub.ID, sub.Status, sub.Connector, err)
 	}
+	// The subscription shows what the connector confirmed (suspended,
+	// ready again, deleted), unless its status moved on meanwhile.
+	if t.Status != "" {
+		if _, err := o.DB.RecordTenantStatus(ctx, sub.ID, sub.Status, t.Status); err != nil {
+			return fmt.Errorf("subscription %d: tenant status %s: %w", sub.ID, t.Status, err)
+		}
+	}
 	o.log().Info("subscription status applied", "subscription", sub.ID, "status", sub.Status, "tenant", t.ID, "tenant_status", t.Status)
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/connector"
 	"github.com/marketplane/marketplane/subscription"
 )
 
@@ -341,6 +342,39 @@ func (db *DB) SetSubscriptionStatus(ctx context.Context, actor *account.Actor, i
 		}
 		return db.audit(ctx, tx, actor, c.ID, c.Path, "subscription.status", "subscription", s.ID,
 			map[string]any{"status": []subscription.Status{from, status}, "reason": reason})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// RecordTenantStatus records the tenant status the connector reported for
+// subscription id once it applied the subscription's status (system use:
+// the orchestrator, after suspending, resuming or deleting the service),
+// so that a suspended subscription's service reads "suspended", not the
+// "ready" of its provisioning. applied is the subscription status the
+// connector was asked to follow: when the subscription has moved on since
+// (a resume that overtook the suspend), the late answer is not recorded —
+// the task of the newer status records its own. Recording moves the
+// version on, as every change of what the subscription shows does.
+// Errors: ENOTFOUND, EINVALID (tenant status not one of the protocol's).
+func (db *DB) RecordTenantStatus(ctx context.Context, id int64, applied subscription.Status, tenantStatus string) (*subscription.Subscription, error) {
+	if !connector.ValidStatus(tenantStatus) {
+		return nil, &marketplane.Error{Code: marketplane.EINVALID, Message: "invalid tenant status",
+			Fields: map[string]string{"tenant_status": fmt.Sprintf("%q is not a tenant status of the connector protocol", tenantStatus)}}
+	}
+	var s *subscription.Subscription
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if s, err = loadSubscription(ctx, tx, id, db.lockRows("s")); err != nil {
+			return err
+		}
+		if s.Status != applied || s.TenantStatus == tenantStatus {
+			return nil
+		}
+		s.TenantStatus = tenantStatus
+		return db.saveSubscription(ctx, tx, s, db.stamp())
 	})
 	if err != nil {
 		return nil, err
