@@ -60,6 +60,20 @@ type Summary struct {
 	// CatalogSkipped says why the demo catalog was not loaded; "" when it
 	// was.
 	CatalogSkipped string
+	// Try is a first order to place through the API; nil when the
+	// catalog was not loaded.
+	Try *Try
+}
+
+// Try is a first order a new user can place through the API: the first
+// L1 reseller sells its copy of Office Basic to its first customer.
+type Try struct {
+	Reseller *account.Account
+	Customer *account.Account
+	Plan     *catalog.Plan
+	Period   string
+	// Resources are the amounts to order, by rate key.
+	Resources map[string]int64
 }
 
 // Login is one demo user.
@@ -253,8 +267,22 @@ func (l *loader) load(ctx context.Context) error {
 			return err
 		}
 	}
-	return l.catalog(ctx, prov, tree)
+	if err := l.catalog(ctx, prov, tree); err != nil {
+		return err
+	}
+	if l.sum.CatalogSkipped == "" {
+		r := tree[0].l1
+		p, err := l.db.PlanByKey(ctx, l.sys, r.ID, tryPlan)
+		if err != nil {
+			return fmt.Errorf("plan %s of %s: %w", tryPlan, r.Name, err)
+		}
+		l.sum.Try = &Try{Reseller: r, Customer: firsts[l1s[0].code], Plan: p, Period: "1m", Resources: map[string]int64{"mailbox": 3}}
+	}
+	return nil
 }
+
+// tryPlan is the plan of the first order Summary.Try suggests.
+const tryPlan = "office-basic"
 
 // rotate returns ps starting at its k-th element.
 func rotate(ps []place, k int) []place {
@@ -371,7 +399,14 @@ func (s *Summary) Print(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "These are demo passwords: change them before anyone else can reach this server.")
-	_, err := fmt.Fprintln(w, "Start the server with `marketplane serve`; it prints the URL of the panel and the API.")
+	if t := s.Try; t != nil {
+		fmt.Fprintf(w, "\nA first order through the API: %s (account %d) sells %s (plan %d) to %s (account %d).\n",
+			t.Reseller.Name, t.Reseller.ID, t.Plan.Name.Get("en"), t.Plan.ID, t.Customer.Name, t.Customer.ID)
+		fmt.Fprintf(w, "  export MARKETPLANE_API_KEY=$(marketplane apikey create --account %d --role account_admin)\n", t.Reseller.ID)
+		fmt.Fprintf(w, "  marketplane api orders place --customer %d --plan %d --period %s --resource mailbox=%d\n",
+			t.Customer.ID, t.Plan.ID, t.Period, t.Resources["mailbox"])
+	}
+	_, err := fmt.Fprintln(w, "\nThe demo's orders are provisioned by the demo connectors that `marketplane serve --demo` runs.")
 	return err
 }
 
