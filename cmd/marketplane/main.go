@@ -11,6 +11,9 @@
 //	marketplane tasks …               list, retry or cancel tasks
 //	marketplane openapi               print the OpenAPI document
 //	marketplane api RESOURCE VERB     call a running server's API with a key
+//	marketplane apikey create …       make an API key on the database (shown once)
+//	marketplane user reset-password L set a user's new password on the database
+//	marketplane clock show|set|advance the test clock of a sandbox (serve --test-clock)
 //	marketplane bench NAME            run a benchmark and print its figures
 //	marketplane version               print the version
 package main
@@ -72,8 +75,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdBench(ctx, rest, stdout, stderr)
 	case "bill":
 		err = cmdBill(ctx, rest, stdout, stderr)
+	case "clock":
+		err = cmdClock(ctx, rest, stdout)
 	case "api":
 		return cmdAPI(ctx, rest, stdout, stderr) // reports its own errors
+	case "apikey":
+		err = cmdAPIKey(ctx, rest, stdout, stderr)
+	case "user":
+		err = cmdUser(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "marketplane", buildVersion())
 		return 0
@@ -129,6 +138,8 @@ Commands:
   openapi                     print the REST API's OpenAPI 3.1 document
   bill --date D | --from D1 --to D2  run the daily billing of a day, or simulate a span day by day
   api RESOURCE VERB           call a running server's REST API with an API key (accounts, orders, documents …)
+  apikey create --account ID --role NAME  make an API key (printed once) [--name N] [--expires 90d]
+  user reset-password LOGIN   set a user's password (asks twice; --password-stdin or --generate)
   bench NAME [--scale N]      run a benchmark (`+benchNames()+`) and print its figures
   version                     print the version
 

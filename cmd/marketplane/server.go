@@ -20,6 +20,7 @@ import (
 
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
+	democonn "github.com/marketplane/marketplane/connectors/demo"
 	"github.com/marketplane/marketplane/provisioning"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/web"
@@ -40,6 +41,8 @@ type Main struct {
 	listener net.Listener
 	server   *http.Server
 	served   chan error
+	// demoConnectors serve the demo catalog's plans (serve --demo).
+	demoConnectors *democonn.Set
 }
 
 // URL is where the server listens, once Run has returned.
@@ -55,12 +58,24 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Out == nil {
 		m.Out = io.Discard
 	}
+	// Listen before anything is created: a port that is taken fails the
+	// first start before the database and its administrator exist, so
+	// the administrator's password, printed once at creation, is never
+	// printed by a start that then fails.
+	var err error
+	m.listener, err = net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	}
 	db, err := openDB(ctx, m.Config)
 	if err != nil {
 		return err
 	}
 	m.DB = db
 	if err := migrateAll(ctx, db); err != nil {
+		return err
+	}
+	if err := m.useTestClock(ctx); err != nil {
 		return err
 	}
 	if err := m.bootstrap(ctx); err != nil {
@@ -70,6 +85,9 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := loadDemo(ctx, db, m.Out); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
+		if err := m.startDemoConnectors(ctx); err != nil {
+			return fmt.Errorf("demo connectors: %w", err)
+		}
 	}
 	m.Tasks, err = newTaskRunner(db, m.Config, m.Logger)
 	if err != nil {
@@ -78,10 +96,6 @@ func (m *Main) Run(ctx context.Context) error {
 	handler, err := m.handler()
 	if err != nil {
 		return err
-	}
-	m.listener, err = net.Listen("tcp", m.Config.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
 	}
 	if m.Config.Workers {
 		if err := m.Tasks.Start(ctx); err != nil {
@@ -98,6 +112,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.server.Serve(m.listener) }()
+	if err := m.registerDemoConnectors(ctx); err != nil {
+		return fmt.Errorf("demo connectors: %w", err)
+	}
 	m.Logger.Info("marketplane serving", "url", m.URL(), "db", db.URL(), "engine", db.Engine, "workers", m.Config.Workers)
 	return nil
 }
@@ -115,11 +132,16 @@ func (m *Main) Close() error {
 		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
+	} else if m.listener != nil {
+		m.listener.Close() // a start that failed before serving
 	}
 	if m.Tasks != nil && m.Config.Workers {
 		if err := m.Tasks.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop tasks: %w", err))
 		}
+	}
+	if m.demoConnectors != nil {
+		errs = append(errs, m.demoConnectors.Close())
 	}
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())
@@ -219,6 +241,9 @@ func (m *Main) handler() (http.Handler, error) {
 	// Outside the API: a connector's registration callback is
 	// authenticated by its signature alone.
 	mux.Handle("POST "+provisioning.CallbackPath, provisioning.CallbackHandler(m.DB))
+	if m.demoConnectors != nil {
+		mux.Handle(democonn.PathPrefix, m.demoConnectors.Handler())
+	}
 	mux.Handle("/", panels)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
