@@ -86,6 +86,8 @@ type Registration struct {
 	Changes []catalog.Change
 	// Created names what was created.
 	Created Created
+	// Template is the key of the connector's service template.
+	Template string
 	// Bindings say which resource type sells each resource of the
 	// manifest, in its order: an existing one, kept or updated (see
 	// Changes), or one created.
@@ -266,7 +268,8 @@ func register(ctx context.Context, db *store.DB, actor *account.Actor, req Regis
 		return nil, err
 	}
 	reg := &Registration{Connector: res.Connector, Previous: res.Previous, DryRun: req.DryRun, Changes: res.Changes,
-		Retired: res.Retired, PlanKept: res.PlanKept, Bindings: desired.Bindings, Unoffered: desired.Unoffered}
+		Retired: res.Retired, PlanKept: res.PlanKept, Template: desired.Catalog.Template.Key, Bindings: desired.Bindings,
+		Unoffered: desired.Unoffered}
 	for _, ch := range res.Changes {
 		if ch.Action != catalog.Create {
 			continue

@@ -148,7 +148,11 @@ func listenForCallback(db *store.DB, addr string) (stop func(), base string, err
 	return stop, "http://" + ln.Addr().String(), nil
 }
 
-// printRegistration tells what a registration did, or would do.
+// printRegistration tells what a registration did, or would do: the
+// catalog's changes, then which resource type sells each of the
+// connector's resources (kept, changed or added), what became of the
+// template and of the draft plan, and what the connector no longer
+// offers.
 func printRegistration(w io.Writer, reg *provisioning.Registration) error {
 	c := reg.Connector
 	what := fmt.Sprintf("the connector %s %s at %s", c.Name, c.Manifest.Version, c.URL)
@@ -165,6 +169,41 @@ func printRegistration(w io.Writer, reg *provisioning.Registration) error {
 	if err := catalog.FormatDiff(w, reg.Changes); err != nil {
 		return err
 	}
+	changed := func(kind catalog.Kind, key string) catalog.Action {
+		for _, ch := range reg.Changes {
+			if ch.Kind == kind && ch.Key == key {
+				return ch.Action
+			}
+		}
+		return ""
+	}
+	if len(reg.Bindings) > 0 {
+		fmt.Fprintln(w, "Resource types:")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, b := range reg.Bindings {
+			state := "kept"
+			switch changed(catalog.KindResourceType, b.ResourceType) {
+			case catalog.Create:
+				state = "added"
+			case catalog.Update:
+				state = "changed"
+			}
+			fmt.Fprintf(tw, "  %s\t← %s\t%s\n", b.ResourceType, b.Resource, state)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if reg.Template != "" {
+		switch changed(catalog.KindTemplate, reg.Template) {
+		case catalog.Create:
+			fmt.Fprintf(w, "Template %s: created.\n", reg.Template)
+		case catalog.Update:
+			fmt.Fprintf(w, "Template %s: changed as shown above.\n", reg.Template)
+		default:
+			fmt.Fprintf(w, "Template %s: unchanged.\n", reg.Template)
+		}
+	}
 	if reg.Created.Plan != "" {
 		id := ""
 		if reg.Created.PlanID != 0 {
@@ -174,9 +213,16 @@ func printRegistration(w io.Writer, reg *provisioning.Registration) error {
 	}
 	if reg.PlanKept != "" {
 		fmt.Fprintf(w, "A plan %s exists already; it was left as it is.\n", reg.PlanKept)
+	} else if reg.New() && reg.Created.Plan == "" {
+		fmt.Fprintf(w, "No draft plan: plans are made of the template %s already.\n", reg.Template)
+	}
+	for _, u := range reg.Unoffered {
+		fmt.Fprintf(w, "The connector no longer offers %s, which plans %s price: it stays in the template %s "+
+			"(orders for it reach a connector that does not know it) until they stop selling it.\n",
+			u.ResourceType, strings.Join(u.Plans, ", "), reg.Template)
 	}
 	if len(reg.Retired) > 0 {
-		fmt.Fprintf(w, "The connector no longer offers %s: kept (plans may sell them), out of the template; delete them once no plan uses them.\n",
+		fmt.Fprintf(w, "The connector no longer offers %s and no plan prices them: out of the template, kept; delete them once unused.\n",
 			strings.Join(reg.Retired, ", "))
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -156,6 +158,87 @@ func TestConnectorCommands(t *testing.T) {
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&reg); err != nil || resp.StatusCode != 201 || !reg.New || reg.Created.Template != "other" {
 			t.Fatalf("POST /api/v1/connectors: %d %+v %v", resp.StatusCode, reg, err)
+		}
+	})
+}
+
+// TestConnectorRegisterOntoCatalog registers a connector over a catalog
+// that was there first (the demo's, imported): the office resource types
+// carry the connector's keys, so the registration keeps them and the
+// template; the dry run says so, and the catalog still exports and
+// imports again without a change. A later manifest without storage_gb
+// keeps office-storage in the template and names the plans that price it.
+func TestConnectorRegisterOntoCatalog(t *testing.T) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
+		ctx := context.Background()
+		dbURL := storetest.URL(t, e)
+		db := storetest.OpenURL(t, dbURL)
+		p := &account.Account{Name: "Marketplane Demo Provider", Address: account.Address{Country: "US"},
+			Locale: "en-US", Currency: "USD", TimeZone: "UTC"}
+		if err := db.CreateProvider(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		const secret = "office-secret"
+		office := connector.Manifest{Name: "office", Version: "1.0.0", Resources: []connector.ResourceSpec{
+			{Key: "mailboxes", Name: map[string]string{"en": "Mailboxes"}, Unit: "mailbox", Class: connector.ClassLimit},
+			{Key: "storage_gb", Name: map[string]string{"en": "Storage"}, Unit: "GB", Class: connector.ClassLimit},
+		}}
+		mailOnly := office
+		mailOnly.Version = "2.0.0"
+		mailOnly.Resources = office.Resources[:1]
+		sw := &swappable{}
+		sw.set(memoryConnector(&office, secret))
+		vendor := httptest.NewServer(sw)
+		t.Cleanup(vendor.Close)
+		exported := filepath.Join(t.TempDir(), "catalog.yaml")
+
+		register := []string{"connector", "register", vendor.URL, "--secret", secret, "--db", dbURL}
+		steps := []struct {
+			name   string
+			args   []string
+			want   []string // in stdout+stderr
+			before func()
+		}{
+			{name: "the demo catalog", args: []string{"catalog", "import", "../../catalog/demo.yaml", "--db", dbURL},
+				want: []string{"35 to create"}},
+			{name: "dry run", args: append(slices.Clone(register), "--dry-run"),
+				want: []string{"Dry run: the two-way check passed", "nothing was changed", "No changes.\nResource types:\n" +
+					"  mailbox         ← mailboxes   kept\n" +
+					"  office-storage  ← storage_gb  kept\n" +
+					"Template office: unchanged.\n" +
+					"No draft plan: plans are made of the template office already.\n"}},
+			{name: "register", args: register,
+				want: []string{"Registered the connector office 1.0.0", "No changes.\nResource types:\n", "Template office: unchanged.\n"}},
+			{name: "export", args: []string{"catalog", "export", "--out", exported, "--db", dbURL}},
+			{name: "import the export", args: []string{"catalog", "import", exported, "--dry-run", "--db", dbURL},
+				want: []string{"Dry run", "No changes."}},
+			{name: "without storage_gb (dry run)", args: []string{"connector", "refresh", "office", "--dry-run", "--db", dbURL},
+				before: func() { sw.set(memoryConnector(&mailOnly, secret)) },
+				want: []string{"Dry run", "No changes.\nResource types:\n  mailbox  ← mailboxes  kept\nTemplate office: unchanged.\n",
+					"The connector no longer offers office-storage, which plans office-basic, office-pro, office-standard price: " +
+						"it stays in the template office"}},
+			{name: "without storage_gb", args: []string{"connector", "refresh", "office", "--db", dbURL},
+				want: []string{"Registered the connector office 2.0.0 at " + vendor.URL + " again (it was 1.0.0)",
+					"no longer offers office-storage, which plans office-basic, office-pro, office-standard price"}},
+			{name: "export again", args: []string{"catalog", "export", "--out", exported, "--db", dbURL}},
+			{name: "import the export again", args: []string{"catalog", "import", exported, "--dry-run", "--db", dbURL},
+				want: []string{"Dry run", "No changes."}},
+		}
+		for i, s := range steps {
+			if s.before != nil {
+				s.before()
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(ctx, s.args, &stdout, &stderr)
+			all := stdout.String() + stderr.String()
+			ok := code == 0
+			for _, w := range s.want {
+				ok = ok && strings.Contains(all, w)
+			}
+			if !ok {
+				t.Fatalf("step %d, %s: exit %d; output:\n%.3000s", i, s.name, code, all)
+			}
 		}
 	})
 }
