@@ -909,3 +909,44 @@ func TestRegisterOntoExistingCatalog(t *testing.T) {
 		p.roundTrip(t)
 	})
 }
+
+// The demo's services each registered by a connector named after its
+// template's connector, offering the template's resources under their
+// connector keys (as the demo's own connectors do): every resource maps
+// onto the type that sells it, "storage_gb" onto office-storage for office
+// and onto pg-storage for postgresql, and the catalog does not change.
+func TestRegisterDemoConnectors(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		p := demoSite(t, db)
+		doc, err := catalog.DemoDocument()
+		if err != nil {
+			t.Fatal(err)
+		}
+		types := map[string]catalog.ResourceType{}
+		for _, rt := range doc.ResourceTypes {
+			types[rt.Key] = rt
+		}
+		before := p.counts(t)
+		for _, tpl := range doc.Templates {
+			m := connector.Manifest{Name: tpl.Connector, Version: "1.0.0"}
+			var want []string
+			for _, r := range tpl.Resources {
+				rt := types[r.Resource]
+				m.Resources = append(m.Resources, connector.ResourceSpec{Key: rt.Connector, Name: map[string]string(rt.Name.Clone()),
+					Unit: rt.Unit, Class: string(rt.Class)})
+				want = append(want, fmt.Sprintf("{%s %s true}", rt.Connector, rt.Key))
+			}
+			fc := serveConnector(t, sdk(withSpec(m), regSecret))
+			reg := p.register(t, p.request(fc.URL, regSecret))
+			if got := fmt.Sprint(reg.Bindings); got != "["+strings.Join(want, " ")+"]" || len(reg.Changes) != 0 ||
+				reg.Template != tpl.Key || reg.Created.Plan != "" || len(reg.Retired)+len(reg.Unoffered) != 0 {
+				t.Errorf("connector %s: bindings %s, want %v; %+v", m.Name, got, want, reg)
+			}
+		}
+		if got, want := p.counts(t), strings.Replace(before, "connectors=0", fmt.Sprintf("connectors=%d", len(doc.Templates)), 1); got != want {
+			t.Errorf("after the demo connectors: %s, want %s", got, want)
+		}
+		p.roundTrip(t)
+	})
+}
