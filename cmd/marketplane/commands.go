@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/marketplane/marketplane/bench"
 )
 
 func newFlagSet(name string, out io.Writer) *flag.FlagSet {
@@ -156,6 +158,24 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *scale < 0 {
 		return usagef("--scale must not be negative")
 	}
+	// Only a --db on the command line chooses the database: without one a
+	// benchmark runs on a scratch database (bench.Database), never on the
+	// one MARKETPLANE_DB or the default names, where the live data is.
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "db" })
+	target, err := bench.Database(ctx, given, c.DB)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := target.Drop(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintf(stderr, "marketplane bench: %v\n", err)
+		}
+	}()
+	if target.Scratch {
+		fmt.Fprintf(stderr, "bench %s: on a scratch database (%s), removed at the end; --db names one to keep\n", name, target.Name)
+	}
+	c.DB = target.URL
 	db, err := openDB(ctx, c)
 	if err != nil {
 		return err
