@@ -72,6 +72,23 @@ type BillRunResult struct {
 	// Stages are the run's stages in the order they ran, with the time
 	// each took.
 	Stages []BillStage
+	// Held are the buyers the run put on credit hold and Released those
+	// whose hold it lifted, in the order it did so.
+	Held, Released []int64
+	// Changed are the subscriptions whose status the run changed (expiry,
+	// the suspensions and resumptions of holds and of pay-as-you-go
+	// shortfalls), in the order it changed them; a subscription changed
+	// twice in a run is there twice.
+	Changed []BillChange
+}
+
+// BillChange is a subscription's status changed by a billing run.
+type BillChange struct {
+	SubscriptionID int64
+	CustomerID     int64
+	PlanID         int64
+	To             subscription.Status
+	Reason         string
 }
 
 // BillStage is one stage of a billing run and how long it took.
@@ -159,7 +176,19 @@ func (db *DB) BillDayWith(ctx context.Context, on time.Time, opt BillOptions) (B
 	dayUTC := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	res := BillRunResult{On: dayUTC, Totals: map[string]money.Micros{}}
 	run := newBillRun(db, dayUTC)
-	run.each, run.opt = opt.OnSubscription, opt
+	run.opt = opt
+	// Every status change of the run comes through its hook: the run
+	// notes it for its result, kept only once its transaction commits
+	// (see keep).
+	run.each = func(tx *sql.Tx, sub *subscription.Subscription) error {
+		run.pending.Changed = append(run.pending.Changed, BillChange{SubscriptionID: sub.ID, CustomerID: sub.CustomerID,
+			PlanID: sub.PlanID, To: sub.Status, Reason: sub.StatusReason})
+		if opt.OnSubscription != nil {
+			return opt.OnSubscription(tx, sub)
+		}
+		return nil
+	}
+	run.res = &res
 	stages := []struct {
 		name string
 		fn   func(context.Context, *BillRunResult) error
@@ -269,6 +298,23 @@ type billRun struct {
 	// reviewed are the buyers whose credit the usage stage reviewed; the
 	// credit stage does not review them again.
 	reviewed map[int64]bool
+	// pending is what the transaction under way changed (holds, statuses);
+	// keep adds it to res once that transaction has committed.
+	pending BillRunResult
+	res     *BillRunResult
+}
+
+// keep ends a transaction of the run whose outcome is err: the changes it
+// noted go to the run's result when it committed, and are forgotten when
+// it rolled back.
+func (r *billRun) keep(err error) error {
+	if err == nil && r.res != nil {
+		r.res.Held = append(r.res.Held, r.pending.Held...)
+		r.res.Released = append(r.res.Released, r.pending.Released...)
+		r.res.Changed = append(r.res.Changed, r.pending.Changed...)
+	}
+	r.pending = BillRunResult{}
+	return err
 }
 
 type classKey struct {
@@ -635,7 +681,7 @@ func (r *billRun) expiry(ctx context.Context, res *BillRunResult) error {
 
 func (r *billRun) expire(ctx context.Context, id int64) error {
 	db := r.db
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return r.keep(db.inTx(ctx, func(tx *sql.Tx) error {
 		sub, err := loadSubscription(ctx, tx, id, db.lockRows("s"))
 		if err != nil {
 			return err
@@ -694,7 +740,7 @@ func (r *billRun) expire(ctx context.Context, id int64) error {
 		}
 		return db.audit(ctx, tx, account.SystemActor(), c.ID, c.Path, "subscription.expire", "subscription", sub.ID,
 			map[string]any{"status": []subscription.Status{before, to}})
-	})
+	}))
 }
 
 // pair is a buyer and its vendor.
@@ -768,7 +814,7 @@ func (r *billRun) creditStage(ctx context.Context, res *BillRunResult) error {
 
 // review reviews buyer's credit in a transaction of its own.
 func (r *billRun) review(ctx context.Context, buyerID int64) error {
-	return r.db.inTx(ctx, func(tx *sql.Tx) error {
+	return r.keep(r.db.inTx(ctx, func(tx *sql.Tx) error {
 		buyer, err := loadAccount(ctx, tx, buyerID)
 		if err != nil {
 			return err
@@ -780,8 +826,19 @@ func (r *billRun) review(ctx context.Context, buyerID int64) error {
 		if err != nil {
 			return err
 		}
-		return r.db.reviewCredit(ctx, tx, buyer, vendor, r.day, r, r.each)
-	})
+		before := buyer.Status
+		if err := r.db.reviewCredit(ctx, tx, buyer, vendor, r.day, r, r.each); err != nil {
+			return err
+		}
+		// reviewCredit sets buyer's status when it holds or releases.
+		switch {
+		case before != account.StatusCreditHold && buyer.Status == account.StatusCreditHold:
+			r.pending.Held = append(r.pending.Held, buyer.ID)
+		case before == account.StatusCreditHold && buyer.Status != account.StatusCreditHold:
+			r.pending.Released = append(r.pending.Released, buyer.ID)
+		}
+		return nil
+	}))
 }
 
 // rate is the usage of sub's current period up to the run's day, rated at

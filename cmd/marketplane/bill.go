@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
+	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/money"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/subscription"
@@ -32,6 +36,7 @@ func cmdBill(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	toFlag := fs.String("to", "", "last day of the span, included (YYYY-MM-DD)")
 	zone := fs.String("zone", "", "bill only the sellers in this time zone (IANA, e.g. Europe/Berlin); default all")
 	shardFlag := fs.String("shard", "", "bill part K of N (K/N, 0 ≤ K < N): split a day across processes on PostgreSQL")
+	yes := fs.Bool("yes", false, "bill days after today without asking (invoices dated in the future, holds and suspensions that have not come yet)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -64,6 +69,9 @@ func cmdBill(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := migrateAll(ctx, db); err != nil {
 		return err
 	}
+	if err := confirmFuture(db.Clock.Now(), *zone, from, to, *yes, stdout); err != nil {
+		return err
+	}
 	// Subscriptions the run suspends, resumes or ends get the task that
 	// applies it at their connector, queued for the workers of the
 	// running server.
@@ -90,6 +98,9 @@ func cmdBill(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		sum.Subscriptions += res.Subscriptions
 		sum.Invoices += res.Invoices
 		sum.Failures = append(sum.Failures, res.Failures...)
+		sum.Held = append(sum.Held, res.Held...)
+		sum.Released = append(sum.Released, res.Released...)
+		sum.Changed = append(sum.Changed, res.Changed...)
 		for cur, v := range res.Totals {
 			sum.Totals[cur] += v
 		}
@@ -102,6 +113,7 @@ func cmdBill(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		span += " to " + to.Format(time.DateOnly)
 	}
 	fmt.Fprintf(stdout, "billed %s: %s\n", span, billCounts(sum))
+	billChanges(ctx, db, sum, stdout)
 	if n := len(sum.Failures); n > 0 {
 		return fmt.Errorf("%d subscription bills failed (see above)", n)
 	}
@@ -169,4 +181,142 @@ func billCounts(r store.BillRunResult) string {
 		s += ", " + plural(n, "failure")
 	}
 	return s
+}
+
+// confirmInput is where "bill" reads a confirmation, and whether a person
+// is there to give it (a terminal). Tests replace it.
+var confirmInput = func() (io.Reader, bool) { return os.Stdin, term.IsTerminal(int(os.Stdin.Fd())) }
+
+// confirmFuture lets a run of days after today go ahead only when --yes
+// says so or a person at a terminal answers yes: such a run issues
+// invoices dated in the future and puts buyers on hold and suspends
+// subscriptions for debts not yet due. Today is the date of now in zone
+// (--zone), else in UTC.
+func confirmFuture(now time.Time, zone string, from, to time.Time, yes bool, out io.Writer) error {
+	loc := time.UTC
+	if zone != "" {
+		if l, err := time.LoadLocation(zone); err == nil {
+			loc = l
+		}
+	}
+	y, m, d := now.In(loc).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	if !to.After(today) || yes {
+		return nil
+	}
+	first := from
+	if first.Before(today.AddDate(0, 0, 1)) {
+		first = today.AddDate(0, 0, 1)
+	}
+	days := int(to.Sub(first).Hours()/24) + 1
+	what := fmt.Sprintf("billing %s is %d day", first.Format(time.DateOnly), days)
+	if days != 1 {
+		what = fmt.Sprintf("billing %s to %s is %d days", first.Format(time.DateOnly), to.Format(time.DateOnly), days)
+	}
+	what += fmt.Sprintf(" after today (%s): it issues invoices dated in the future, and puts buyers on credit hold and suspends or ends subscriptions for debts and expiries not yet due", today.Format(time.DateOnly))
+	in, tty := confirmInput()
+	if !tty {
+		return usagef("%s. Nothing was billed; add --yes to bill them", what)
+	}
+	fmt.Fprintf(out, "%s.\nBill them? [y/N] ", what)
+	var answer string
+	fmt.Fscanln(in, &answer)
+	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		return fmt.Errorf("not confirmed: nothing was billed")
+	}
+	return nil
+}
+
+// billListed is how many accounts or subscriptions a summary names per
+// line; the rest are counted ("and 12 more").
+const billListed = 10
+
+// billChanges prints what a run did to accounts and subscriptions besides
+// billing them: the buyers it put on credit hold (and released), the
+// subscriptions it suspended, terminated (and resumed), and the failures,
+// each counted and named by id and name up to billListed.
+func billChanges(ctx context.Context, db *store.DB, r store.BillRunResult, w io.Writer) {
+	sys := account.SystemActor()
+	names := map[int64]string{}
+	accountName := func(id int64) string {
+		if n, ok := names[id]; ok {
+			return n
+		}
+		n := "?"
+		if a, err := db.Account(ctx, sys, id); err == nil {
+			n = a.Name
+		}
+		names[id] = n
+		return n
+	}
+	plans := map[int64]string{}
+	planName := func(id int64) string {
+		if n, ok := plans[id]; ok {
+			return n
+		}
+		n := "?"
+		if p, err := db.Plan(ctx, sys, id); err == nil {
+			n = p.Name.Get("en")
+		}
+		plans[id] = n
+		return n
+	}
+	line := func(label string, n int, one, many string, name func(i int) string, always bool) {
+		if n == 0 && !always {
+			return
+		}
+		noun := many
+		if n == 1 {
+			noun = one
+		}
+		fmt.Fprintf(w, "  %s: %d %s", label, n, noun)
+		for i := 0; i < min(n, billListed); i++ {
+			sep := ", "
+			if i == 0 {
+				sep = ": "
+			}
+			fmt.Fprint(w, sep+name(i))
+		}
+		if n > billListed {
+			fmt.Fprintf(w, " and %d more", n-billListed)
+		}
+		fmt.Fprintln(w)
+	}
+	accounts := func(ids []int64) func(int) string {
+		return func(i int) string { return fmt.Sprintf("%s (account %d)", accountName(ids[i]), ids[i]) }
+	}
+	// A subscription counts once per status it was moved to in the run.
+	by := map[subscription.Status][]store.BillChange{}
+	seen := map[store.BillChange]bool{}
+	for _, c := range r.Changed {
+		k := store.BillChange{SubscriptionID: c.SubscriptionID, To: c.To}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		by[c.To] = append(by[c.To], c)
+	}
+	subs := func(cs []store.BillChange) func(int) string {
+		return func(i int) string {
+			c := cs[i]
+			s := fmt.Sprintf("%d (%s of %s, account %d", c.SubscriptionID, planName(c.PlanID), accountName(c.CustomerID), c.CustomerID)
+			if c.Reason != "" && c.To != subscription.Active {
+				s += ", " + strings.ReplaceAll(c.Reason, "_", " ")
+			}
+			return s + ")"
+		}
+	}
+	line("put on credit hold", len(r.Held), "account", "accounts", accounts(r.Held), true)
+	line("released from credit hold", len(r.Released), "account", "accounts", accounts(r.Released), false)
+	line("suspended", len(by[subscription.Suspended]), "subscription", "subscriptions", subs(by[subscription.Suspended]), true)
+	line("terminated", len(by[subscription.Terminated]), "subscription", "subscriptions", subs(by[subscription.Terminated]), true)
+	line("graced (not renewed)", len(by[subscription.Graced]), "subscription", "subscriptions", subs(by[subscription.Graced]), false)
+	line("resumed", len(by[subscription.Active]), "subscription", "subscriptions", subs(by[subscription.Active]), false)
+	line("failed", len(r.Failures), "bill", "bills", func(i int) string {
+		f := r.Failures[i]
+		if f.SubscriptionID != 0 {
+			return fmt.Sprintf("subscription %d", f.SubscriptionID)
+		}
+		return fmt.Sprintf("%s (account %d)", accountName(f.AccountID), f.AccountID)
+	}, true)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/marketplane/marketplane/catalog"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/store/storetest"
+	"github.com/marketplane/marketplane/subscription"
 )
 
 // billCustomer gives db a provider (UTC) selling "basic" to a customer:
@@ -20,6 +23,14 @@ import (
 // 7 mailboxes on 2027-01-10, for the month [2027-01-10, 2027-02-10). Each
 // renewal charges 10.00 + 2 × 2.50 = 15.00.
 func billCustomer(t *testing.T, db *store.DB) {
+	t.Helper()
+	billCustomerOwing(t, db, 0)
+}
+
+// billCustomerOwing is billCustomer with invoices due termsDays after
+// their issue (0: no due date), so that unpaid ones put the customer on
+// credit hold the day after; it returns the customer and the plan.
+func billCustomerOwing(t *testing.T, db *store.DB, termsDays int) (*account.Account, *catalog.Plan) {
 	t.Helper()
 	ctx, sys := context.Background(), account.SystemActor()
 	db.Clock = marketplane.NewTestClock(time.Date(2027, 1, 10, 9, 0, 0, 0, time.UTC))
@@ -32,6 +43,7 @@ func billCustomer(t *testing.T, db *store.DB) {
 		t.Fatal(err)
 	}
 	customer := mk(account.Customer, provider.ID, "Customer")
+	customer.PaymentTermsDays = termsDays
 	if err := db.CreateAccount(ctx, sys, customer); err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +74,7 @@ func billCustomer(t *testing.T, db *store.DB) {
 	if _, err := db.CompleteOrder(ctx, o.ID, store.TenantInfo{TenantID: "t-1"}); err != nil {
 		t.Fatalf("complete order: %v", err)
 	}
+	return customer, plan
 }
 
 // TestBillCommand: the span 2027-02-09 to 2027-03-11 bills the renewals
@@ -83,13 +96,13 @@ func TestBillCommand(t *testing.T) {
 		{"both", []string{"bill", "--date", "2027-02-10", "--from", "2027-02-10", "--db", dbPath}, 2, []string{"not both"}},
 		{"bad date", []string{"bill", "--date", "10.2.2027", "--db", dbPath}, 2, []string{`--date: "10.2.2027" is not a date`}},
 		{"backwards", []string{"bill", "--from", "2027-03-01", "--to", "2027-02-01", "--db", dbPath}, 2, []string{"before --from"}},
-		{"before the period ends", []string{"bill", "--date", "2027-02-09", "--db", dbPath}, 0,
+		{"before the period ends", []string{"bill", "--date", "2027-02-09", "--yes", "--db", dbPath}, 0,
 			[]string{"billed 2027-02-09: 0 subscriptions billed, 0 invoices issued\n"}},
-		{"span", []string{"bill", "--from", "2027-02-09", "--to", "2027-03-11", "--db", dbPath}, 0, []string{
+		{"span", []string{"bill", "--from", "2027-02-09", "--to", "2027-03-11", "--yes", "--db", dbPath}, 0, []string{
 			"2027-02-10: 1 subscription billed, 1 invoice issued, USD 15.00\n" +
 				"2027-03-10: 1 subscription billed, 1 invoice issued, USD 15.00\n" +
 				"billed 2027-02-09 to 2027-03-11: 2 subscriptions billed, 2 invoices issued, USD 30.00\n"}},
-		{"again", []string{"bill", "--date", "2027-03-10", "--db", dbPath}, 0,
+		{"again", []string{"bill", "--date", "2027-03-10", "--yes", "--db", dbPath}, 0,
 			[]string{"billed 2027-03-10: 0 subscriptions billed, 0 invoices issued\n"}},
 	} {
 		var stdout, stderr bytes.Buffer
@@ -102,6 +115,108 @@ func TestBillCommand(t *testing.T) {
 			if !strings.Contains(all, w) {
 				t.Errorf("%s: output lacks %q:\n%s", c.name, w, all)
 			}
+		}
+	}
+}
+
+// TestBillSummary: a span in which the customer's first invoice goes
+// unpaid past its due date names what the run did besides billing: the
+// customer put on credit hold, both its subscriptions suspended by the
+// hold, and the one that does not renew terminated three weeks after its
+// period ended; on both engines.
+func TestBillSummary(t *testing.T) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
+		ctx, sys := context.Background(), account.SystemActor()
+		u := storetest.URL(t, e)
+		db := storetest.OpenURL(t, u)
+		customer, plan := billCustomerOwing(t, db, 10)
+		// A second subscription that does not renew: its period ends on
+		// 2027-02-10, it is suspended from then (by the hold already) and
+		// terminated 7 + 14 days later, on 2027-03-03.
+		o, err := db.PlaceOrder(ctx, sys, store.OrderRequest{CustomerID: customer.ID, PlanID: plan.ID, Period: "1m",
+			Resources: map[string]int64{"mailbox": 5}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.CompleteOrder(ctx, o.ID, store.TenantInfo{TenantID: "t-2"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SetAutoRenew(ctx, sys, o.SubscriptionID, subscription.RenewOff, 0); err != nil {
+			t.Fatal(err)
+		}
+		first := o.SubscriptionID - 1
+
+		var stdout, stderr bytes.Buffer
+		code := run(ctx, []string{"bill", "--from", "2027-01-11", "--to", "2027-03-05", "--yes", "--db", u}, &stdout, &stderr)
+		if code != 0 {
+			t.Fatalf("exit %d: %s%s", code, stdout.String(), stderr.String())
+		}
+		want := fmt.Sprintf("billed 2027-01-11 to 2027-03-05: 1 subscription billed, 1 invoice issued, USD 15.00\n"+
+			"  put on credit hold: 1 account: Customer (account %[1]d)\n"+
+			"  suspended: 2 subscriptions: %[2]d (Office Basic of Customer, account %[1]d, credit hold), %[3]d (Office Basic of Customer, account %[1]d, credit hold)\n"+
+			"  terminated: 1 subscription: %[3]d (Office Basic of Customer, account %[1]d, expired)\n"+
+			"  failed: 0 bills\n", customer.ID, first, o.SubscriptionID)
+		if !strings.HasSuffix(stdout.String(), want) {
+			t.Errorf("summary:\n%s\nwant it to end with:\n%s", stdout.String(), want)
+		}
+	})
+}
+
+// TestBillSummaryBounded: a summary names at most ten accounts or
+// subscriptions per line and counts the rest.
+func TestBillSummaryBounded(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t, store.SQLite)
+	customer, _ := billCustomerOwing(t, db, 0)
+	r := store.BillRunResult{}
+	for range 12 {
+		r.Held = append(r.Held, customer.ID)
+	}
+	var out bytes.Buffer
+	billChanges(context.Background(), db, r, &out)
+	name := fmt.Sprintf("Customer (account %d)", customer.ID)
+	want := "  put on credit hold: 12 accounts: " + strings.Repeat(name+", ", 9) + name + " and 2 more\n"
+	if !strings.HasPrefix(out.String(), want) {
+		t.Errorf("got:\n%s\nwant it to begin with:\n%s", out.String(), want)
+	}
+}
+
+// TestBillFuture: days after today are billed only with --yes or a yes at
+// a terminal; without either the command refuses and bills nothing (the
+// renewal of 2027-02-10 is still due afterwards).
+func TestBillFuture(t *testing.T) {
+	// Not parallel: it replaces confirmInput.
+	ctx := context.Background()
+	dbPath := filepath.Join(t.TempDir(), "bill.db")
+	billCustomer(t, storetest.OpenURL(t, dbPath))
+	far := time.Now().AddDate(1, 0, 0).Format(time.DateOnly)
+	saved := confirmInput
+	t.Cleanup(func() { confirmInput = saved })
+	for _, c := range []struct {
+		name   string
+		args   []string
+		tty    bool
+		answer string
+		code   int
+		out    string
+	}{
+		{"no terminal", []string{"bill", "--date", far}, false, "", 2, "after today"},
+		{"no terminal, a span", []string{"bill", "--from", "2027-02-09", "--to", far}, false, "", 2, "Nothing was billed; add --yes"},
+		{"terminal, no", []string{"bill", "--date", far}, true, "n\n", 1, "Bill them? [y/N] "},
+		{"terminal, nothing typed", []string{"bill", "--date", far}, true, "", 1, "not confirmed: nothing was billed"},
+		{"due day with --yes", []string{"bill", "--date", "2027-02-10", "--yes"}, false, "", 0,
+			"billed 2027-02-10: 1 subscription billed, 1 invoice issued, USD 15.00\n"},
+		{"terminal, yes", []string{"bill", "--date", "2027-03-10"}, true, "yes\n", 0,
+			"billed 2027-03-10: 1 subscription billed, 1 invoice issued, USD 15.00\n"},
+		{"today", []string{"bill", "--date", time.Now().UTC().Format(time.DateOnly)}, false, "", 0, "0 subscriptions billed"},
+	} {
+		confirmInput = func() (io.Reader, bool) { return strings.NewReader(c.answer), c.tty }
+		var stdout, stderr bytes.Buffer
+		code := run(ctx, append(c.args, "--db", dbPath), &stdout, &stderr)
+		all := stdout.String() + stderr.String()
+		if code != c.code || !strings.Contains(all, c.out) {
+			t.Errorf("%s: exit %d, want %d with %q:\n%s", c.name, code, c.code, c.out, all)
 		}
 	}
 }

@@ -62,7 +62,7 @@ func TestBillCommandReportsAFailure(t *testing.T) {
 		bill := func(code int, want ...string) {
 			t.Helper()
 			var stdout, stderr bytes.Buffer
-			got := run(ctx, []string{"bill", "--date", "2027-02-10", "--db", u}, &stdout, &stderr)
+			got := run(ctx, []string{"bill", "--date", "2027-02-10", "--yes", "--db", u}, &stdout, &stderr)
 			all := stdout.String() + stderr.String()
 			if got != code {
 				t.Errorf("exit %d, want %d: %s", got, code, all)

@@ -73,7 +73,7 @@ func TestBillKilledHalfway(t *testing.T) {
 		date := killDay.Format(time.DateOnly)
 
 		start := time.Now()
-		if out, err := exec.Command(bin, "bill", "--date", date, "--db", refURL).CombinedOutput(); err != nil {
+		if out, err := exec.Command(bin, "bill", "--date", date, "--yes", "--db", refURL).CombinedOutput(); err != nil {
 			t.Fatalf("reference run: %v\n%s", err, out)
 		}
 		t.Logf("%s: the reference run took %v", e, time.Since(start).Round(time.Millisecond))
@@ -84,7 +84,7 @@ func TestBillKilledHalfway(t *testing.T) {
 
 		// The run to kill: killed once a third of the invoices are in.
 		var stderr bytes.Buffer
-		cmd := exec.Command(bin, "bill", "--date", date, "--db", killURL)
+		cmd := exec.Command(bin, "bill", "--date", date, "--yes", "--db", killURL)
 		cmd.Stdout, cmd.Stderr = &stderr, &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -116,7 +116,7 @@ func TestBillKilledHalfway(t *testing.T) {
 			t.Fatalf("killed with %d of %d renewal invoices: not half-way", partial, invoices)
 		}
 
-		if out, err := exec.Command(bin, "bill", "--date", date, "--db", killURL).CombinedOutput(); err != nil {
+		if out, err := exec.Command(bin, "bill", "--date", date, "--yes", "--db", killURL).CombinedOutput(); err != nil {
 			t.Fatalf("the run after the kill: %v\n%s", err, out)
 		}
 		compareBilled(t, ref, killed)
