@@ -406,7 +406,7 @@ func (s *Summary) Print(w io.Writer) error {
 		fmt.Fprintf(w, "  marketplane api orders place --customer %d --plan %d --period %s --resource mailbox=%d\n",
 			t.Customer.ID, t.Plan.ID, t.Period, t.Resources["mailbox"])
 	}
-	_, err := fmt.Fprintln(w, "\nThe demo's orders are provisioned by the demo connectors that `marketplane serve --demo` runs.")
+	_, err := fmt.Fprintln(w, "\nThe demo's orders are provisioned by demo connectors, which `marketplane serve` runs on a database with the demo.")
 	return err
 }
 
@@ -562,4 +562,22 @@ func addMissing[T any](have, want []T, key func(T) string) []T {
 		}
 	}
 	return out
+}
+
+// Loaded reports whether the demo marketplace was loaded into db: its
+// first L1 reseller exists under the provider. A server then runs the
+// demo connectors behind the demo's plans even without --demo.
+func Loaded(ctx context.Context, db *store.DB) (bool, error) {
+	p, err := db.Provider(ctx)
+	if marketplane.ErrorCode(err) == marketplane.ENOTFOUND {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_, err = db.AccountByExternalID(ctx, account.SystemActor(), p.ID, l1s[0].ext)
+	if marketplane.ErrorCode(err) == marketplane.ENOTFOUND {
+		return false, nil
+	}
+	return err == nil, err
 }

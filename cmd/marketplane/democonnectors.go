@@ -5,13 +5,22 @@ import (
 	"fmt"
 
 	democonn "github.com/marketplane/marketplane/connectors/demo"
+	"github.com/marketplane/marketplane/demo"
 )
 
 // startDemoConnectors prepares the connectors behind the demo catalog's
 // plans (package connectors/demo), which the server mounts at
 // democonn.PathPrefix: demo services kept in the database, and the real
-// pgdbaas where a PostgreSQL server answers.
+// pgdbaas where a PostgreSQL server answers. It does so with --demo, or
+// when the demo was loaded before (`marketplane demo`); otherwise the
+// server runs no demo connector.
 func (m *Main) startDemoConnectors(ctx context.Context) error {
+	if !m.Config.Demo {
+		loaded, err := demo.Loaded(ctx, m.DB)
+		if err != nil || !loaded {
+			return err
+		}
+	}
 	set, err := democonn.Start(ctx, democonn.Config{DB: m.DB, Logger: m.Logger})
 	if err != nil {
 		return err

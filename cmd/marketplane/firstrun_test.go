@@ -282,3 +282,67 @@ func TestAPIKeyAndResetPassword(t *testing.T) {
 		}
 	})
 }
+
+// TestDemoServedAgainElsewhere: a server started again on another address
+// without --demo, on a database the demo was loaded into, runs the demo
+// connectors again, moves their registration to its address with the
+// secrets they had, and an order completes.
+func TestDemoServedAgainElsewhere(t *testing.T) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
+		dbURL := storetest.URL(t, e)
+		c := testConfig(dbURL)
+		c.Demo = true
+		first := &Main{Config: c}
+		if err := first.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		firstURL := first.URL()
+		if err := first.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		m, out := start(t, testConfig(dbURL)) // port 0 again: another port
+		if m.URL() == firstURL || !strings.Contains(out.String(), "Demo connectors: [registrar office") {
+			t.Fatalf("second start at %s (first %s):\n%s", m.URL(), firstURL, out)
+		}
+		ctx, sys := context.Background(), account.SystemActor()
+		conn, err := m.DB.Connector(ctx, sys, "office")
+		if err != nil || conn.URL != m.URL()+"/demo/connectors/office" || conn.Status != store.ConnectorRegistered {
+			t.Fatalf("office connector after the move: %+v (%v)", conn, err)
+		}
+		prov, _ := m.DB.Provider(ctx)
+		r, err := m.DB.AccountByExternalID(ctx, sys, prov.ID, "demo-l1-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := m.DB.PlanByKey(ctx, sys, r.ID, "domain-registration")
+		if err != nil {
+			t.Fatal(err)
+		}
+		customers, err := m.DB.ChildrenByExternalID(ctx, r.ID, account.Customer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, key, errOut := runCLI("apikey", "create", "--db", dbURL, "--account", id(r.ID), "--role", "account_admin")
+		key = strings.TrimSpace(key)
+		code, out2, errOut := runCLI("api", "--url", m.URL(), "--api-key", key, "orders", "place",
+			"--customer", id(customers["demo-customer-l1-1-002"].ID), "--plan", id(plan.ID), "--period", "1y")
+		var o client.Order
+		if code != 0 || json.Unmarshal([]byte(out2), &o) != nil {
+			t.Fatalf("orders place: exit %d\n%s%s", code, out2, errOut)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for o.Status != client.OrderStatusCompleted {
+			if time.Now().After(deadline) {
+				t.Fatalf("order %d is %s, not completed", o.Id, o.Status)
+			}
+			time.Sleep(50 * time.Millisecond)
+			got, err := m.DB.Order(ctx, sys, o.Id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Status = client.OrderStatus(got.Status)
+		}
+	})
+}

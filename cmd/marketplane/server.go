@@ -85,9 +85,9 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := loadDemo(ctx, db, m.Out); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
-		if err := m.startDemoConnectors(ctx); err != nil {
-			return fmt.Errorf("demo connectors: %w", err)
-		}
+	}
+	if err := m.startDemoConnectors(ctx); err != nil {
+		return fmt.Errorf("demo connectors: %w", err)
 	}
 	m.Tasks, err = newTaskRunner(db, m.Config, m.Logger)
 	if err != nil {
