@@ -33,7 +33,8 @@ const maxCatchUpDays = 31
 // PendingBillingParts lists the parts of the days to bill at now, oldest
 // first: for each time zone of a selling account, every day from the day
 // after its last finished run (at most 31 days back; today alone when it
-// never ran) up to its today, each in shards parts, that has not finished.
+// never ran; with no bound on a test clock) up to its today, each in
+// shards parts, that has not finished.
 func (db *DB) PendingBillingParts(ctx context.Context, now time.Time, shards int) ([]BillingPart, error) {
 	if shards < 1 {
 		shards = 1
@@ -60,7 +61,9 @@ func (db *DB) PendingBillingParts(ctx context.Context, now time.Time, shards int
 		from := today
 		if !last.IsZero() {
 			from = last.AddDate(0, 0, 1)
-			if oldest := today.AddDate(0, 0, -maxCatchUpDays); from.Before(oldest) {
+			// A test clock's every crossed day is billed (its moves are
+			// bounded by MaxTestClockMove instead).
+			if oldest := today.AddDate(0, 0, -maxCatchUpDays); from.Before(oldest) && !db.onTestClock() {
 				from = oldest
 			}
 		}

@@ -28,10 +28,17 @@ import (
 	"github.com/marketplane/marketplane/account"
 )
 
-// MaxTestClockMove is the furthest one move of the test clock may go: the
-// periodic billing catches up at most this many missed days
-// (maxCatchUpDays), so a longer jump would leave days unbilled.
-const MaxTestClockMove = maxCatchUpDays * 24 * time.Hour
+// MaxTestClockMove is the furthest one move of the test clock may go. The
+// billing planner bills every day the clock crossed, one after the other
+// (on real time it catches up at most 31 missed days), so a move is a
+// year's billing at most.
+const MaxTestClockMove = 366 * 24 * time.Hour
+
+// onTestClock reports whether db runs on a test clock.
+func (db *DB) onTestClock() bool {
+	_, ok := db.Clock.(*TestClock)
+	return ok
+}
 
 // TestClock is the persisted test clock of a sandbox (UseTestClock). It
 // implements marketplane.Clock; RealTime gives the wall time for what keeps
@@ -222,7 +229,7 @@ func (db *DB) moveTestClock(ctx context.Context, actor *account.Actor, field str
 				cur.Now.Format(time.RFC3339))}.Err("test clock")
 		case next.Sub(cur.Now) > MaxTestClockMove:
 			return marketplane.FieldErrors{field: fmt.Sprintf("one move goes at most %d days (to %s); move it again for more",
-				maxCatchUpDays, cur.Now.Add(MaxTestClockMove).Format(time.RFC3339))}.Err("test clock")
+				int(MaxTestClockMove/(24*time.Hour)), cur.Now.Add(MaxTestClockMove).Format(time.RFC3339))}.Err("test clock")
 		case next.Equal(cur.Now):
 			st = cur
 			return nil
@@ -260,7 +267,7 @@ func ParseTestClockStep(s string) (time.Duration, error) {
 	bad := marketplane.FieldErrors{"by": fmt.Sprintf("%q is not a duration such as 72h or 3d", s)}.Err("advance")
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		days, err := strconv.Atoi(n)
-		if err != nil || days < 0 || days > 3660 {
+		if err != nil || days < 0 || days > 36600 {
 			return 0, bad
 		}
 		return time.Duration(days) * 24 * time.Hour, nil

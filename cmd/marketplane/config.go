@@ -46,6 +46,10 @@ type Config struct {
 	// every user would otherwise share the proxy's address and its
 	// per-address sign-in throttle.
 	TrustedProxies []netip.Prefix
+	// TestClock runs the installation on the test clock kept in its
+	// database (a sandbox: store.TestClock), which the API and `marketplane
+	// clock` set and advance.
+	TestClock bool
 }
 
 // setting is one row of the configuration table (README and --help).
@@ -57,6 +61,22 @@ type setting struct {
 // the environment after parsing: their values never show in --help as a
 // flag's default.
 var secretSettings = map[string]bool{"stripe-key": true}
+
+// switchSettings are true or false and may be given as a bare flag
+// ("--test-clock" for "--test-clock=true").
+var switchSettings = map[string]bool{"test-clock": true}
+
+// switchFlag is the flag of a switch setting: its text, as the others'.
+type switchFlag struct{ p *string }
+
+func (f switchFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return *f.p
+}
+func (f switchFlag) Set(v string) error { *f.p = v; return nil }
+func (f switchFlag) IsBoolFlag() bool   { return true }
 
 var settings = []setting{
 	{"db", "MARKETPLANE_DB", "data/marketplane.db", "database: an SQLite file path, or a postgres:// URL"},
@@ -76,6 +96,7 @@ var settings = []setting{
 	{"billing-shards", "MARKETPLANE_BILLING_SHARDS", "1", "parts each day's billing is split into, run as tasks at once by the workers (PostgreSQL)"},
 	{"stripe-key", "MARKETPLANE_STRIPE_KEY", "", "secret API key of the Stripe account that charges cards (top-ups and orders with a payment source); empty: no card gateway, card payments are refused"},
 	{"stripe-api-base", "MARKETPLANE_STRIPE_API_BASE", "", "Stripe's API URL, for stripe-mock in tests; empty: Stripe's own"},
+	{"test-clock", "MARKETPLANE_TEST_CLOCK", "false", "sandboxes: run on a test clock that the provider's staff set and advance (API /test-clock, marketplane clock); every action uses its date"},
 	{"trusted-proxies", "MARKETPLANE_TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For gives a sign-in's client address; empty: the connection's address is the client's"},
 }
 
@@ -110,6 +131,12 @@ func bindConfig(fs *flag.FlagSet, c *Config, which ...string) func() error {
 			def := settingDefault(s.flag)
 			if secretSettings[s.flag] {
 				def = "" // read from the environment after parsing, never printed
+			}
+			if switchSettings[s.flag] {
+				p := &def
+				fs.Var(switchFlag{p}, s.flag, s.help+" ("+s.env+")")
+				strs[s.flag] = p
+				continue
 			}
 			strs[s.flag] = fs.String(s.flag, def, s.help+" ("+s.env+")")
 		}
@@ -174,6 +201,10 @@ func bindConfig(fs *flag.FlagSet, c *Config, which ...string) func() error {
 		}
 		if _, err := parseLevel(c.LogLevel); err != nil {
 			return err
+		}
+		tc, _ := get("test-clock")
+		if c.TestClock, err = strconv.ParseBool(tc); err != nil {
+			return fmt.Errorf("--test-clock: %q is not true or false", tc)
 		}
 		tp, _ := get("trusted-proxies")
 		if c.TrustedProxies, err = parsePrefixes(tp); err != nil {

@@ -121,9 +121,10 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 	}, task.KindOptions{Queue: task.QueueProvisioning, Priority: task.PriorityLow, MaxAttempts: 3, Timeout: 30 * time.Minute})
 	m.Periodic(task.Every(time.Hour), func() task.Args { return collectUsageArgs{} }, false)
 	r := &taskRunner{Manager: m, orch: orch}
-	// Billing: every hour the planner queues the parts of the days that
-	// have begun in the sellers' time zones and are not billed yet; each
-	// part is a task of its own, so that several workers (on PostgreSQL,
+	// Billing: every hour the planner queues the parts of the oldest day
+	// that has begun in each of the sellers' time zones and is not billed
+	// yet (days are billed in order: oldestDays); each part is a task of
+	// its own, so that several workers (on PostgreSQL,
 	// several processes) bill the shards of a day at once. A part is
 	// idempotent, so a retried or repeated one bills nothing twice.
 	task.Handle(m, func(ctx context.Context, t *task.Task[billingPlanArgs]) error {
@@ -131,7 +132,7 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 		if err != nil {
 			return err
 		}
-		for _, p := range parts {
+		for _, p := range oldestDays(parts) {
 			if _, err := m.Enqueue(ctx, billingDayArgs{Day: p.Day.Format(time.DateOnly), Zone: p.Zone, Shard: p.Shard, Shards: p.Shards},
 				task.UniqueByArgs()); err != nil {
 				return err
@@ -154,7 +155,10 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 		}
 		log.Info("billing day", "day", t.Args.Day, "zone", t.Args.Zone, "shard", t.Args.Shard, "shards", t.Args.Shards,
 			"subscriptions", res.Subscriptions, "invoices", res.Invoices, "failures", len(res.Failures))
-		return nil
+		// The next day of the zone, if it has begun (after downtime, or
+		// on a test clock moved forward), follows at once.
+		_, err = m.Enqueue(ctx, billingPlanArgs{})
+		return err
 	}, task.KindOptions{Queue: task.QueueBilling, MaxAttempts: 10, Timeout: 2 * time.Hour})
 	m.Periodic(task.Every(time.Hour), func() task.Args { return billingPlanArgs{} }, true)
 	// Webhooks: the store queues a delivery in the transaction that
