@@ -340,6 +340,20 @@ func commerceContract(t *testing.T, c *contract) []contractCase {
 		contractCase{op: "set-subscription-auto-renew", name: "a sibling's", who: "L1b", method: "PUT", path: mainSub + "/auto-renew",
 			body: map[string]any{"mode": "off"}, want: 404},
 
+		contractCase{op: "quote-subscription-change", name: "more mailboxes", who: "C", method: "POST", path: mainSub + "/change/quote",
+			body: map[string]any{"resources": map[string]int64{"mailbox": 8}}, want: 200,
+			check: func(t *testing.T, r *response) {
+				q := decode[Quote](t, r)
+				if q.CustomerID != c.C.ID || q.PlanID != l2.ID || q.Period != "1m" || q.Resources["mailbox"] != 8 || len(q.Lines) == 0 {
+					t.Errorf("change quote %+v", q)
+				}
+			}},
+		contractCase{op: "quote-subscription-change", name: "a period the plan lacks", who: "C", method: "POST", path: mainSub + "/change/quote",
+			body: map[string]any{"period": "12m"}, want: 400, field: "body.period"},
+		contractCase{op: "quote-subscription-change", name: "a sibling's", who: "L1b", method: "POST", path: mainSub + "/change/quote",
+			body: map[string]any{"resources": map[string]int64{"mailbox": 8}}, want: 404},
+		contractCase{op: "change-subscription", name: "a period the plan lacks", who: "C", method: "POST", path: mainSub + "/change",
+			body: map[string]any{"period": "12m"}, want: 400, field: "body.period"},
 		contractCase{op: "change-subscription", name: "more mailboxes", who: "C", method: "POST", path: mainSub + "/change",
 			body: map[string]any{"resources": map[string]int64{"mailbox": 8}}, want: 201,
 			check: func(t *testing.T, r *response) {

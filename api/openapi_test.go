@@ -31,7 +31,7 @@ var wantOperations = []string{
 	"delegate-plan", "preview-plan-sync", "sync-plan", "list-plan-sync-runs", "get-sync-run",
 	"list-connectors", "register-connector", "get-connector", "refresh-connector",
 	"quote-order", "place-order", "list-orders", "get-order", "retry-order", "cancel-order",
-	"list-subscriptions", "get-subscription", "change-subscription", "cancel-subscription", "set-subscription-auto-renew",
+	"list-subscriptions", "get-subscription", "change-subscription", "quote-subscription-change", "cancel-subscription", "set-subscription-auto-renew",
 	"suspend-subscription", "resume-subscription", "restore-subscription", "list-subscription-usage",
 	"record-subscription-usage",
 	"list-documents", "get-document", "get-document-pdf", "get-document-html",
@@ -39,6 +39,7 @@ var wantOperations = []string{
 	"put-account-on-credit-hold", "release-account-credit-hold",
 	"get-revenue-report", "get-margins-report", "get-aging-report",
 	"list-webhooks", "create-webhook", "get-webhook", "update-webhook", "rotate-webhook-secret", "delete-webhook", "list-webhook-deliveries", "redeliver-webhook", "list-events",
+	"list-offers", "get-offer", "list-offer-categories", "list-subscription-offers",
 }
 
 func TestOpenAPIDocument(t *testing.T) {

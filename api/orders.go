@@ -309,7 +309,9 @@ func (a *API) orderRoutes() {
 		summary: "Order a new subscription",
 		description: "Prices the order as a quote would, stores it with every tier's side and a pending subscription, " +
 			"and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's " +
-			"account status forbids orders (credit hold, administrative hold, cancelled). Paying comes with billing.",
+			"account status forbids orders (credit hold, administrative hold, cancelled), and when the plan's category " +
+			"sells one subscription per customer and the customer holds one of it (named in the answer; change that " +
+			"subscription's plan instead). Paying comes with billing.",
 		status: http.StatusCreated, errors: []int{http.StatusConflict, http.StatusServiceUnavailable}}, a.placeOrder)
 	register(a, op{id: "list-orders", method: http.MethodGet, path: "/orders", tag: tag,
 		summary: "List orders",

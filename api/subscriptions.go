@@ -68,6 +68,15 @@ type ChangeInput struct {
 	PlanID    int64            `json:"plan_id,omitempty" doc:"Another plan of the vendor on the current plan's upgrade or downgrade paths; absent keeps the plan."`
 	Resources map[string]int64 `json:"resources,omitempty" maxProperties:"500" example:"{\"mailbox\": 10}" doc:"New amounts by rate key, included units counted; rates left out keep theirs."`
 	Proration string           `json:"proration,omitempty" enum:"prorate,prorate_invoice,none" doc:"Overrides the vendor's proration mode for this change: prorated charges now, prorated and invoiced at once, or no proration."`
+	Period    string           `json:"period,omitempty" maxLength:"50" example:"12m" doc:"The key of another subscription period of the plan (monthly to annual); absent keeps the period. The new period starts on the day of the change: the unused days of the current one are credited and the new one is charged whole."`
+	// ConfirmZero is the buyer's yes to a change for nothing.
+	ConfirmZero bool `json:"confirm_zero,omitempty" doc:"Yes to a change that costs nothing (a total of zero); a subscription in its free trial and a downgrade deferred to the next billing date need none."`
+}
+
+// request is the change as the store takes it.
+func (in *ChangeInput) request() store.ChangeRequest {
+	return store.ChangeRequest{PlanID: in.PlanID, Resources: in.Resources, Proration: in.Proration, Period: in.Period,
+		ConfirmZero: in.ConfirmZero}
 }
 
 // nonNil is m, or an empty map for nil: the API shows maps as {}, never
@@ -157,12 +166,22 @@ func (a *API) subscriptionRoutes() {
 	register(a, op{id: "get-subscription", method: http.MethodGet, path: "/subscriptions/{id}", tag: tag,
 		summary: "Get a subscription"}, a.getSubscription)
 	register(a, op{id: "change-subscription", method: http.MethodPost, path: "/subscriptions/{id}/change", tag: tag,
-		summary: "Order a change of plan or resource amounts",
+		summary: "Order a change of plan, resource amounts or billing period",
 		description: "Places a change order (CH), priced for the days left of the current period: a credit for the old prices " +
-			"and a charge for the new, each line rounded, and the same at every tier. The subscription changes when the " +
-			"order's provisioning completes. Only an active subscription without another open order changes.",
+			"and a charge for the new, each line rounded, and the same at every tier. A change of billing period (period) " +
+			"credits the unused days of the current period and charges the new period whole from the day of the change. " +
+			"A change that costs nothing needs confirm_zero. The subscription changes when the order's provisioning " +
+			"completes. Only an active subscription without another open order changes; a change to a plan of another " +
+			"plan category sold one per customer, while the customer holds one of it, answers 409.",
 		status: http.StatusCreated, errors: []int{http.StatusConflict, http.StatusPreconditionFailed, http.StatusServiceUnavailable}},
 		a.changeSubscription)
+	register(a, op{id: "quote-subscription-change", method: http.MethodPost, path: "/subscriptions/{id}/change/quote", tag: tag,
+		summary: "Price a change of plan, resource amounts or billing period",
+		description: "What ordering the change would cost, line by line, with the wholesale sides the caller may see; " +
+			"the same checks as ordering it, and nothing is stored. effective_on is the day the change takes effect; resources, period and " +
+			"period_end are the subscription's after it.",
+		errors: []int{http.StatusConflict}},
+		a.quoteChange)
 	register(a, op{id: "cancel-subscription", method: http.MethodPost, path: "/subscriptions/{id}/cancel", tag: tag,
 		summary: "Order the cancellation of a subscription",
 		description: "Places a cancellation order (CL) whose refund lines follow the period's refund policy (whole within the " +
@@ -246,12 +265,31 @@ func (a *API) changeSubscription(ctx context.Context, in *changeSubscriptionInpu
 	if err := a.checkSubscriptionIfMatch(ctx, in.ID, in.IfMatch); err != nil {
 		return nil, err
 	}
-	o, err := a.db.ChangeOrder(ctx, actorFrom(ctx), in.ID, store.ChangeRequest{PlanID: in.Body.PlanID, Resources: in.Body.Resources, Proration: in.Body.Proration},
-		a.provision(ctx))
+	o, err := a.db.ChangeOrder(ctx, actorFrom(ctx), in.ID, in.Body.request(), a.provision(ctx))
 	if err != nil {
 		return nil, orderInvalid(err, orderFields)
 	}
 	return orderCreatedResponse(o), nil
+}
+
+type quoteChangeInput struct {
+	ID   int64 `path:"id" doc:"Subscription id."`
+	Body ChangeInput
+}
+
+func (a *API) quoteChange(ctx context.Context, in *quoteChangeInput) (*quoteOutput, error) {
+	q, err := a.db.QuoteChange(ctx, actorFrom(ctx), in.ID, in.Body.request())
+	if err != nil {
+		return nil, orderInvalid(err, orderFields)
+	}
+	req := store.OrderRequest{CustomerID: q.CustomerID}
+	if s := q.Quote.Subscription; s != nil {
+		req.PlanID, req.Period = s.Plan.ID, s.Period
+		if s.Pending != nil {
+			req.PlanID = s.Pending.Plan.ID
+		}
+	}
+	return &quoteOutput{Body: quoteView(req, q)}, nil
 }
 
 func (a *API) cancelSubscription(ctx context.Context, in *subscriptionActionInput) (*orderCreated, error) {

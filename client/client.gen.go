@@ -1430,7 +1430,7 @@ type AddressInput struct {
 
 // AdvanceTestClockInputBody defines model for AdvanceTestClockInputBody.
 type AdvanceTestClockInputBody struct {
-	// By How far to move it forward: a duration such as 90m or 72h, or whole days such as 3d; at most 31 days.
+	// By How far to move it forward: a duration such as 90m or 72h, or whole days such as 3d; at most 366 days.
 	//
 	// Examples: 72h
 	By string `json:"by"`
@@ -1522,6 +1522,14 @@ type CatalogChangeKind string
 
 // ChangeInput defines model for ChangeInput.
 type ChangeInput struct {
+	// ConfirmZero Yes to a change that costs nothing (a total of zero); a subscription in its free trial and a downgrade deferred to the next billing date need none.
+	ConfirmZero *bool `json:"confirm_zero,omitempty"`
+
+	// Period The key of another subscription period of the plan (monthly to annual); absent keeps the period. The new period starts on the day of the change: the unused days of the current one are credited and the new one is charged whole.
+	//
+	// Examples: 12m
+	Period *string `json:"period,omitempty"`
+
 	// PlanId Another plan of the vendor on the current plan's upgrade or downgrade paths; absent keeps the plan.
 	PlanId *int64 `json:"plan_id,omitempty"`
 
@@ -3346,7 +3354,7 @@ type SetTermsInputBody struct {
 
 // SetTestClockInputBody defines model for SetTestClockInputBody.
 type SetTestClockInputBody struct {
-	// Now The new date (RFC 3339), not before the clock's and at most 31 days after it.
+	// Now The new date (RFC 3339), not before the clock's and at most 366 days after it.
 	Now time.Time `json:"now"`
 }
 
@@ -4181,6 +4189,15 @@ type DeletePlanParams struct {
 	IfMatch *string `json:"If-Match,omitempty"`
 }
 
+// PatchPlanApplicationMergePatchPlusJSONBody defines parameters for PatchPlan.
+type PatchPlanApplicationMergePatchPlusJSONBody map[string]interface{}
+
+// PatchPlanParams defines parameters for PatchPlan.
+type PatchPlanParams struct {
+	// IfMatch ETag from a previous read; the update fails with 412 if the resource changed since.
+	IfMatch *string `json:"If-Match,omitempty"`
+}
+
 // UpdatePlanParams defines parameters for UpdatePlan.
 type UpdatePlanParams struct {
 	// IfMatch ETag from a previous read; the update fails with 412 if the resource changed since.
@@ -4316,6 +4333,12 @@ type ChangeSubscriptionParams struct {
 	// IfMatch ETag from a previous read; the update fails with 412 if the resource changed since.
 	IfMatch *string `json:"If-Match,omitempty"`
 
+	// IdempotencyKey Makes a retry safe: a key of the client's choosing (at most 255 characters). A replay with the same key and the same request answers the stored response with Idempotent-Replayed: true; the same key with another request, or while the first still runs, is 409. Keys are kept 24 hours, per API key and path; server errors are not kept.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// QuoteSubscriptionChangeParams defines parameters for QuoteSubscriptionChange.
+type QuoteSubscriptionChangeParams struct {
 	// IdempotencyKey Makes a retry safe: a key of the client's choosing (at most 255 characters). A replay with the same key and the same request answers the stored response with Idempotent-Replayed: true; the same key with another request, or while the first still runs, is 409. Keys are kept 24 hours, per API key and path; server errors are not kept.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
@@ -4584,6 +4607,9 @@ type RefreshConnectorJSONRequestBody = RefreshConnectorInputBody
 // PlaceOrderJSONRequestBody defines body for PlaceOrder for application/json ContentType.
 type PlaceOrderJSONRequestBody = OrderInput
 
+// PatchPlanApplicationMergePatchPlusJSONRequestBody defines body for PatchPlan for application/merge-patch+json ContentType.
+type PatchPlanApplicationMergePatchPlusJSONRequestBody PatchPlanApplicationMergePatchPlusJSONBody
+
 // UpdatePlanJSONRequestBody defines body for UpdatePlan for application/json ContentType.
 type UpdatePlanJSONRequestBody = PlanInput
 
@@ -4613,6 +4639,9 @@ type SetSubscriptionAutoRenewJSONRequestBody = AutoRenew
 
 // ChangeSubscriptionJSONRequestBody defines body for ChangeSubscription for application/json ContentType.
 type ChangeSubscriptionJSONRequestBody = ChangeInput
+
+// QuoteSubscriptionChangeJSONRequestBody defines body for QuoteSubscriptionChange for application/json ContentType.
+type QuoteSubscriptionChangeJSONRequestBody = ChangeInput
 
 // RecordSubscriptionUsageJSONRequestBody defines body for RecordSubscriptionUsage for application/json ContentType.
 type RecordSubscriptionUsageJSONRequestBody = UsageReport
@@ -5279,7 +5308,7 @@ type ClientInterface interface {
 
 	// PlaceOrderWithBody Order a new subscription
 	//
-	// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled). Paying comes with billing.
+	// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled), and when the plan's category sells one subscription per customer and the customer holds one of it (named in the answer; change that subscription's plan instead). Paying comes with billing.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -5288,7 +5317,7 @@ type ClientInterface interface {
 
 	// PlaceOrder Order a new subscription
 	//
-	// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled). Paying comes with billing.
+	// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled), and when the plan's category sells one subscription per customer and the customer holds one of it (named in the answer; change that subscription's plan instead). Paying comes with billing.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5327,6 +5356,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /plans/{id} (the `GetPlan` operationId).
 	GetPlan(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchPlanWithBody Change a plan with a JSON Merge Patch
+	//
+	// The body (`application/merge-patch+json`, RFC 7396) changes the plan as GET shows it; the result replaces the plan as PUT does, with the same rules and refusals. Read-only members may stay in the body: they are ignored.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /plans/{id} (the `PatchPlan` operationId).
+	PatchPlanWithBody(ctx context.Context, id int64, params *PatchPlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchPlanWithApplicationMergePatchPlusJSONBody Change a plan with a JSON Merge Patch
+	//
+	// The body (`application/merge-patch+json`, RFC 7396) changes the plan as GET shows it; the result replaces the plan as PUT does, with the same rules and refusals. Read-only members may stay in the body: they are ignored.
+	//
+	// Takes a body of the `application/merge-patch+json` content type.
+	//
+	// Corresponds with PATCH /plans/{id} (the `PatchPlan` operationId).
+	PatchPlanWithApplicationMergePatchPlusJSONBody(ctx context.Context, id int64, params *PatchPlanParams, body PatchPlanApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdatePlanWithBody Replace a plan
 	//
@@ -5547,23 +5594,41 @@ type ClientInterface interface {
 	// Corresponds with POST /subscriptions/{id}/cancel (the `CancelSubscription` operationId).
 	CancelSubscription(ctx context.Context, id int64, params *CancelSubscriptionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ChangeSubscriptionWithBody Order a change of plan or resource amounts
+	// ChangeSubscriptionWithBody Order a change of plan, resource amounts or billing period
 	//
-	// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes.
+	// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. A change of billing period (period) credits the unused days of the current period and charges the new period whole from the day of the change. A change that costs nothing needs confirm_zero. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes; a change to a plan of another plan category sold one per customer, while the customer holds one of it, answers 409.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /subscriptions/{id}/change (the `ChangeSubscription` operationId).
 	ChangeSubscriptionWithBody(ctx context.Context, id int64, params *ChangeSubscriptionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ChangeSubscription Order a change of plan or resource amounts
+	// ChangeSubscription Order a change of plan, resource amounts or billing period
 	//
-	// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes.
+	// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. A change of billing period (period) credits the unused days of the current period and charges the new period whole from the day of the change. A change that costs nothing needs confirm_zero. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes; a change to a plan of another plan category sold one per customer, while the customer holds one of it, answers 409.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /subscriptions/{id}/change (the `ChangeSubscription` operationId).
 	ChangeSubscription(ctx context.Context, id int64, params *ChangeSubscriptionParams, body ChangeSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// QuoteSubscriptionChangeWithBody Price a change of plan, resource amounts or billing period
+	//
+	// What ordering the change would cost, line by line, with the wholesale sides the caller may see; the same checks as ordering it, and nothing is stored. effective_on is the day the change takes effect; resources, period and period_end are the subscription's after it.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /subscriptions/{id}/change/quote (the `QuoteSubscriptionChange` operationId).
+	QuoteSubscriptionChangeWithBody(ctx context.Context, id int64, params *QuoteSubscriptionChangeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// QuoteSubscriptionChange Price a change of plan, resource amounts or billing period
+	//
+	// What ordering the change would cost, line by line, with the wholesale sides the caller may see; the same checks as ordering it, and nothing is stored. effective_on is the day the change takes effect; resources, period and period_end are the subscription's after it.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /subscriptions/{id}/change/quote (the `QuoteSubscriptionChange` operationId).
+	QuoteSubscriptionChange(ctx context.Context, id int64, params *QuoteSubscriptionChangeParams, body QuoteSubscriptionChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListSubscriptionOffers List what a subscription may change to
 	//
@@ -7163,7 +7228,7 @@ func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEd
 
 // PlaceOrderWithBody Order a new subscription
 //
-// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled). Paying comes with billing.
+// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled), and when the plan's category sells one subscription per customer and the customer holds one of it (named in the answer; change that subscription's plan instead). Paying comes with billing.
 //
 // Takes any type of body and a specified content type.
 //
@@ -7182,7 +7247,7 @@ func (c *Client) PlaceOrderWithBody(ctx context.Context, params *PlaceOrderParam
 
 // PlaceOrder Order a new subscription
 //
-// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled). Paying comes with billing.
+// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled), and when the plan's category sells one subscription per customer and the customer holds one of it (named in the answer; change that subscription's plan instead). Paying comes with billing.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7272,6 +7337,44 @@ func (c *Client) DeletePlan(ctx context.Context, id int64, params *DeletePlanPar
 // Corresponds with GET /plans/{id} (the `GetPlan` operationId).
 func (c *Client) GetPlan(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetPlanRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchPlanWithBody Change a plan with a JSON Merge Patch
+//
+// The body (`application/merge-patch+json`, RFC 7396) changes the plan as GET shows it; the result replaces the plan as PUT does, with the same rules and refusals. Read-only members may stay in the body: they are ignored.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /plans/{id} (the `PatchPlan` operationId).
+func (c *Client) PatchPlanWithBody(ctx context.Context, id int64, params *PatchPlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchPlanRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchPlanWithApplicationMergePatchPlusJSONBody Change a plan with a JSON Merge Patch
+//
+// The body (`application/merge-patch+json`, RFC 7396) changes the plan as GET shows it; the result replaces the plan as PUT does, with the same rules and refusals. Read-only members may stay in the body: they are ignored.
+//
+// Takes a body of the `application/merge-patch+json` content type.
+//
+// Corresponds with PATCH /plans/{id} (the `PatchPlan` operationId).
+func (c *Client) PatchPlanWithApplicationMergePatchPlusJSONBody(ctx context.Context, id int64, params *PatchPlanParams, body PatchPlanApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchPlanRequestWithApplicationMergePatchPlusJSONBody(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7791,9 +7894,9 @@ func (c *Client) CancelSubscription(ctx context.Context, id int64, params *Cance
 	return c.Client.Do(req)
 }
 
-// ChangeSubscriptionWithBody Order a change of plan or resource amounts
+// ChangeSubscriptionWithBody Order a change of plan, resource amounts or billing period
 //
-// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes.
+// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. A change of billing period (period) credits the unused days of the current period and charges the new period whole from the day of the change. A change that costs nothing needs confirm_zero. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes; a change to a plan of another plan category sold one per customer, while the customer holds one of it, answers 409.
 //
 // Takes any type of body and a specified content type.
 //
@@ -7810,15 +7913,53 @@ func (c *Client) ChangeSubscriptionWithBody(ctx context.Context, id int64, param
 	return c.Client.Do(req)
 }
 
-// ChangeSubscription Order a change of plan or resource amounts
+// ChangeSubscription Order a change of plan, resource amounts or billing period
 //
-// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes.
+// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. A change of billing period (period) credits the unused days of the current period and charges the new period whole from the day of the change. A change that costs nothing needs confirm_zero. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes; a change to a plan of another plan category sold one per customer, while the customer holds one of it, answers 409.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /subscriptions/{id}/change (the `ChangeSubscription` operationId).
 func (c *Client) ChangeSubscription(ctx context.Context, id int64, params *ChangeSubscriptionParams, body ChangeSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewChangeSubscriptionRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// QuoteSubscriptionChangeWithBody Price a change of plan, resource amounts or billing period
+//
+// What ordering the change would cost, line by line, with the wholesale sides the caller may see; the same checks as ordering it, and nothing is stored. effective_on is the day the change takes effect; resources, period and period_end are the subscription's after it.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /subscriptions/{id}/change/quote (the `QuoteSubscriptionChange` operationId).
+func (c *Client) QuoteSubscriptionChangeWithBody(ctx context.Context, id int64, params *QuoteSubscriptionChangeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewQuoteSubscriptionChangeRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// QuoteSubscriptionChange Price a change of plan, resource amounts or billing period
+//
+// What ordering the change would cost, line by line, with the wholesale sides the caller may see; the same checks as ordering it, and nothing is stored. effective_on is the day the change takes effect; resources, period and period_end are the subscription's after it.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /subscriptions/{id}/change/quote (the `QuoteSubscriptionChange` operationId).
+func (c *Client) QuoteSubscriptionChange(ctx context.Context, id int64, params *QuoteSubscriptionChangeParams, body QuoteSubscriptionChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewQuoteSubscriptionChangeRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -12084,6 +12225,68 @@ func NewGetPlanRequest(server string, id int64) (*http.Request, error) {
 	return req, nil
 }
 
+// NewPatchPlanRequestWithApplicationMergePatchPlusJSONBody calls the generic PatchPlan builder with application/merge-patch+json body
+func NewPatchPlanRequestWithApplicationMergePatchPlusJSONBody(server string, id int64, params *PatchPlanParams, body PatchPlanApplicationMergePatchPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchPlanRequestWithBody(server, id, params, "application/merge-patch+json", bodyReader)
+}
+
+// NewPatchPlanRequestWithBody constructs an http.Request for the PatchPlan method, with any body, and a specified content type
+func NewPatchPlanRequestWithBody(server string, id int64, params *PatchPlanParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/plans/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewUpdatePlanRequest calls the generic UpdatePlan builder with application/json body
 func NewUpdatePlanRequest(server string, id int64, params *UpdatePlanParams, body UpdatePlanJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -13355,6 +13558,68 @@ func NewChangeSubscriptionRequestWithBody(server string, id int64, params *Chang
 			}
 
 			req.Header.Set("Idempotency-Key", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewQuoteSubscriptionChangeRequest calls the generic QuoteSubscriptionChange builder with application/json body
+func NewQuoteSubscriptionChangeRequest(server string, id int64, params *QuoteSubscriptionChangeParams, body QuoteSubscriptionChangeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewQuoteSubscriptionChangeRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewQuoteSubscriptionChangeRequestWithBody constructs an http.Request for the QuoteSubscriptionChange method, with any body, and a specified content type
+func NewQuoteSubscriptionChangeRequestWithBody(server string, id int64, params *QuoteSubscriptionChangeParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/subscriptions/%s/change/quote", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
 		}
 
 	}
@@ -15832,7 +16097,7 @@ type ClientWithResponsesInterface interface {
 
 	// PlaceOrderWithBodyWithResponse Order a new subscription
 	//
-	// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled). Paying comes with billing.
+	// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled), and when the plan's category sells one subscription per customer and the customer holds one of it (named in the answer; change that subscription's plan instead). Paying comes with billing.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15841,7 +16106,7 @@ type ClientWithResponsesInterface interface {
 
 	// PlaceOrderWithResponse Order a new subscription
 	//
-	// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled). Paying comes with billing.
+	// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled), and when the plan's category sells one subscription per customer and the customer holds one of it (named in the answer; change that subscription's plan instead). Paying comes with billing.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15890,6 +16155,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /plans/{id} (the `GetPlan` operationId).
 	GetPlanWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*GetPlanResponse, error)
+
+	// PatchPlanWithBodyWithResponse Change a plan with a JSON Merge Patch
+	//
+	// The body (`application/merge-patch+json`, RFC 7396) changes the plan as GET shows it; the result replaces the plan as PUT does, with the same rules and refusals. Read-only members may stay in the body: they are ignored.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /plans/{id} (the `PatchPlan` operationId).
+	PatchPlanWithBodyWithResponse(ctx context.Context, id int64, params *PatchPlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchPlanResponse, error)
+
+	// PatchPlanWithApplicationMergePatchPlusJSONBodyWithResponse Change a plan with a JSON Merge Patch
+	//
+	// The body (`application/merge-patch+json`, RFC 7396) changes the plan as GET shows it; the result replaces the plan as PUT does, with the same rules and refusals. Read-only members may stay in the body: they are ignored.
+	//
+	// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /plans/{id} (the `PatchPlan` operationId).
+	PatchPlanWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id int64, params *PatchPlanParams, body PatchPlanApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchPlanResponse, error)
 
 	// UpdatePlanWithBodyWithResponse Replace a plan
 	//
@@ -16132,23 +16415,41 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /subscriptions/{id}/cancel (the `CancelSubscription` operationId).
 	CancelSubscriptionWithResponse(ctx context.Context, id int64, params *CancelSubscriptionParams, reqEditors ...RequestEditorFn) (*CancelSubscriptionResponse, error)
 
-	// ChangeSubscriptionWithBodyWithResponse Order a change of plan or resource amounts
+	// ChangeSubscriptionWithBodyWithResponse Order a change of plan, resource amounts or billing period
 	//
-	// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes.
+	// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. A change of billing period (period) credits the unused days of the current period and charges the new period whole from the day of the change. A change that costs nothing needs confirm_zero. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes; a change to a plan of another plan category sold one per customer, while the customer holds one of it, answers 409.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /subscriptions/{id}/change (the `ChangeSubscription` operationId).
 	ChangeSubscriptionWithBodyWithResponse(ctx context.Context, id int64, params *ChangeSubscriptionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeSubscriptionResponse, error)
 
-	// ChangeSubscriptionWithResponse Order a change of plan or resource amounts
+	// ChangeSubscriptionWithResponse Order a change of plan, resource amounts or billing period
 	//
-	// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes.
+	// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. A change of billing period (period) credits the unused days of the current period and charges the new period whole from the day of the change. A change that costs nothing needs confirm_zero. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes; a change to a plan of another plan category sold one per customer, while the customer holds one of it, answers 409.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /subscriptions/{id}/change (the `ChangeSubscription` operationId).
 	ChangeSubscriptionWithResponse(ctx context.Context, id int64, params *ChangeSubscriptionParams, body ChangeSubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeSubscriptionResponse, error)
+
+	// QuoteSubscriptionChangeWithBodyWithResponse Price a change of plan, resource amounts or billing period
+	//
+	// What ordering the change would cost, line by line, with the wholesale sides the caller may see; the same checks as ordering it, and nothing is stored. effective_on is the day the change takes effect; resources, period and period_end are the subscription's after it.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /subscriptions/{id}/change/quote (the `QuoteSubscriptionChange` operationId).
+	QuoteSubscriptionChangeWithBodyWithResponse(ctx context.Context, id int64, params *QuoteSubscriptionChangeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*QuoteSubscriptionChangeResponse, error)
+
+	// QuoteSubscriptionChangeWithResponse Price a change of plan, resource amounts or billing period
+	//
+	// What ordering the change would cost, line by line, with the wholesale sides the caller may see; the same checks as ordering it, and nothing is stored. effective_on is the day the change takes effect; resources, period and period_end are the subscription's after it.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /subscriptions/{id}/change/quote (the `QuoteSubscriptionChange` operationId).
+	QuoteSubscriptionChangeWithResponse(ctx context.Context, id int64, params *QuoteSubscriptionChangeParams, body QuoteSubscriptionChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*QuoteSubscriptionChangeResponse, error)
 
 	// ListSubscriptionOffersWithResponse List what a subscription may change to
 	//
@@ -22219,6 +22520,117 @@ func (r GetPlanResponse) ContentType() string {
 	return ""
 }
 
+// PatchPlanResponse200Headers the declared response headers of an HTTP 200 response for PatchPlan
+type PatchPlanResponse200Headers struct {
+	ETag *string
+}
+
+// PatchPlanResponse429Headers the declared response headers of an HTTP 429 response for PatchPlan
+type PatchPlanResponse429Headers struct {
+	RetryAfter *int
+}
+
+type PatchPlanResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Plan
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PatchPlanResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PatchPlanResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PatchPlanResponse) GetJSON200() *Plan {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r PatchPlanResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PatchPlanResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PatchPlanResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r PatchPlanResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r PatchPlanResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r PatchPlanResponse) GetApplicationproblemJSON412() *ErrorModel {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r PatchPlanResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r PatchPlanResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchPlanResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchPlanResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchPlanResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchPlanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // UpdatePlanResponse200Headers the declared response headers of an HTTP 200 response for UpdatePlan
 type UpdatePlanResponse200Headers struct {
 	ETag *string
@@ -24331,6 +24743,103 @@ func (r ChangeSubscriptionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ChangeSubscriptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// QuoteSubscriptionChangeResponse429Headers the declared response headers of an HTTP 429 response for QuoteSubscriptionChange
+type QuoteSubscriptionChangeResponse429Headers struct {
+	RetryAfter *int
+}
+
+type QuoteSubscriptionChangeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Quote
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *QuoteSubscriptionChangeResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r QuoteSubscriptionChangeResponse) GetJSON200() *Quote {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r QuoteSubscriptionChangeResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r QuoteSubscriptionChangeResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r QuoteSubscriptionChangeResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r QuoteSubscriptionChangeResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r QuoteSubscriptionChangeResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r QuoteSubscriptionChangeResponse) GetApplicationproblemJSON429() *ErrorModel {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r QuoteSubscriptionChangeResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r QuoteSubscriptionChangeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r QuoteSubscriptionChangeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r QuoteSubscriptionChangeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r QuoteSubscriptionChangeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -28543,7 +29052,7 @@ func (c *ClientWithResponses) ListOrdersWithResponse(ctx context.Context, params
 
 // PlaceOrderWithBodyWithResponse Order a new subscription
 //
-// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled). Paying comes with billing.
+// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled), and when the plan's category sells one subscription per customer and the customer holds one of it (named in the answer; change that subscription's plan instead). Paying comes with billing.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28558,7 +29067,7 @@ func (c *ClientWithResponses) PlaceOrderWithBodyWithResponse(ctx context.Context
 
 // PlaceOrderWithResponse Order a new subscription
 //
-// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled). Paying comes with billing.
+// Prices the order as a quote would, stores it with every tier's side and a pending subscription, and queues its provisioning in the same transaction. Refused with the reason (409) when the customer's account status forbids orders (credit hold, administrative hold, cancelled), and when the plan's category sells one subscription per customer and the customer holds one of it (named in the answer; change that subscription's plan instead). Paying comes with billing.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28642,6 +29151,36 @@ func (c *ClientWithResponses) GetPlanWithResponse(ctx context.Context, id int64,
 		return nil, err
 	}
 	return ParseGetPlanResponse(rsp)
+}
+
+// PatchPlanWithBodyWithResponse Change a plan with a JSON Merge Patch
+//
+// The body (`application/merge-patch+json`, RFC 7396) changes the plan as GET shows it; the result replaces the plan as PUT does, with the same rules and refusals. Read-only members may stay in the body: they are ignored.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /plans/{id} (the `PatchPlan` operationId).
+func (c *ClientWithResponses) PatchPlanWithBodyWithResponse(ctx context.Context, id int64, params *PatchPlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchPlanResponse, error) {
+	rsp, err := c.PatchPlanWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchPlanResponse(rsp)
+}
+
+// PatchPlanWithApplicationMergePatchPlusJSONBodyWithResponse Change a plan with a JSON Merge Patch
+//
+// The body (`application/merge-patch+json`, RFC 7396) changes the plan as GET shows it; the result replaces the plan as PUT does, with the same rules and refusals. Read-only members may stay in the body: they are ignored.
+//
+// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /plans/{id} (the `PatchPlan` operationId).
+func (c *ClientWithResponses) PatchPlanWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id int64, params *PatchPlanParams, body PatchPlanApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchPlanResponse, error) {
+	rsp, err := c.PatchPlanWithApplicationMergePatchPlusJSONBody(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchPlanResponse(rsp)
 }
 
 // UpdatePlanWithBodyWithResponse Replace a plan
@@ -29059,9 +29598,9 @@ func (c *ClientWithResponses) CancelSubscriptionWithResponse(ctx context.Context
 	return ParseCancelSubscriptionResponse(rsp)
 }
 
-// ChangeSubscriptionWithBodyWithResponse Order a change of plan or resource amounts
+// ChangeSubscriptionWithBodyWithResponse Order a change of plan, resource amounts or billing period
 //
-// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes.
+// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. A change of billing period (period) credits the unused days of the current period and charges the new period whole from the day of the change. A change that costs nothing needs confirm_zero. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes; a change to a plan of another plan category sold one per customer, while the customer holds one of it, answers 409.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29074,9 +29613,9 @@ func (c *ClientWithResponses) ChangeSubscriptionWithBodyWithResponse(ctx context
 	return ParseChangeSubscriptionResponse(rsp)
 }
 
-// ChangeSubscriptionWithResponse Order a change of plan or resource amounts
+// ChangeSubscriptionWithResponse Order a change of plan, resource amounts or billing period
 //
-// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes.
+// Places a change order (CH), priced for the days left of the current period: a credit for the old prices and a charge for the new, each line rounded, and the same at every tier. A change of billing period (period) credits the unused days of the current period and charges the new period whole from the day of the change. A change that costs nothing needs confirm_zero. The subscription changes when the order's provisioning completes. Only an active subscription without another open order changes; a change to a plan of another plan category sold one per customer, while the customer holds one of it, answers 409.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29087,6 +29626,36 @@ func (c *ClientWithResponses) ChangeSubscriptionWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseChangeSubscriptionResponse(rsp)
+}
+
+// QuoteSubscriptionChangeWithBodyWithResponse Price a change of plan, resource amounts or billing period
+//
+// What ordering the change would cost, line by line, with the wholesale sides the caller may see; the same checks as ordering it, and nothing is stored. effective_on is the day the change takes effect; resources, period and period_end are the subscription's after it.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /subscriptions/{id}/change/quote (the `QuoteSubscriptionChange` operationId).
+func (c *ClientWithResponses) QuoteSubscriptionChangeWithBodyWithResponse(ctx context.Context, id int64, params *QuoteSubscriptionChangeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*QuoteSubscriptionChangeResponse, error) {
+	rsp, err := c.QuoteSubscriptionChangeWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseQuoteSubscriptionChangeResponse(rsp)
+}
+
+// QuoteSubscriptionChangeWithResponse Price a change of plan, resource amounts or billing period
+//
+// What ordering the change would cost, line by line, with the wholesale sides the caller may see; the same checks as ordering it, and nothing is stored. effective_on is the day the change takes effect; resources, period and period_end are the subscription's after it.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /subscriptions/{id}/change/quote (the `QuoteSubscriptionChange` operationId).
+func (c *ClientWithResponses) QuoteSubscriptionChangeWithResponse(ctx context.Context, id int64, params *QuoteSubscriptionChangeParams, body QuoteSubscriptionChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*QuoteSubscriptionChangeResponse, error) {
+	rsp, err := c.QuoteSubscriptionChange(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseQuoteSubscriptionChangeResponse(rsp)
 }
 
 // ListSubscriptionOffersWithResponse List what a subscription may change to
@@ -35091,6 +35660,111 @@ func ParseGetPlanResponse(rsp *http.Response) (*GetPlanResponse, error) {
 	return response, nil
 }
 
+// ParsePatchPlanResponse parses an HTTP response from a PatchPlanWithResponse call
+func ParsePatchPlanResponse(rsp *http.Response) (*PatchPlanResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchPlanResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Plan
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PatchPlanResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers PatchPlanResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseUpdatePlanResponse parses an HTTP response from a UpdatePlanWithResponse call
 func ParseUpdatePlanResponse(rsp *http.Response) (*UpdatePlanResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -37070,6 +37744,94 @@ func ParseChangeSubscriptionResponse(rsp *http.Response) (*ChangeSubscriptionRes
 		response.Headers201 = &headers
 	case rsp.StatusCode == 429:
 		var headers ChangeSubscriptionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseQuoteSubscriptionChangeResponse parses an HTTP response from a QuoteSubscriptionChangeWithResponse call
+func ParseQuoteSubscriptionChangeResponse(rsp *http.Response) (*QuoteSubscriptionChangeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &QuoteSubscriptionChangeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Quote
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers QuoteSubscriptionChangeResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -97,6 +97,8 @@ func TestUniqueGroupAtOrdering(t *testing.T) {
 		_, err = st.order(st.c, st.suitePro["A1"])
 		wantUniqueRefusal(t, "while the first is pending", err, first.SubscriptionID)
 		st.complete(t, first)
+		_, err = st.db.Quote(st.ctx, st.c, store.OrderRequest{CustomerID: st.C.ID, PlanID: st.suitePro["A1"].ID, Period: "1m"})
+		wantUniqueRefusal(t, "a quote", err, first.SubscriptionID)
 		_, err = st.order(st.a1, st.suiteBasic["A1"])
 		wantUniqueRefusal(t, "the same plan again, by the vendor's staff", err, first.SubscriptionID)
 		if _, err := st.db.SetSubscriptionStatus(st.ctx, st.a1, first.SubscriptionID, subscription.Suspended, "", nil); err != nil {

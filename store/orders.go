@@ -122,7 +122,9 @@ type OrderTier struct {
 // OrderQuote is what an order would cost, for the customer and for the
 // tiers the actor may see.
 type OrderQuote struct {
-	Quote *order.Quote
+	// CustomerID is the buyer.
+	CustomerID int64
+	Quote      *order.Quote
 	// Tiers are the wholesale sides the actor may see: those bought by
 	// the actor's account or by accounts below it. A customer sees none;
 	// its vendor sees what it pays its parent; the provider sees all.
@@ -237,7 +239,10 @@ func (db *DB) Quote(ctx context.Context, actor *account.Actor, req OrderRequest)
 	if err != nil {
 		return nil, err
 	}
-	return &OrderQuote{Quote: s.quote, Tiers: visibleTiers(actor, s.customer.Path, s.tiers)}, nil
+	if err := uniqueGroupConflict(ctx, db.Read, s.customer.ID, s.chain, 0, nil); err != nil {
+		return nil, err
+	}
+	return &OrderQuote{CustomerID: s.customer.ID, Quote: s.quote, Tiers: visibleTiers(actor, s.customer.Path, s.tiers)}, nil
 }
 
 // PlaceOrder places a sales order (SO) for a new subscription of
@@ -487,14 +492,18 @@ func (db *DB) ChangeOrder(ctx context.Context, actor *account.Actor, subscriptio
 
 // QuoteChange prices a change of subscription subscriptionID as
 // ChangeOrder would, without storing anything. The actor needs to view the
-// customer's orders. The errors are ChangeOrder's, but for the
-// unique-group rule, which placing the change checks.
+// customer's orders. The errors are ChangeOrder's.
 func (db *DB) QuoteChange(ctx context.Context, actor *account.Actor, subscriptionID int64, req ChangeRequest) (*OrderQuote, error) {
 	c, err := db.priceChange(ctx, db.Read, actor, account.ViewOrders, subscriptionID, req)
 	if err != nil {
 		return nil, err
 	}
-	return &OrderQuote{Quote: c.quote, Tiers: visibleTiers(actor, c.customer.Path, c.tiers)}, nil
+	if c.to != nil && c.to[0].PlanCategory != c.from[0].PlanCategory {
+		if err := uniqueGroupConflict(ctx, db.Read, c.sub.CustomerID, c.to, c.sub.ID, nil); err != nil {
+			return nil, err
+		}
+	}
+	return &OrderQuote{CustomerID: c.customer.ID, Quote: c.quote, Tiers: visibleTiers(actor, c.customer.Path, c.tiers)}, nil
 }
 
 // pricedChange is a priced change with what it was priced from.
@@ -629,12 +638,22 @@ func uniqueGroupOf(ctx context.Context, q querier, chain order.Chain) (*PlanCate
 // (pending, active, suspended or graced), or one with an open change
 // order to such a plan.
 func (db *DB) checkUniqueGroup(ctx context.Context, tx *sql.Tx, customerID int64, chain order.Chain, except int64) error {
+	return uniqueGroupConflict(ctx, tx, customerID, chain, except, func() error { return db.lockAccount(ctx, tx, customerID) })
+}
+
+// uniqueGroupConflict is checkUniqueGroup's check, reading through q; lock
+// (nil for a quote, which reads what is committed) runs once the plan is
+// known to be in a unique group, before the customer's subscriptions are
+// read.
+func uniqueGroupConflict(ctx context.Context, tx querier, customerID int64, chain order.Chain, except int64, lock func() error) error {
 	cat, err := uniqueGroupOf(ctx, tx, chain)
 	if err != nil || cat == nil {
 		return err
 	}
-	if err := db.lockAccount(ctx, tx, customerID); err != nil {
-		return err
+	if lock != nil {
+		if err := lock(); err != nil {
+			return err
+		}
 	}
 	plan := chain[0]
 	var id, planID int64
