@@ -290,3 +290,36 @@ func TestTestClockRefusedWithoutFlag(t *testing.T) {
 		}
 	})
 }
+
+// TestTestClockFlag: --test-clock is a switch (a bare flag means true),
+// MARKETPLANE_TEST_CLOCK sets it too, and it is off by default.
+func TestTestClockFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want bool
+	}{
+		{nil, "", false},
+		{[]string{"--test-clock"}, "", true},
+		{[]string{"--test-clock=false"}, "true", false},
+		{nil, "true", true},
+	} {
+		t.Run(strings.Join(tc.args, " ")+" env="+tc.env, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("MARKETPLANE_TEST_CLOCK", tc.env)
+			}
+			fs := newFlagSet("serve", io.Discard)
+			var c Config
+			finish := bindConfig(fs, &c)
+			if err := parse(fs, tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if err := finish(); err != nil {
+				t.Fatal(err)
+			}
+			if c.TestClock != tc.want {
+				t.Fatalf("TestClock = %v, want %v", c.TestClock, tc.want)
+			}
+		})
+	}
+}
