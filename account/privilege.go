@@ -251,3 +251,20 @@ func (g Grants) List() []Grant {
 	sort.Slice(out, func(i, j int) bool { return out[i].Privilege < out[j].Privilege })
 	return out
 }
+
+// ViewOffers is reading what a customer's vendor offers it (the plans on
+// sale in the vendor's store, as the customer sees them). It is
+// authorized on the customer's account, like orders: whoever may see the
+// customer's orders may see what it can order.
+var ViewOffers = Action{Name: "view offers", Privilege: PrivOrders, Level: View}
+
+// ShowsPrices reports whether actor may see prices and amounts of money:
+// Marketplane itself always; a user or key only with PrivShowPrices. An
+// actor without it still orders and manages what its other privileges
+// allow, but every answer it gets leaves the amounts out.
+func (a *Actor) ShowsPrices() bool {
+	if a == nil {
+		return false
+	}
+	return a.System || a.Grants.Level(PrivShowPrices) >= Enabled
+}

@@ -210,6 +210,7 @@ func New(cfg Config) *API {
 	a.connectorRoutes()
 	a.orderRoutes()
 	a.subscriptionRoutes()
+	a.offerRoutes()
 	a.billingRoutes()
 	a.testClockRoutes()
 	a.webhookRoutes()

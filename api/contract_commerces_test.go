@@ -622,5 +622,44 @@ func commerceContract(t *testing.T, c *contract) []contractCase {
 		contractCase{op: "get-aging-report", name: "not a day", who: "L2", method: "GET", path: reports(c.L2.ID) + "aging?on=yesterday", want: 400, field: "query.on"},
 		contractCase{op: "get-aging-report", name: "of the parent", who: "C", method: "GET", path: reports(c.L2.ID) + "aging?on=2027-01-10", want: 404},
 	)
+
+	// The customer's store: its vendor's offers and shelves, and what a
+	// subscription may change to.
+	add(
+		contractCase{op: "list-offers", name: "the customer's own", who: "C", method: "GET", path: cAcct + "/offers", want: 200,
+			check: func(t *testing.T, r *response) {
+				p := decode[Page[Offer]](t, r)
+				i := slices.IndexFunc(p.Items, func(o Offer) bool { return o.PlanID == l2.ID })
+				if i < 0 || p.Items[i].Periods[0].Fees.Recurring != "13.20" || p.Items[i].Resources[0].Recurring != "3.30" {
+					t.Errorf("offers %+v", p.Items)
+				}
+			}},
+		contractCase{op: "list-offers", name: "of a reseller", who: "L2", method: "GET", path: "/accounts/" + id(c.L2.ID) + "/offers", want: 400},
+		contractCase{op: "list-offers", name: "bad cursor", who: "C", method: "GET", path: cAcct + "/offers?cursor=zzz", want: 400, field: "query.cursor"},
+		contractCase{op: "list-offers", name: "a sibling's customer", who: "L1b", method: "GET", path: cAcct + "/offers", want: 404},
+		contractCase{op: "get-offer", name: "a plan on sale", who: "C", method: "GET", path: cAcct + "/offers/" + id(l2.ID), want: 200,
+			check: func(t *testing.T, r *response) {
+				if o := decode[Offer](t, r); o.PlanID != l2.ID || o.Periods[0].Fees.Setup != "6.60" {
+					t.Errorf("offer %+v", o)
+				}
+			}},
+		contractCase{op: "get-offer", name: "a plan of the vendor's parent", who: "C", method: "GET", path: cAcct + "/offers/" + id(c.alpha.planID), want: 404},
+		contractCase{op: "list-offer-categories", name: "the customer's own", who: "C", method: "GET", path: cAcct + "/offer-categories", want: 200,
+			check: func(t *testing.T, r *response) {
+				p := decode[Page[OfferCategory]](t, r)
+				if !slices.ContainsFunc(p.Items, func(oc OfferCategory) bool { return oc.Key == c.gamma.shelfKey }) {
+					t.Errorf("categories %+v", p.Items)
+				}
+			}},
+		contractCase{op: "list-offer-categories", name: "limit too high", who: "C", method: "GET", path: cAcct + "/offer-categories?limit=501", want: 400, field: "query.limit"},
+		contractCase{op: "list-offer-categories", name: "of the parent", who: "C", method: "GET", path: "/accounts/" + id(c.L2.ID) + "/offer-categories", want: 404},
+		contractCase{op: "list-subscription-offers", name: "own", who: "C", method: "GET", path: mainSub + "/offers", want: 200,
+			check: func(t *testing.T, r *response) {
+				if so := decode[SubscriptionOffers](t, r); so.SubscriptionID != mainOrder.SubscriptionID || so.Current == nil || so.Current.PlanID != l2.ID {
+					t.Errorf("subscription offers %+v", so)
+				}
+			}},
+		contractCase{op: "list-subscription-offers", name: "a sibling's", who: "L1b", method: "GET", path: mainSub + "/offers", want: 404},
+	)
 	return cases
 }

@@ -217,6 +217,11 @@ func routesOn(o owned, otherParent int64) []route {
 		{"POST", "/webhook-deliveries/" + id(o.deliveryID) + "/redeliver", nil},
 		{"DELETE", "/webhooks/" + id(o.webhookID), nil},
 		{"GET", "/events?account_id=" + id(o.account.ID), nil},
+		{"GET", acct + "/offers", nil},
+		{"GET", "/accounts/" + id(o.customer.ID) + "/offers", nil},
+		{"GET", "/accounts/" + id(o.customer.ID) + "/offers/" + id(o.planID), nil},
+		{"GET", "/accounts/" + id(o.customer.ID) + "/offer-categories", nil},
+		{"GET", sub + "/offers", nil},
 	}
 }
 
