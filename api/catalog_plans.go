@@ -1,9 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/marketplane/marketplane"
@@ -51,6 +55,7 @@ type Period struct {
 	Key             string   `json:"key" example:"1m" doc:"Stable key; copies match periods by it."`
 	Duration        Duration `json:"duration"`
 	Trial           bool     `json:"trial,omitempty" doc:"A free trial; it renews into a paid period, never as a trial."`
+	ConvertsTo      string   `json:"converts_to,omitempty" example:"1m" doc:"Of a trial: the key of the paid period it turns into when it ends."`
 	Setup           Price    `json:"setup,omitempty"`
 	Recurring       Price    `json:"recurring,omitempty"`
 	Renewal         Price    `json:"renewal,omitempty"`
@@ -189,7 +194,7 @@ func planView(p *catalog.Plan) Plan {
 	}
 	for i, pe := range p.Periods {
 		out.Periods[i] = Period{
-			Key: pe.Key, Duration: Duration{N: pe.Duration.N, Unit: string(pe.Duration.Unit)}, Trial: pe.Trial,
+			Key: pe.Key, Duration: Duration{N: pe.Duration.N, Unit: string(pe.Duration.Unit)}, Trial: pe.Trial, ConvertsTo: pe.ConvertsTo,
 			Setup: priceOut(pe.Setup), Recurring: priceOut(pe.Recurring), Renewal: priceOut(pe.Renewal), Cancellation: priceOut(pe.Cancellation),
 			Descriptions: FeeTexts{Setup: textOpt(pe.Descriptions.Setup), Recurring: textOpt(pe.Descriptions.Recurring),
 				Renewal: textOpt(pe.Descriptions.Renewal), Cancellation: textOpt(pe.Descriptions.Cancellation)},
@@ -249,7 +254,7 @@ func (in *PlanInput) plan(f *marketplane.FieldErrors) *catalog.Plan {
 	for i, pe := range in.Periods {
 		at := fmt.Sprintf("periods[%d]", i)
 		out := catalog.Period{
-			Key: pe.Key, Duration: catalog.Duration{N: pe.Duration.N, Unit: catalog.Unit(pe.Duration.Unit)}, Trial: pe.Trial,
+			Key: pe.Key, Duration: catalog.Duration{N: pe.Duration.N, Unit: catalog.Unit(pe.Duration.Unit)}, Trial: pe.Trial, ConvertsTo: pe.ConvertsTo,
 			Setup: priceIn(f, at+".setup", pe.Setup), Recurring: priceIn(f, at+".recurring", pe.Recurring),
 			Renewal: priceIn(f, at+".renewal", pe.Renewal), Cancellation: priceIn(f, at+".cancellation", pe.Cancellation),
 			Descriptions: catalog.FeeTexts{Setup: pe.Descriptions.Setup, Recurring: pe.Descriptions.Recurring,
@@ -386,6 +391,11 @@ func (a *API) planRoutes() {
 		description: "Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; " +
 			"prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above.",
 		errors: []int{http.StatusConflict, http.StatusPreconditionFailed}}, a.updatePlan)
+	register(a, op{id: "patch-plan", method: http.MethodPatch, path: "/plans/{id}", tag: tag,
+		summary: "Change a plan with a JSON Merge Patch",
+		description: "The body (`application/merge-patch+json`, RFC 7396) changes the plan as GET shows it; the result replaces the plan as PUT does, " +
+			"with the same rules and refusals. Read-only members may stay in the body: they are ignored.",
+		errors: []int{http.StatusConflict, http.StatusPreconditionFailed}}, a.patchPlan)
 	register(a, op{id: "delete-plan", method: http.MethodDelete, path: "/plans/{id}", tag: tag,
 		summary: "Delete a plan", description: "A plan with delegated copies cannot be deleted.",
 		status: http.StatusNoContent, errors: []int{http.StatusConflict, http.StatusPreconditionFailed}}, a.deletePlan)
@@ -438,26 +448,148 @@ func (a *API) getPlan(ctx context.Context, in *planIDPath) (*planOutput, error) 
 // the delegation price rules (cost, caps) in the store's transaction.
 func (a *API) updatePlan(ctx context.Context, in *updatePlanInput) (*planOutput, error) {
 	actor := actorFrom(ctx)
-	version, err := versionFor(in.IfMatch, func() (int64, error) {
-		cur, err := a.db.Plan(ctx, actor, in.ID)
-		if err != nil {
-			return 0, err
-		}
-		return cur.Version, nil
-	})
+	cur, err := a.db.Plan(ctx, actor, in.ID)
 	if err != nil {
 		return nil, notFoundAs(err, "plan not found")
 	}
+	return a.replacePlan(ctx, cur, in.IfMatch, &in.Body)
+}
+
+// replacePlan replaces plan cur, as read by the caller, with body, if
+// ifMatch (an If-Match header, "" for none) names cur's version: the store
+// refuses the update (EPRECONDITION) if the plan changed after it was read.
+func (a *API) replacePlan(ctx context.Context, cur *catalog.Plan, ifMatch string, body *PlanInput) (*planOutput, error) {
+	if err := checkIfMatch(ifMatch, etagOf(cur.Version)); err != nil {
+		return nil, err
+	}
 	var f marketplane.FieldErrors
-	p := in.Body.plan(&f)
-	p.ID, p.Version = in.ID, version
+	p := body.plan(&f)
+	p.ID, p.Version = cur.ID, cur.Version
+	keepConversions(p, cur)
 	if len(f) > 0 {
 		return nil, withDomainErrors(f, p.Validate(catalog.Known{}), "plan")
 	}
-	if err := a.db.UpdatePlan(ctx, actor, p, delegation.CheckPrices); err != nil {
+	if err := a.db.UpdatePlan(ctx, actorFrom(ctx), p, delegation.CheckPrices); err != nil {
 		return nil, notFoundAs(err, "plan not found")
 	}
 	return planResponse(p), nil
+}
+
+// keepConversions gives a trial period of p that names no converts_to the
+// one the same trial of cur has: a body written before the API showed
+// converts_to would drop it otherwise, and billing cannot end a trial
+// that converts to nothing (every billing day after it would fail).
+// Naming another paid period changes it.
+func keepConversions(p, cur *catalog.Plan) {
+	for i, pe := range p.Periods {
+		if !pe.Trial || pe.ConvertsTo != "" {
+			continue
+		}
+		if old, ok := cur.Period(pe.Key); ok && old.Trial {
+			p.Periods[i].ConvertsTo = old.ConvertsTo
+		}
+	}
+}
+
+type patchPlanInput struct {
+	ID int64 `path:"id" doc:"Plan id."`
+	Conditional
+	Body    map[string]any `contentType:"application/merge-patch+json" doc:"A JSON Merge Patch (RFC 7396) of the plan as GET shows it: members present replace the plan's, null removes one, objects merge member by member, arrays are replaced whole. Read-only members (id, version, on_sale …) are ignored."`
+	RawBody []byte
+}
+
+// patchPlan applies a JSON Merge Patch (RFC 7396) to the plan as GET shows
+// it and replaces the plan with the result, as PUT does: a client changes
+// one price without sending, or stripping, the rest. The patch applies to
+// the plan as read here, and the store refuses the update if the plan
+// changed after that (and If-Match, when given, names the version read).
+func (a *API) patchPlan(ctx context.Context, in *patchPlanInput) (*planOutput, error) {
+	actor := actorFrom(ctx)
+	cur, err := a.db.Plan(ctx, actor, in.ID)
+	if err != nil {
+		return nil, notFoundAs(err, "plan not found")
+	}
+	if err := checkIfMatch(in.IfMatch, etagOf(cur.Version)); err != nil {
+		return nil, err
+	}
+	// Numbers stay as written (json.Number): a float64 would turn a large
+	// integer into an approximation or an exponent.
+	var patch any
+	dec := json.NewDecoder(bytes.NewReader(in.RawBody))
+	dec.UseNumber()
+	if err := dec.Decode(&patch); err != nil {
+		return nil, badParam("body", "is not JSON")
+	}
+	if _, ok := patch.(map[string]any); !ok {
+		return nil, badParam("body", "must be a JSON object: a merge patch of the plan")
+	}
+	view, err := json.Marshal(fullPlanView(cur))
+	if err != nil {
+		return nil, fmt.Errorf("plan %d: %w", cur.ID, err)
+	}
+	var doc any
+	dec = json.NewDecoder(bytes.NewReader(view))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("plan %d: %w", cur.ID, err)
+	}
+	merged, err := json.Marshal(mergePatch(doc, patch))
+	if err != nil {
+		return nil, fmt.Errorf("plan %d: %w", cur.ID, err)
+	}
+	var body PlanInput
+	if err := json.Unmarshal(merged, &body); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, badParam("body."+te.Field, "must be of type "+jsonType(te.Type.Kind()))
+		}
+		return nil, badParam("body", "does not make a plan: "+err.Error())
+	}
+	return a.replacePlan(ctx, cur, "", &body)
+}
+
+// fullPlanView is the plan a merge patch applies to: everything a PUT
+// takes, prices included.
+func fullPlanView(p *catalog.Plan) Plan {
+	return planView(p)
+}
+
+// jsonType names the JSON type of a Go kind, for a field error.
+func jsonType(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	default:
+		return "number"
+	}
+}
+
+// mergePatch applies the JSON Merge Patch patch to target (RFC 7396,
+// section 2): an object patch merges member by member, null removing a
+// member; anything else replaces the target.
+func mergePatch(target, patch any) any {
+	pm, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	tm, ok := target.(map[string]any)
+	if !ok {
+		tm = map[string]any{}
+	}
+	for k, v := range pm {
+		if v == nil {
+			delete(tm, k)
+			continue
+		}
+		tm[k] = mergePatch(tm[k], v)
+	}
+	return tm
 }
 
 // deletePlan checks If-Match before the delete; the store's delete takes no

@@ -458,6 +458,38 @@ func catalogContract(t *testing.T, c *contract) []contractCase {
 			want: 400, field: "body.periods[1m].recurring.amount"},
 		{op: "update-plan", name: "a read-only key", who: "L1a-support", method: "PUT", path: alphaPlan, body: planBody("alpha-plan"), want: 403},
 		{op: "update-plan", name: "a sibling's", who: "L1b", method: "PUT", path: cpPath, body: belowCost, want: 404},
+		{op: "patch-plan", name: "a merge patch with read-only members", who: "P", method: "PATCH", path: srcPath,
+			body:   map[string]any{"description": name("Patched"), "id": 987654, "version": 99, "on_sale": false, "created_at": "2000-01-01T00:00:00Z"},
+			header: []string{"Content-Type", "application/merge-patch+json", "If-Match", `"3"`}, want: 200, check: func(t *testing.T, r *response) {
+				var pl Plan
+				r.JSON(t, &pl)
+				if pl.ID != src.ID || pl.Description["en"] != "Patched" || pl.Name["en"] != "Office Basic Plus" ||
+					pl.Periods[0].Recurring.Amount != "12.50" || !pl.OnSale || pl.Version != 4 || r.Header.Get("ETag") != `"4"` {
+					t.Errorf("patched %+v", pl)
+				}
+			}},
+		{op: "patch-plan", name: "null removes a member", who: "P", method: "PATCH", path: srcPath,
+			body: map[string]any{"description": nil}, header: []string{"Content-Type", "application/merge-patch+json"}, want: 200,
+			check: func(t *testing.T, r *response) {
+				var pl Plan
+				r.JSON(t, &pl)
+				if pl.Description != nil || pl.Name["en"] != "Office Basic Plus" || pl.Version != 5 {
+					t.Errorf("patched %+v", pl)
+				}
+			}},
+		{op: "patch-plan", name: "stale If-Match", who: "P", method: "PATCH", path: srcPath, body: map[string]any{"description": name("Stale")},
+			header: []string{"Content-Type", "application/merge-patch+json", "If-Match", `"3"`}, want: 412},
+		{op: "patch-plan", name: "not an object", who: "P", method: "PATCH", path: srcPath, raw: `[1]`,
+			header: []string{"Content-Type", "application/merge-patch+json"}, want: 400, field: "body"},
+		{op: "patch-plan", name: "a member of the wrong type", who: "P", method: "PATCH", path: srcPath, body: map[string]any{"periods": "monthly"},
+			header: []string{"Content-Type", "application/merge-patch+json"}, want: 400, field: "body.periods"},
+		{op: "patch-plan", name: "an amount that is not one", who: "P", method: "PATCH", path: srcPath,
+			body:   map[string]any{"periods": []any{map[string]any{"key": "1m", "duration": map[string]any{"n": 1, "unit": "month"}, "recurring": map[string]any{"amount": "1e3"}}}},
+			header: []string{"Content-Type", "application/merge-patch+json"}, want: 400, field: "body.periods[0].recurring.amount"},
+		{op: "patch-plan", name: "a read-only key", who: "L1a-support", method: "PATCH", path: alphaPlan, body: map[string]any{"published": false},
+			header: []string{"Content-Type", "application/merge-patch+json"}, want: 403},
+		{op: "patch-plan", name: "a sibling's", who: "L1b", method: "PATCH", path: cpPath, body: map[string]any{"published": false},
+			header: []string{"Content-Type", "application/merge-patch+json"}, want: 404},
 
 		// ----- delegation and sync -----
 		{op: "list-plan-copies", name: "one copy", who: "P", method: "GET", path: srcPath + "/copies", want: 200,

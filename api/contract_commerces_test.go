@@ -269,8 +269,8 @@ func commerceContract(t *testing.T, c *contract) []contractCase {
 		// Usage: the vendor's side reports, everyone below reads.
 		contractCase{op: "record-subscription-usage", name: "by the vendor", who: "L2", method: "POST", path: mainSub + "/usage",
 			body: map[string]any{"readings": []any{
-				map[string]any{"resource": "mailbox", "value": 6, "at": "2027-01-10T12:00:00Z"},
-				map[string]any{"resource": "mailbox", "value": 7},
+				map[string]any{"resource": "mailbox", "value": "6", "at": "2027-01-10T12:00:00Z"},
+				map[string]any{"resource": "mailbox", "value": "7"},
 			}}, want: 201,
 			check: func(t *testing.T, r *response) {
 				if got, want := usageStrings(decode[Page[UsageRecord]](t, r)),
@@ -279,23 +279,23 @@ func commerceContract(t *testing.T, c *contract) []contractCase {
 				}
 			}},
 		contractCase{op: "record-subscription-usage", name: "a resource the plan does not rate", who: "L2", method: "POST", path: mainSub + "/usage",
-			body: map[string]any{"readings": []any{map[string]any{"resource": "storage", "value": 6}}}, want: 400, field: "body.readings[0].resource"},
+			body: map[string]any{"readings": []any{map[string]any{"resource": "storage", "value": "6"}}}, want: 400, field: "body.readings[0].resource"},
 		contractCase{op: "record-subscription-usage", name: "in the future", who: "L1a", method: "POST", path: mainSub + "/usage",
-			body: map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": 6, "at": "2027-01-11T00:00:00Z"}}},
+			body: map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": "6", "at": "2027-01-11T00:00:00Z"}}},
 			want: 400, field: "body.readings[0].at"},
 		contractCase{op: "record-subscription-usage", name: "before the subscription began", who: "L2", method: "POST", path: mainSub + "/usage",
-			body: map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": 6, "at": "2027-01-01T00:00:00Z"}}},
+			body: map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": "6", "at": "2027-01-01T00:00:00Z"}}},
 			want: 400, field: "body.readings[0].at"},
 		contractCase{op: "record-subscription-usage", name: "negative", who: "L2", method: "POST", path: mainSub + "/usage",
-			body: map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": -1}}}, want: 400, field: "body.readings[0].value"},
+			body: map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": "-1"}}}, want: 400, field: "body.readings[0].value"},
 		contractCase{op: "record-subscription-usage", name: "no readings", who: "L2", method: "POST", path: mainSub + "/usage",
 			body: map[string]any{"readings": []any{}}, want: 400, field: "body.readings"},
 		contractCase{op: "record-subscription-usage", name: "by the customer", who: "C", method: "POST", path: mainSub + "/usage",
-			body: map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": 1}}}, want: 403},
+			body: map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": "1"}}}, want: 403},
 		contractCase{op: "record-subscription-usage", name: "read-only staff", who: "L1a-support", method: "POST", path: mainSub + "/usage",
-			body: map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": 1}}}, want: 403},
+			body: map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": "1"}}}, want: 403},
 		contractCase{op: "record-subscription-usage", name: "a sibling's", who: "L1b", method: "POST", path: mainSub + "/usage",
-			body: map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": 1}}}, want: 404},
+			body: map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": "1"}}}, want: 404},
 
 		contractCase{op: "list-subscription-usage", name: "own", who: "C", method: "GET", path: mainSub + "/usage?from=2027-01-01", want: 200,
 			check: func(t *testing.T, r *response) {

@@ -190,7 +190,7 @@ func routesOn(o owned, otherParent int64) []route {
 		{"POST", sub + "/resume", nil},
 		{"POST", sub + "/restore", nil},
 		{"GET", sub + "/usage", nil},
-		{"POST", sub + "/usage", map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": 1}}}},
+		{"POST", sub + "/usage", map[string]any{"readings": []any{map[string]any{"resource": "mailbox", "value": "1"}}}},
 		{"GET", "/subscriptions?customer_id=" + id(o.customer.ID), nil},
 		{"GET", "/subscriptions?vendor_id=" + id(o.account.ID), nil},
 		{"GET", doc, nil},

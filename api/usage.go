@@ -10,6 +10,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -17,13 +18,14 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/money"
 	"github.com/marketplane/marketplane/store"
 )
 
 // UsageRecord is one reading of a resource of a subscription.
 type UsageRecord struct {
 	Resource    string    `json:"resource" example:"pgdbaas.storage_mb" doc:"The connector's resource key."`
-	Value       int64     `json:"value" doc:"The amount in the resource's unit."`
+	Value       string    `json:"value" example:"13.4" doc:"The amount in the resource's unit, a decimal with up to six places."`
 	Additive    bool      `json:"additive" doc:"true: consumed since the previous reading (a counter); false: the current value (a gauge)."`
 	At          time.Time `json:"at" doc:"When the connector measured it."`
 	CollectedAt time.Time `json:"collected_at" doc:"When Marketplane stored it."`
@@ -44,7 +46,7 @@ type usageOutput struct {
 // UsageReadingInput is one reading a vendor reports.
 type UsageReadingInput struct {
 	Resource string    `json:"resource" minLength:"1" maxLength:"200" example:"storage" doc:"The key of a rate of the subscription's plan."`
-	Value    int64     `json:"value" minimum:"0" doc:"The amount in the resource's unit."`
+	Value    string    `json:"value" minLength:"1" maxLength:"40" example:"13.4" doc:"The amount in the resource's unit: a plain decimal, not negative, with up to six places (13.4 GB)."`
 	Additive bool      `json:"additive,omitempty" doc:"true: consumed since the previous reading (a counter); false, the default: the current value (a gauge)."`
 	At       time.Time `json:"at,omitzero" doc:"When it was measured, not in the future; absent: now. A reading of the same resource at the same time is stored once."`
 }
@@ -134,15 +136,33 @@ func usageCursor(cursor string) (store.UsageKey, error) {
 }
 
 func usageView(u store.UsageRecord) UsageRecord {
-	return UsageRecord{Resource: u.Resource, Value: u.Value, Additive: u.Additive, At: u.At, CollectedAt: u.CollectedAt}
+	return UsageRecord{Resource: u.Resource, Value: u.Amount().String(), Additive: u.Additive, At: u.At, CollectedAt: u.CollectedAt}
 }
 
 // recordUsage stores the readings a vendor's staff report; the store
 // authorizes them and checks them against the subscription's plan.
 func (a *API) recordUsage(ctx context.Context, in *recordUsageInput) (*usageRecorded, error) {
 	readings := make([]store.UsageReading, len(in.Body.Readings))
+	var f marketplane.FieldErrors
 	for i, r := range in.Body.Readings {
-		readings[i] = store.UsageReading{Resource: r.Resource, Value: r.Value, Additive: r.Additive, At: r.At}
+		readings[i] = store.UsageReading{Resource: r.Resource, Additive: r.Additive, At: r.At}
+		at := fmt.Sprintf("readings[%d].value", i)
+		d, err := money.ParseDecimal(r.Value)
+		if err != nil {
+			f.Add(at, "must be a decimal number such as 13.4")
+			continue
+		}
+		v, frac, ok := store.UsageValue(d)
+		if !ok {
+			f.Add(at, "must have at most six decimal places and be below 9,000,000,000,000")
+			continue
+		}
+		// A negative value goes on to the store, which refuses it with
+		// the other field errors of the reading.
+		readings[i].Value, readings[i].Fraction = v, frac
+	}
+	if err := f.Err("usage"); err != nil {
+		return nil, err
 	}
 	rows, err := a.db.ReportUsage(ctx, actorFrom(ctx), in.ID, readings)
 	if err != nil {

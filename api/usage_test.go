@@ -14,7 +14,7 @@ import (
 func usageStrings(p Page[UsageRecord]) []string {
 	out := []string{}
 	for _, u := range p.Items {
-		s := u.At.Format(time.RFC3339) + " " + u.Resource + " " + id(u.Value)
+		s := u.At.Format(time.RFC3339) + " " + u.Resource + " " + u.Value
 		if u.Additive {
 			s += " +"
 		}
@@ -115,12 +115,13 @@ func readings(rs ...map[string]any) map[string]any {
 
 // TestRecordUsageAPI: the vendor's side reports the storage it metered
 // for C's subscription of L2's "metered" plan, for the month
-// [2027-01-10, 2027-02-10); the highest reading, 73 GB, is 23 above the 50
-// included, so the renewal on 2027-02-10 bills
+// [2027-01-10, 2027-02-10); the highest reading, 63.4 GB (a decimal: no
+// meter rounds storage to whole GB), is 13.4 above the 50 included, so the
+// renewal on 2027-02-10 bills
 //
 //	recurring [2027-02-10, 2027-03-10)             10.00
-//	overuse storage 23 × 0.10                        2.30
-//	total                                           12.30
+//	overuse storage 13.4 × 0.10                      1.34
+//	total                                           11.34
 //
 // C does not report its own usage; what is refused stores nothing.
 func TestRecordUsageAPI(t *testing.T) {
@@ -136,10 +137,10 @@ func TestRecordUsageAPI(t *testing.T) {
 
 		var got Page[UsageRecord]
 		f.must(t, 201, "L2", "POST", base, readings(
-			map[string]any{"resource": "storage", "value": 41, "at": "2027-01-15T17:00:00Z"},
-			map[string]any{"resource": "storage", "value": 73, "at": "2027-01-20T17:00:00Z"},
+			map[string]any{"resource": "storage", "value": "41", "at": "2027-01-15T17:00:00Z"},
+			map[string]any{"resource": "storage", "value": "63.4", "at": "2027-01-20T17:00:00Z"},
 		)).JSON(t, &got)
-		want := []string{"2027-01-15T17:00:00Z storage 41", "2027-01-20T17:00:00Z storage 73"}
+		want := []string{"2027-01-15T17:00:00Z storage 41", "2027-01-20T17:00:00Z storage 63.4"}
 		if s := usageStrings(got); !slices.Equal(s, want) {
 			t.Errorf("recorded %v, want %v", s, want)
 		}
@@ -151,9 +152,9 @@ func TestRecordUsageAPI(t *testing.T) {
 		// A reseller further up reports too; a reading without a time is
 		// measured now; one given again is kept as it was stored.
 		f.must(t, 201, "L1a", "POST", base, readings(
-			map[string]any{"resource": "storage", "value": 60, "at": "2027-02-01T17:00:00Z"},
-			map[string]any{"resource": "mailbox", "value": 4},
-			map[string]any{"resource": "storage", "value": 999, "at": "2027-01-15T17:00:00Z"},
+			map[string]any{"resource": "storage", "value": "60", "at": "2027-02-01T17:00:00Z"},
+			map[string]any{"resource": "mailbox", "value": "4"},
+			map[string]any{"resource": "storage", "value": "999", "at": "2027-01-15T17:00:00Z"},
 		)).JSON(t, &got)
 		want = []string{"2027-02-01T17:00:00Z storage 60", "2027-02-09T12:00:00Z mailbox 4", "2027-01-15T17:00:00Z storage 41"}
 		if s := usageStrings(got); !slices.Equal(s, want) {
@@ -166,16 +167,21 @@ func TestRecordUsageAPI(t *testing.T) {
 			status    int
 			field     string
 		}{
-			{"customer", "C", readings(map[string]any{"resource": "storage", "value": 1}), 403, ""},
-			{"read-only staff", "L1a-support", readings(map[string]any{"resource": "storage", "value": 1}), 403, ""},
-			{"sibling", "L1b", readings(map[string]any{"resource": "storage", "value": 1}), 404, ""},
-			{"future", "L2", readings(map[string]any{"resource": "storage", "value": 1, "at": "2027-02-09T12:00:01Z"}), 400, "body.readings[0].at"},
-			{"before the subscription", "L2", readings(map[string]any{"resource": "storage", "value": 1, "at": "2027-01-08T12:00:00Z"}), 400, "body.readings[0].at"},
-			{"year zero", "L2", readings(map[string]any{"resource": "storage", "value": 1, "at": "0000-01-01T00:00:00Z"}), 400, "body.readings[0].at"},
-			{"unknown resource", "L2", readings(map[string]any{"resource": "storage", "value": 1}, map[string]any{"resource": "cpu", "value": 1}),
+			{"customer", "C", readings(map[string]any{"resource": "storage", "value": "1"}), 403, ""},
+			{"read-only staff", "L1a-support", readings(map[string]any{"resource": "storage", "value": "1"}), 403, ""},
+			{"sibling", "L1b", readings(map[string]any{"resource": "storage", "value": "1"}), 404, ""},
+			{"future", "L2", readings(map[string]any{"resource": "storage", "value": "1", "at": "2027-02-09T12:00:01Z"}), 400, "body.readings[0].at"},
+			{"before the subscription", "L2", readings(map[string]any{"resource": "storage", "value": "1", "at": "2027-01-08T12:00:00Z"}), 400, "body.readings[0].at"},
+			{"year zero", "L2", readings(map[string]any{"resource": "storage", "value": "1", "at": "0000-01-01T00:00:00Z"}), 400, "body.readings[0].at"},
+			{"unknown resource", "L2", readings(map[string]any{"resource": "storage", "value": "1"}, map[string]any{"resource": "cpu", "value": "1"}),
 				400, "body.readings[1].resource"},
-			{"negative", "L2", readings(map[string]any{"resource": "storage", "value": -1}), 400, "body.readings[0].value"},
-			{"empty resource", "L2", readings(map[string]any{"resource": "", "value": 1}), 400, "body.readings[0].resource"},
+			{"negative", "L2", readings(map[string]any{"resource": "storage", "value": "-1"}), 400, "body.readings[0].value"},
+			{"negative fraction", "L2", readings(map[string]any{"resource": "storage", "value": "-0.5"}), 400, "body.readings[0].value"},
+			{"seven places", "L2", readings(map[string]any{"resource": "storage", "value": "1.0000001"}), 400, "body.readings[0].value"},
+			{"not plain", "L2", readings(map[string]any{"resource": "storage", "value": "1e3"}), 400, "body.readings[0].value"},
+			{"too large", "L2", readings(map[string]any{"resource": "storage", "value": "10000000000000"}), 400, "body.readings[0].value"},
+			{"a number", "L2", readings(map[string]any{"resource": "storage", "value": 1}), 400, "body.readings[0].value"},
+			{"empty resource", "L2", readings(map[string]any{"resource": "", "value": "1"}), 400, "body.readings[0].resource"},
 			{"none", "L2", readings(), 400, "body.readings"},
 		} {
 			p := f.must(t, c.status, c.who, "POST", base, c.body).Problem(t)
@@ -186,11 +192,11 @@ func TestRecordUsageAPI(t *testing.T) {
 				t.Errorf("%s: %+v", c.name, p)
 			}
 		}
-		f.must(t, 404, "L2", "POST", "/subscriptions/987654/usage", readings(map[string]any{"resource": "storage", "value": 1})).Problem(t)
+		f.must(t, 404, "L2", "POST", "/subscriptions/987654/usage", readings(map[string]any{"resource": "storage", "value": "1"})).Problem(t)
 
 		// The list holds what was reported, nothing refused.
 		p := decode[Page[UsageRecord]](t, f.must(t, 200, "C", "GET", base+"?from=2027-01-01&to=2027-03-01", nil))
-		want = []string{"2027-01-15T17:00:00Z storage 41", "2027-01-20T17:00:00Z storage 73", "2027-02-01T17:00:00Z storage 60",
+		want = []string{"2027-01-15T17:00:00Z storage 41", "2027-01-20T17:00:00Z storage 63.4", "2027-02-01T17:00:00Z storage 60",
 			"2027-02-09T12:00:00Z mailbox 4"}
 		if s := usageStrings(p); !slices.Equal(s, want) {
 			t.Errorf("usage %v, want %v", s, want)
@@ -211,8 +217,8 @@ func TestRecordUsageAPI(t *testing.T) {
 		for _, l := range inv.Lines {
 			lines = append(lines, l.What+" "+l.Resource+" "+l.Quantity+" "+l.Amount)
 		}
-		if wantLines := []string{"recurring   10.00", "overuse storage 23 2.30"}; !slices.Equal(lines, wantLines) || inv.Total != "12.30" {
-			t.Errorf("renewal invoice %v total %s, want %v total 12.30", lines, inv.Total, wantLines)
+		if wantLines := []string{"recurring   10.00", "overuse storage 13.4 1.34"}; !slices.Equal(lines, wantLines) || inv.Total != "11.34" {
+			t.Errorf("renewal invoice %v total %s, want %v total 11.34", lines, inv.Total, wantLines)
 		}
 	})
 }

@@ -75,8 +75,8 @@ type benchService struct {
 // and a counter. Their time is left to the SDK (the time of the answer),
 // so that every collection stores new readings.
 var usageReadings = []connector.UsageReading{
-	{Resource: "storage_mb", Value: 1234},
-	{Resource: "requests", Value: 56, Additive: true},
+	{Resource: "storage_mb", Value: connector.Units(1234)},
+	{Resource: "requests", Value: connector.Units(56), Additive: true},
 }
 
 // Usage implements connector.Service.

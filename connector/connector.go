@@ -2,7 +2,10 @@ package connector
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/govalues/decimal"
 
 	"github.com/marketplane/marketplane"
 )
@@ -77,14 +80,44 @@ type UpdateRequest struct {
 type UsageReading struct {
 	// Resource is the resource key of the Manifest.
 	Resource string `json:"resource"`
-	// Value is the amount, in the resource's unit.
-	Value int64 `json:"value"`
+	// Value is the amount in the resource's unit, not negative, with at
+	// most UsageDecimals decimal places (13.4 GB): the protocol carries it
+	// as a decimal string ("13.4"); the platform also reads the JSON
+	// numbers of connectors written before. Units(n) is a whole amount.
+	Value decimal.Decimal `json:"value"`
 	// Additive readings are amounts consumed since the previous reading (a
 	// counter: the period's usage is their sum); others are the current
 	// value (a gauge: storage used now).
 	Additive bool `json:"additive"`
 	// At is when the value was measured; the SDK sets it to now when zero.
 	At time.Time `json:"at"`
+}
+
+// UsageDecimals is how many decimal places a reading's value may carry:
+// the platform stores usage exactly in millionths of a unit.
+const UsageDecimals = 6
+
+// Units returns n whole units, the value of a reading of a meter that
+// counts in whole units.
+func Units(n int64) decimal.Decimal {
+	return decimal.MustNew(n, 0)
+}
+
+// CheckValue says what is wrong with the value v of a reading, or nil.
+func CheckValue(v decimal.Decimal) error {
+	switch {
+	case v.Sign() < 0:
+		return fmt.Errorf("value %s: must not be negative", v)
+	case v.Trim(UsageDecimals).Scale() > UsageDecimals:
+		return fmt.Errorf("value %s: more than %d decimal places", v, UsageDecimals)
+	}
+	// Stored as millionths in a 64-bit integer.
+	if m, err := v.Mul(decimal.MustNew(1_000_000, 0)); err != nil {
+		return fmt.Errorf("value %s: too large", v)
+	} else if _, _, ok := m.Int64(0); !ok {
+		return fmt.Errorf("value %s: too large", v)
+	}
+	return nil
 }
 
 // Service is what a connector implements: the operations on tenants in the

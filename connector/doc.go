@@ -92,10 +92,12 @@
 //	CreateRequest  {"request_id", "subscription_id", "account_id", "limits": {key: n}, "parameters": {key: "v"}}
 //	UpdateRequest  {"request_id", "limits", "parameters"}
 //	Tenant         {"id", "status", "message", "limits", "parameters", "attributes"}
-//	UsageReading   {"resource", "value", "additive", "at": RFC 3339}
+//	UsageReading   {"resource", "value": "13.4", "additive", "at": RFC 3339}
 //	error          {"error": "text", "fields": {"field": "message"}}
 //
-// Limits are integers, -1 for unlimited. The SDK checks a CreateRequest's and
+// A reading's value is a decimal string with at most six decimal places
+// ("13.4", "1000"); the platform also reads a JSON number (1000), which
+// connectors written before sent. Limits are integers, -1 for unlimited. The SDK checks a CreateRequest's and
 // an UpdateRequest's limits and parameters against the Manifest (known keys,
 // parameter types, patterns, choices, required parameters) and answers 400
 // with field errors before the Service sees them. An UpdateRequest names the

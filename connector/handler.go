@@ -284,6 +284,10 @@ func (h *handler) usage(w http.ResponseWriter, r *http.Request) {
 			h.writeError(w, r, fmt.Errorf("connector bug: Usage(%q) returned reading %d without a resource", id, i))
 			return
 		}
+		if err := CheckValue(u.Value); err != nil {
+			h.writeError(w, r, fmt.Errorf("connector bug: Usage(%q) returned reading %d of %s: %w", id, i, u.Resource, err))
+			return
+		}
 		if u.At.IsZero() {
 			u.At = now
 		}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govalues/decimal"
+
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/connector"
 	"github.com/marketplane/marketplane/connector/connectortest"
@@ -398,14 +400,18 @@ func TestLifecycle(t *testing.T) {
 
 	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	f.mem.SetUsage(id, []connector.UsageReading{
-		{Resource: "storage_mb", Value: 42},
-		{Resource: "requests", Value: 1000, Additive: true, At: at},
+		{Resource: "storage_mb", Value: decimal.MustParse("13.4")},
+		{Resource: "requests", Value: connector.Units(1000), Additive: true, At: at},
 	})
 	resp, body = f.do(t, "GET", "/tenants/"+id+"/usage", "usage-1", nil)
 	wantStatus(t, resp, body, http.StatusOK)
 	u := decode[connector.UsageReply](t, body)
 	if len(u.Readings) != 2 || u.Readings[0].At.IsZero() || !u.Readings[1].At.Equal(at) || !u.Readings[1].Additive {
 		t.Fatalf("usage %s", body)
+	}
+	// Values travel as decimal strings: 13.4 GB is not rounded to 13.
+	if !strings.Contains(string(body), `"value":"13.4"`) || !strings.Contains(string(body), `"value":"1000"`) {
+		t.Fatalf("usage values are not decimal strings: %s", body)
 	}
 
 	resp, body = f.do(t, "DELETE", "/tenants/"+id, "sub-1-delete", nil)

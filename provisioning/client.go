@@ -263,6 +263,9 @@ func (c *Client) Usage(ctx context.Context, id string) ([]connector.UsageReading
 		case r.At.IsZero():
 			return nil, rep.bad(fmt.Sprintf("readings[%d]: missing at", i))
 		}
+		if err := connector.CheckValue(r.Value); err != nil {
+			return nil, rep.bad(fmt.Sprintf("readings[%d]: %v", i, err))
+		}
 	}
 	return *u.Readings, nil
 }

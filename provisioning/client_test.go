@@ -398,9 +398,9 @@ func TestLifecycle(t *testing.T) {
 	if tn, _, err = c.Resume(ctx, id, "sub-1-release-3"); err != nil || tn.Status != connector.StatusReady {
 		t.Fatalf("Resume = %+v, %v", tn, err)
 	}
-	mem.SetUsage(id, []connector.UsageReading{{Resource: "storage_mb", Value: 77}})
+	mem.SetUsage(id, []connector.UsageReading{{Resource: "storage_mb", Value: connector.Units(77)}})
 	u, err := c.Usage(ctx, id)
-	if err != nil || len(u) != 1 || u[0].Value != 77 || u[0].At.IsZero() {
+	if err != nil || len(u) != 1 || u[0].Value.Cmp(connector.Units(77)) != 0 || u[0].At.IsZero() {
 		t.Fatalf("Usage = %+v, %v", u, err)
 	}
 	if _, _, err := c.Suspend(ctx, id, ""); marketplane.ErrorCode(err) != marketplane.EINVALID {
@@ -421,8 +421,10 @@ func TestBadUsage(t *testing.T) {
 	t.Parallel()
 	for body, problem := range map[string]string{
 		`{}`: "missing readings",
-		`{"readings":[{"value":1,"at":"2026-01-01T00:00:00Z"}]}`: "readings[0]: missing resource",
-		`{"readings":[{"resource":"x","value":1}]}`:              "readings[0]: missing at",
+		`{"readings":[{"value":1,"at":"2026-01-01T00:00:00Z"}]}`:                          "readings[0]: missing resource",
+		`{"readings":[{"resource":"x","value":1}]}`:                                       "readings[0]: missing at",
+		`{"readings":[{"resource":"x","value":"-1","at":"2026-01-01T00:00:00Z"}]}`:        "readings[0]: value -1: must not be negative",
+		`{"readings":[{"resource":"x","value":"0.0000001","at":"2026-01-01T00:00:00Z"}]}`: "readings[0]: value 0.0000001: more than 6 decimal places",
 	} {
 		url := raw(t, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -36,6 +36,10 @@ type Orchestrator struct {
 	// failed with the last cause, for staff to retry or cancel. Default
 	// DefaultDeadline.
 	Deadline time.Duration
+	// Outcome, when set, hears how each provisioning attempt of an order
+	// at a connector ended: "completed", "retried" or "failed" (the
+	// operators' figures, /metrics).
+	Outcome func(connector, outcome string)
 
 	mu      sync.Mutex
 	clients map[string]*Client
@@ -112,6 +116,8 @@ type Attempt struct {
 	// RetryAt returns when the next run starts should this one fail
 	// (task.Task.RetryAt); nil when the caller cannot tell.
 	RetryAt func() time.Time
+
+	connector string // the connector of the order's subscription, for Outcome
 }
 
 // Provision carries out order id at its connector. lastAttempt says whether
@@ -155,6 +161,7 @@ func (o *Orchestrator) ProvisionAttempt(ctx context.Context, id int64, a Attempt
 		_, err := o.DB.CompleteOrder(ctx, id, store.TenantInfo{})
 		return err
 	}
+	a.connector = sub.Connector
 	c, err := o.client(ctx, sub.Connector)
 	if err != nil {
 		return o.fail(ctx, a, ord, order.ManualActionRequired, err, lastAttempt)
@@ -221,9 +228,17 @@ func (o *Orchestrator) ProvisionAttempt(ctx context.Context, id int64, a Attempt
 	}
 	_, err = o.DB.CompleteOrder(ctx, id, store.TenantInfo{Connector: sub.Connector, TenantID: t.ID, Status: t.Status, Attributes: t.Attributes})
 	if err == nil {
+		o.outcome(sub.Connector, "completed")
 		o.log().Info("order provisioned", "order", id, "type", ord.Type, "connector", sub.Connector, "tenant", t.ID)
 	}
 	return err
+}
+
+// outcome tells Outcome, when set, how an attempt at connector ended.
+func (o *Orchestrator) outcome(connector, outcome string) {
+	if o.Outcome != nil && connector != "" {
+		o.Outcome(connector, outcome)
+	}
 }
 
 // deadline is o.Deadline or its default.
@@ -266,6 +281,7 @@ func (o *Orchestrator) fail(ctx context.Context, a Attempt, ord *store.Order, re
 		}
 		deadline := o.deadline()
 		if since := rec.Provisioning.Since; since.IsZero() || o.DB.Clock.Now().Sub(since) < deadline {
+			o.outcome(a.connector, "retried")
 			o.log().Warn("provisioning will be retried", "order", ord.ID, "attempts", rec.Provisioning.Attempts, "next", next, "err", err)
 			return err
 		}
@@ -274,6 +290,7 @@ func (o *Orchestrator) fail(ctx context.Context, a Attempt, ord *store.Order, re
 	if _, ferr := o.DB.FailOrder(context.WithoutCancel(ctx), ord.ID, reason, msg); ferr != nil {
 		return fmt.Errorf("order %d failed (%v) and recording it failed: %w", ord.ID, err, ferr)
 	}
+	o.outcome(a.connector, "failed")
 	o.log().Warn("order provisioning failed", "order", ord.ID, "reason", reason, "message", msg, "err", err)
 	return nil
 }
@@ -421,7 +438,10 @@ func (o *Orchestrator) collectConnector(ctx context.Context, name string) (colle
 				}
 				su := store.SubscriptionUsage{SubscriptionID: s.ID}
 				for _, r := range readings {
-					su.Readings = append(su.Readings, store.UsageReading{Resource: prefix + r.Resource, Value: r.Value,
+					// The client checked the value (not negative, at most six
+					// places, fits).
+					v, frac, _ := store.UsageValue(r.Value)
+					su.Readings = append(su.Readings, store.UsageReading{Resource: prefix + r.Resource, Value: v, Fraction: frac,
 						Additive: r.Additive, At: r.At})
 				}
 				results[i] = su

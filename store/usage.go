@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/govalues/decimal"
+
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/subscription"
@@ -32,6 +34,37 @@ type UsageReading struct {
 	Additive bool
 	// At is when the value was measured; zero means when it is recorded.
 	At time.Time
+}
+
+// UsageValue splits v, an amount with at most six decimal places, into
+// the Value and Fraction of a reading (13.4 is 13 and 400000). A negative
+// v is split too, for checkReading to refuse; false when v has more
+// places or does not fit.
+func UsageValue(v decimal.Decimal) (value, fraction int64, ok bool) {
+	if v.Trim(6).Scale() > 6 {
+		return 0, 0, false
+	}
+	m, err := v.Mul(decimal.MustNew(1_000_000, 0))
+	if err != nil {
+		return 0, 0, false
+	}
+	micros, _, ok := m.Int64(0)
+	if !ok {
+		return 0, 0, false
+	}
+	// Floor division: -0.5 is -1 and 500000, which checkReading refuses
+	// for its negative Value.
+	value, fraction = micros/1_000_000, micros%1_000_000
+	if fraction < 0 {
+		value, fraction = value-1, fraction+1_000_000
+	}
+	return value, fraction, true
+}
+
+// Amount returns the reading's value with its fraction: 13.4 for Value 13
+// and Fraction 400000.
+func (r UsageReading) Amount() decimal.Decimal {
+	return decimal.MustNew(r.Value*1_000_000+r.Fraction, 6).Trim(0)
 }
 
 // UsageRecord is a stored reading.

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govalues/decimal"
+
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/store/storetest"
@@ -71,4 +73,33 @@ func TestUsage(t *testing.T) {
 			t.Errorf("another connector's batch: %v", batch)
 		}
 	})
+}
+
+// TestUsageValue: a decimal reading splits into whole units and millionths
+// exactly, and back.
+func TestUsageValue(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in          string
+		value, frac int64
+		ok          bool
+	}{
+		{"13.4", 13, 400_000, true},
+		{"0.000001", 0, 1, true},
+		{"1000", 1000, 0, true},
+		{"1.5000000", 1, 500_000, true},
+		{"-0.5", -1, 500_000, true},
+		{"1.0000001", 0, 0, false},
+		{"10000000000000", 0, 0, false},
+	} {
+		v, f, ok := store.UsageValue(decimal.MustParse(tc.in))
+		if v != tc.value || f != tc.frac || ok != tc.ok {
+			t.Errorf("UsageValue(%s) = %d, %d, %v; want %d, %d, %v", tc.in, v, f, ok, tc.value, tc.frac, tc.ok)
+		}
+		if ok && tc.value >= 0 {
+			if back := (store.UsageReading{Value: v, Fraction: f}).Amount(); back.Cmp(decimal.MustParse(tc.in)) != 0 {
+				t.Errorf("Amount of %s = %s", tc.in, back)
+			}
+		}
+	}
 }

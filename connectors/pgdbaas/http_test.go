@@ -85,7 +85,7 @@ func TestHTTP(t *testing.T) {
 
 	status, body = call("GET", "/tenants/"+tn.ID+"/usage", "usage-1", nil)
 	var usage connector.UsageReply
-	if status != http.StatusOK || json.Unmarshal(body, &usage) != nil || len(usage.Readings) != 2 || usage.Readings[0].Value < 7 {
+	if status != http.StatusOK || json.Unmarshal(body, &usage) != nil || len(usage.Readings) != 2 || usage.Readings[0].Value.Cmp(connector.Units(7)) < 0 {
 		t.Errorf("GET usage: %d %s", status, body)
 	}
 

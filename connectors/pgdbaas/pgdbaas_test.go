@@ -400,7 +400,7 @@ func TestConnectionLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := reading(t, readings, ResourceConnections); got.Value != 2 || got.Additive {
+	if got := reading(t, readings, ResourceConnections); got.Value.Cmp(connector.Units(2)) != 0 || got.Additive {
 		t.Errorf("connections reading = %+v, want gauge 2", got)
 	}
 
@@ -541,7 +541,7 @@ func TestStorageLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	storage := reading(t, readings, ResourceStorage)
-	if storage.Value != (size+mb-1)/mb || storage.Additive || storage.Value <= 10 {
+	if storage.Value.Cmp(connector.Units((size+mb-1)/mb)) != 0 || storage.Additive || storage.Value.Cmp(connector.Units(10)) <= 0 {
 		t.Fatalf("storage reading = %+v for %d bytes, want a gauge of %d MB > 10", storage, size, (size+mb-1)/mb)
 	}
 	got, err := svc.Get(ctx, tn.ID)

@@ -234,8 +234,8 @@ func (s *Service) Usage(ctx context.Context, id string) ([]connector.UsageReadin
 		return nil, err
 	}
 	return []connector.UsageReading{
-		{Resource: ResourceStorage, Value: (size + mb - 1) / mb, At: at},
-		{Resource: ResourceConnections, Value: sessions, At: at},
+		{Resource: ResourceStorage, Value: connector.Units((size + mb - 1) / mb), At: at},
+		{Resource: ResourceConnections, Value: connector.Units(sessions), At: at},
 	}, nil
 }
 

@@ -400,8 +400,8 @@ func (s *Service) Usage(ctx context.Context, id string) ([]connector.UsageReadin
 	}
 	at := s.cfg.Clock.Now()
 	return []connector.UsageReading{
-		{Resource: ResourceQueues, Value: queues, At: at},
-		{Resource: ResourceMessagesReady, Value: ready, At: at},
+		{Resource: ResourceQueues, Value: connector.Units(queues), At: at},
+		{Resource: ResourceMessagesReady, Value: connector.Units(ready), At: at},
 	}, nil
 }
 

@@ -527,7 +527,7 @@ func checkUsage(t *testing.T, e *env, id string, queues, ready int64) {
 		if err != nil {
 			return err
 		}
-		want := []connector.UsageReading{{Resource: ResourceQueues, Value: queues}, {Resource: ResourceMessagesReady, Value: ready}}
+		want := []connector.UsageReading{{Resource: ResourceQueues, Value: connector.Units(queues)}, {Resource: ResourceMessagesReady, Value: connector.Units(ready)}}
 		if len(r) != 2 {
 			return fmt.Errorf("readings %+v", r)
 		}
