@@ -104,7 +104,7 @@ func TestBenchmarks(t *testing.T) {
 func TestRunRefusesBadInput(t *testing.T) {
 	db := storetest.Open(t, store.SQLite)
 	ctx := context.Background()
-	if _, err := Run(ctx, "nope", Options{DB: db}); err == nil || !strings.Contains(err.Error(), "accounts, api, billing, orders, subtree") {
+	if _, err := Run(ctx, "nope", Options{DB: db}); err == nil || !strings.Contains(err.Error(), "accounts, api, billing, login, orders, subtree") {
 		t.Errorf("unknown name: %v", err)
 	}
 	if _, err := Run(ctx, "subtree", Options{DB: db, Scale: 3}); err == nil {
