@@ -161,3 +161,27 @@ func TestToPgdbaas(t *testing.T) {
 		t.Errorf("fromPgdbaas = %v", back.Limits)
 	}
 }
+
+// TestUsageFromPgdbaas: 7 MB of database is 0.006836 GB (7/1024 =
+// 0.0068359375, rounded up to six places); sessions pass as connections.
+func TestUsageFromPgdbaas(t *testing.T) {
+	t.Parallel()
+	got, err := usageFromPgdbaas([]connector.UsageReading{
+		{Resource: "storage_mb", Value: connector.Units(7)},
+		{Resource: "connections", Value: connector.Units(3)},
+		{Resource: "something_else", Value: connector.Units(1)},
+	})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("usageFromPgdbaas = %+v, %v", got, err)
+	}
+	if got[0].Resource != "storage_gb" || got[0].Value.String() != "0.006836" || connector.CheckValue(got[0].Value) != nil {
+		t.Errorf("storage: %s %s", got[0].Resource, got[0].Value)
+	}
+	if got[1].Resource != "max_connections" || got[1].Value.String() != "3" {
+		t.Errorf("connections: %s %s", got[1].Resource, got[1].Value)
+	}
+	whole, _ := usageFromPgdbaas([]connector.UsageReading{{Resource: "storage_mb", Value: connector.Units(2048)}})
+	if whole[0].Value.String() != "2" {
+		t.Errorf("2048 MB = %s GB", whole[0].Value)
+	}
+}

@@ -105,12 +105,34 @@ func (p *PostgreSQL) Delete(ctx context.Context, id string) (connector.Tenant, e
 	return fromPgdbaas(p.pg.Delete(ctx, id))
 }
 
-// Usage reports nothing yet: pgdbaas measures storage in MB, and the
-// demo's storage is sold in GB; the readings are not passed on, so the
-// demo bills the storage bought, without overuse.
+// Usage reports pgdbaas's readings in the demo's terms: the database's
+// size in GB (its MB / 1024, rounded up to the protocol's decimals) and
+// its open sessions.
 func (p *PostgreSQL) Usage(ctx context.Context, id string) ([]connector.UsageReading, error) {
-	if _, err := p.pg.Get(ctx, id); err != nil {
+	rs, err := p.pg.Usage(ctx, id)
+	if err != nil {
 		return nil, fmt.Errorf("pgdbaas: %w", err)
 	}
-	return []connector.UsageReading{}, nil
+	return usageFromPgdbaas(rs)
+}
+
+// usageFromPgdbaas turns pgdbaas's readings into the demo's.
+func usageFromPgdbaas(rs []connector.UsageReading) ([]connector.UsageReading, error) {
+	out := []connector.UsageReading{}
+	for _, r := range rs {
+		switch r.Resource {
+		case pgdbaas.ResourceStorage:
+			gb, err := r.Value.Quo(connector.Units(1024))
+			if err != nil {
+				return nil, fmt.Errorf("pgdbaas: storage %s MB: %w", r.Value, err)
+			}
+			r.Resource, r.Value = pgStorageGB, gb.Ceil(connector.UsageDecimals).Trim(0)
+		case pgdbaas.ResourceConnections:
+			r.Resource = pgMaxConnections
+		default:
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
