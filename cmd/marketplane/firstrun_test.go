@@ -48,7 +48,8 @@ func runCLIWithStdin(in string, args ...string) (code int, stdout, stderr string
 // which the demo's office connector completes; the subscription shows its
 // tenant, the customer's invoice and the L1's invoice from the provider
 // (12.00: 4.00 + 2 × 4.00) are issued, and the customer's invoice PDF,
-// fetched with `marketplane api documents pdf`, reads 14.40.
+// fetched with `marketplane api documents pdf`, reads 14.40. An L2
+// reseller's order is invoiced at all three tiers.
 func TestFirstHour(t *testing.T) {
 	t.Parallel()
 	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
@@ -142,6 +143,55 @@ func TestFirstHour(t *testing.T) {
 		}
 		inv := invoice(cust.ID, "14.40")
 		invoice(r.ID, "12.00")
+
+		// An L2 reseller's customer: three tiers invoice the order. The
+		// L2 sells at 10 % over its L1's 4.80: 5.28 a month and 2 × 5.28
+		// for the mailboxes above the one included = 15.84; the L2 pays its
+		// L1 3 × 4.80 = 14.40, the L1 pays the provider 3 × 4.00 = 12.00.
+		l2, err := m.DB.AccountByExternalID(ctx, sys, r.ID, "demo-l2-1-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l2plan, err := m.DB.PlanByKey(ctx, sys, l2.ID, "office-basic")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l2customers, err := m.DB.ChildrenByExternalID(ctx, l2.ID, account.Customer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l2cust := l2customers["demo-customer-l2-1-1-001"]
+		keyL1 := key
+		_, key, _ = runCLI("apikey", "create", "--db", dbURL, "--account", id(l2.ID), "--role", "account_admin")
+		key = strings.TrimSpace(key)
+		var o2 client.Order
+		api(&o2, "orders", "place", "--customer", id(l2cust.ID), "--plan", id(l2plan.ID), "--period", "1m", "--resource", "mailbox=3")
+		if o2.Total != "15.84" {
+			t.Errorf("the L2 customer's order total %s, want 15.84", o2.Total)
+		}
+		for deadline := time.Now().Add(60 * time.Second); o2.Status != client.OrderStatusCompleted; {
+			if time.Now().After(deadline) {
+				t.Fatalf("order %d is %s, not completed", o2.Id, o2.Status)
+			}
+			time.Sleep(50 * time.Millisecond)
+			api(&o2, "orders", "get", id(o2.Id))
+		}
+		for acct, want := range map[int64]string{l2cust.ID: "15.84", l2.ID: "14.40", r.ID: "12.00"} {
+			var total []string
+			docs, err := m.DB.Documents(ctx, sys, store.DocumentFilter{AccountID: acct})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range docs {
+				if d.OrderID == o2.Id && d.Type == "invoice" {
+					total = append(total, d.Total.String())
+				}
+			}
+			if len(total) != 1 || total[0] != want {
+				t.Errorf("account %d: invoices of order %d total %v, want [%s]", acct, o2.Id, total, want)
+			}
+		}
+		key = keyL1
 
 		pdf := filepath.Join(t.TempDir(), "invoice.pdf")
 		api(nil, "documents", "pdf", id(inv.Id), "--out", pdf)
