@@ -312,14 +312,14 @@ type releaseCreditHoldInput struct {
 
 type reportRangeInput struct {
 	ID   int64  `path:"id" doc:"Vendor (account) id."`
-	From string `query:"from" required:"true" format:"date" example:"2027-01-01" doc:"The first day (included), by the documents' issue days."`
-	To   string `query:"to" required:"true" format:"date" example:"2027-02-01" doc:"The day after the last (excluded)."`
+	From string `query:"from" format:"date" example:"2027-01-01" doc:"The first day (included), by the documents' issue days. Default: the first day of the month of the last day of the range."`
+	To   string `query:"to" format:"date" example:"2027-02-01" doc:"The day after the last (excluded). Default: tomorrow in the vendor's time zone, so that the range ends with today."`
 	PageParams
 }
 
 type agingInput struct {
 	ID int64  `path:"id" doc:"Vendor (account) id."`
-	On string `query:"on" required:"true" format:"date" example:"2027-03-01" doc:"The day the invoices are aged on."`
+	On string `query:"on" format:"date" example:"2027-03-01" doc:"The day the invoices are aged on. Default: today in the vendor's time zone."`
 	PageParams
 }
 
@@ -633,12 +633,34 @@ func reportDay(name, s string) (time.Time, error) {
 	return t, nil
 }
 
-// reportRange reads [from, to) of a report.
-func reportRange(in *reportRangeInput) (from, to time.Time, err error) {
-	if from, err = reportDay("from", in.From); err != nil {
+// reportToday is today in the time zone of vendor id, as a report's day
+// (midnight UTC of that date): the default of a report's dates. A vendor
+// out of the actor's reach gets UTC's today here and its refusal from the
+// report itself.
+func (a *API) reportToday(ctx context.Context, id int64) time.Time {
+	loc := time.UTC
+	if v, err := a.db.Account(ctx, actorFrom(ctx), id); err == nil && v.TimeZone != "" {
+		if l, err := time.LoadLocation(v.TimeZone); err == nil {
+			loc = l
+		}
+	}
+	y, m, d := a.db.Clock.Now().In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// reportRange reads [from, to) of a report: by default the current month
+// up to today in the vendor's time zone; a range given by its end alone
+// is that end's month.
+func (a *API) reportRange(ctx context.Context, in *reportRangeInput) (from, to time.Time, err error) {
+	if in.To == "" {
+		to = a.reportToday(ctx, in.ID).AddDate(0, 0, 1)
+	} else if to, err = reportDay("to", in.To); err != nil {
 		return from, to, err
 	}
-	if to, err = reportDay("to", in.To); err != nil {
+	if in.From == "" {
+		last := to.AddDate(0, 0, -1)
+		from = time.Date(last.Year(), last.Month(), 1, 0, 0, 0, 0, time.UTC)
+	} else if from, err = reportDay("from", in.From); err != nil {
 		return from, to, err
 	}
 	if !to.After(from) {
@@ -648,7 +670,7 @@ func reportRange(in *reportRangeInput) (from, to time.Time, err error) {
 }
 
 func (a *API) revenueReport(ctx context.Context, in *reportRangeInput) (*revenueOutput, error) {
-	from, to, err := reportRange(in)
+	from, to, err := a.reportRange(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -669,7 +691,7 @@ func (a *API) revenueReport(ctx context.Context, in *reportRangeInput) (*revenue
 }
 
 func (a *API) marginsReport(ctx context.Context, in *reportRangeInput) (*marginsOutput, error) {
-	from, to, err := reportRange(in)
+	from, to, err := a.reportRange(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -690,9 +712,12 @@ func (a *API) marginsReport(ctx context.Context, in *reportRangeInput) (*margins
 }
 
 func (a *API) agingReport(ctx context.Context, in *agingInput) (*agingOutput, error) {
-	on, err := reportDay("on", in.On)
-	if err != nil {
-		return nil, err
+	on := a.reportToday(ctx, in.ID)
+	if in.On != "" {
+		var err error
+		if on, err = reportDay("on", in.On); err != nil {
+			return nil, err
+		}
 	}
 	rows, err := a.db.Aging(ctx, actorFrom(ctx), in.ID, on)
 	if err != nil {

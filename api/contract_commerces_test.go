@@ -590,7 +590,26 @@ func commerceContract(t *testing.T, c *contract) []contractCase {
 					t.Errorf("revenue %+v", p.Items)
 				}
 			}},
-		contractCase{op: "get-revenue-report", name: "no end", who: "L2", method: "GET", path: reports(c.L2.ID) + "revenue?from=2027-01-01", want: 400, field: "query.to"},
+		contractCase{op: "get-revenue-report", name: "no dates: this month to today", who: "L2", method: "GET", path: reports(c.L2.ID) + "revenue", want: 200,
+			check: func(t *testing.T, r *response) {
+				p := decode[Page[RevenueRow]](t, r)
+				if len(p.Items) != 1 || p.Items[0].Month != "2027-01" || p.Items[0].Revenue == "0.00" {
+					t.Errorf("revenue %+v, want January's (today is %s)", p.Items, c.db.Clock.Now())
+				}
+			}},
+		contractCase{op: "get-revenue-report", name: "no end: to today", who: "L2", method: "GET", path: reports(c.L2.ID) + "revenue?from=2027-01-01", want: 200,
+			check: func(t *testing.T, r *response) {
+				if p := decode[Page[RevenueRow]](t, r); len(p.Items) != 1 || p.Items[0].Month != "2027-01" {
+					t.Errorf("revenue %+v", p.Items)
+				}
+			}},
+		contractCase{op: "get-revenue-report", name: "no start: the end's month", who: "L2", method: "GET", path: reports(c.L2.ID) + "revenue?to=2027-03-01", want: 200,
+			check: func(t *testing.T, r *response) {
+				if p := decode[Page[RevenueRow]](t, r); len(p.Items) != 0 {
+					t.Errorf("revenue of February %+v, want none", p.Items)
+				}
+			}},
+		contractCase{op: "get-revenue-report", name: "a start after today", who: "L2", method: "GET", path: reports(c.L2.ID) + "revenue?from=2099-01-01", want: 400, field: "query.to"},
 		contractCase{op: "get-revenue-report", name: "of the parent", who: "C", method: "GET", path: reports(c.L2.ID) + "revenue?from=2027-01-01&to=2027-02-01", want: 404},
 
 		contractCase{op: "get-margins-report", name: "below L1a", who: "L1a", method: "GET", path: reports(c.L1a.ID) + "margins?from=2027-01-01&to=2027-02-01", want: 200,
@@ -615,6 +634,16 @@ func commerceContract(t *testing.T, c *contract) []contractCase {
 				}
 				if !found {
 					t.Errorf("aging %+v: C's open invoices are current", p.Items)
+				}
+			}},
+		contractCase{op: "get-aging-report", name: "today by default", who: "L2", method: "GET", path: reports(c.L2.ID) + "aging", want: 200,
+			check: func(t *testing.T, r *response) {
+				found := false
+				for _, row := range decode[Page[AgingRow]](t, r).Items {
+					found = found || row.AccountID == c.C.ID
+				}
+				if !found {
+					t.Errorf("aging today: C's open invoices missing")
 				}
 			}},
 		contractCase{op: "get-aging-report", name: "year zero", who: "L2", method: "GET", path: reports(c.L2.ID) + "aging?on=0000-01-01", want: 400, field: "query.on"},

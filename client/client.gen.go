@@ -1348,10 +1348,10 @@ type Account struct {
 	Contact   Contact   `json:"contact"`
 	CreatedAt time.Time `json:"created_at"`
 
-	// CreditLimit Decimal amount in the account's currency.
+	// CreditLimit Decimal amount in the account's currency. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 1000.00
-	CreditLimit string `json:"credit_limit"`
+	CreditLimit *string `json:"credit_limit,omitempty"`
 
 	// Currency Examples: USD
 	Currency string `json:"currency"`
@@ -1443,26 +1443,36 @@ type AgingRow struct {
 	// Currency Examples: USD
 	Currency string `json:"currency"`
 
-	// Current Not yet due (due on the day or later).
+	// Current Not yet due (due on the day or later). Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 19.80
-	Current string `json:"current"`
+	Current *string `json:"current,omitempty"`
 
-	// Days130 Examples: 0.00
-	Days130 string `json:"days_1_30"`
+	// Days130 Absent for users and keys without the show_prices privilege.
+	//
+	// Examples: 0.00
+	Days130 *string `json:"days_1_30,omitempty"`
 
-	// Days3160 Examples: 0.00
-	Days3160 string `json:"days_31_60"`
+	// Days3160 Absent for users and keys without the show_prices privilege.
+	//
+	// Examples: 0.00
+	Days3160 *string `json:"days_31_60,omitempty"`
 
-	// Days6190 Examples: 0.00
-	Days6190 string `json:"days_61_90"`
-	Name     string `json:"name"`
+	// Days6190 Absent for users and keys without the show_prices privilege.
+	//
+	// Examples: 0.00
+	Days6190 *string `json:"days_61_90,omitempty"`
+	Name     string  `json:"name"`
 
-	// Over90 Examples: 0.00
-	Over90 string `json:"over_90"`
+	// Over90 Absent for users and keys without the show_prices privilege.
+	//
+	// Examples: 0.00
+	Over90 *string `json:"over_90,omitempty"`
 
-	// Total Examples: 19.80
-	Total string `json:"total"`
+	// Total Absent for users and keys without the show_prices privilege.
+	//
+	// Examples: 19.80
+	Total *string `json:"total,omitempty"`
 }
 
 // AuditEntry defines model for AuditEntry.
@@ -1483,7 +1493,7 @@ type AuditEntry struct {
 	ActorUserId *int64    `json:"actor_user_id,omitempty"`
 	At          time.Time `json:"at"`
 
-	// Changes What changed: per field, usually [old, new].
+	// Changes What changed: per field, usually [old, new]. For users and keys without the show_prices privilege, members that hold amounts are left out.
 	Changes interface{} `json:"changes"`
 
 	// Entity Examples: account
@@ -1726,18 +1736,20 @@ type CreatedRef struct {
 type Credit struct {
 	AccountId int64 `json:"account_id"`
 
-	// Available What the buyer may still spend: credit limit less balance, rated usage and unbilled charges.
+	// Available What the buyer may still spend: credit limit less balance, rated usage and unbilled charges. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: -19.80
-	Available string `json:"available"`
+	Available *string `json:"available,omitempty"`
 
-	// Balance What the buyer owes: the sum of its ledger entries (negative: a credit in its favour).
+	// Balance What the buyer owes: the sum of its ledger entries (negative: a credit in its favour). Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 19.80
-	Balance string `json:"balance"`
+	Balance *string `json:"balance,omitempty"`
 
-	// CreditLimit Examples: 0.00
-	CreditLimit string `json:"credit_limit"`
+	// CreditLimit Absent for users and keys without the show_prices privilege.
+	//
+	// Examples: 0.00
+	CreditLimit *string `json:"credit_limit,omitempty"`
 
 	// Currency Examples: USD
 	Currency string `json:"currency"`
@@ -1748,28 +1760,28 @@ type Credit struct {
 	// NetDays The account's payment terms days: invoices fall due this many days after issue (0: no due date).
 	NetDays int64 `json:"net_days"`
 
-	// Open What open invoices still ask for.
+	// Open What open invoices still ask for. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 19.80
-	Open string `json:"open"`
+	Open *string `json:"open,omitempty"`
 
-	// Overdue The part of open that is overdue beyond the grace days.
+	// Overdue The part of open that is overdue beyond the grace days. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 0.00
-	Overdue string `json:"overdue"`
+	Overdue *string `json:"overdue,omitempty"`
 
 	// PaygShortSince The first day the available balance no longer covered pay-as-you-go usage.
 	PaygShortSince *openapi_types.Date `json:"payg_short_since,omitempty"`
 
-	// PrepaidFunds Payments not yet applied to invoices.
+	// PrepaidFunds Payments not yet applied to invoices. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 0.00
-	PrepaidFunds string `json:"prepaid_funds"`
+	PrepaidFunds *string `json:"prepaid_funds,omitempty"`
 
-	// RatedUsage Usage of the current periods rated but not yet invoiced.
+	// RatedUsage Usage of the current periods rated but not yet invoiced. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 0.00
-	RatedUsage string `json:"rated_usage"`
+	RatedUsage *string `json:"rated_usage,omitempty"`
 
 	// ReleaseReason Why the hold was last released.
 	ReleaseReason *string `json:"release_reason,omitempty"`
@@ -1781,11 +1793,11 @@ type Credit struct {
 	Status CreditStatus `json:"status"`
 	Terms  PaymentTerms `json:"terms"`
 
-	// Unbilled Charges waiting for the vendor's statement day (consolidated invoicing).
+	// Unbilled Charges waiting for the vendor's statement day (consolidated invoicing). Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 0.00
-	Unbilled string `json:"unbilled"`
-	VendorId int64  `json:"vendor_id"`
+	Unbilled *string `json:"unbilled,omitempty"`
+	VendorId int64   `json:"vendor_id"`
 }
 
 // CreditStatus The account's status.
@@ -1837,15 +1849,15 @@ type Document struct {
 	// AccountId The buyer.
 	AccountId int64 `json:"account_id"`
 
-	// AmountDue Of an invoice: what is still to pay (total less applied).
+	// AmountDue Of an invoice: what is still to pay (total less applied). Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 19.80
 	AmountDue *string `json:"amount_due,omitempty"`
 
-	// Applied Of an invoice, what payments and credits covered; of a payment or credit memo, what it covered. The unapplied rest of payments is the buyer's prepaid funds.
+	// Applied Of an invoice, what payments and credits covered; of a payment or credit memo, what it covered. The unapplied rest of payments is the buyer's prepaid funds. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 0.00
-	Applied string `json:"applied"`
+	Applied *string `json:"applied,omitempty"`
 
 	// ChargeOn Of an invoice: the first day automatic charges take prepaid funds for it.
 	ChargeOn  *openapi_types.Date `json:"charge_on,omitempty"`
@@ -1892,8 +1904,10 @@ type Document struct {
 	// SubscriptionId The subscription it bills.
 	SubscriptionId *int64 `json:"subscription_id,omitempty"`
 
-	// Total Examples: 19.80
-	Total string       `json:"total"`
+	// Total Absent for users and keys without the show_prices privilege.
+	//
+	// Examples: 19.80
+	Total *string      `json:"total,omitempty"`
 	Type  DocumentType `json:"type"`
 
 	// VendorId The account that issued it: the buyer's parent.
@@ -1911,11 +1925,11 @@ type DocumentType string
 
 // DocumentLine defines model for DocumentLine.
 type DocumentLine struct {
-	// Amount Rounded to the currency's minor unit, signed as the document's total.
+	// Amount Rounded to the currency's minor unit, signed as the document's total. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 13.20
-	Amount      string `json:"amount"`
-	Description string `json:"description"`
+	Amount      *string `json:"amount,omitempty"`
+	Description string  `json:"description"`
 
 	// From The first day the line pays for; absent on one-time lines.
 	//
@@ -2005,7 +2019,7 @@ type Event struct {
 	AccountId int64     `json:"account_id"`
 	CreatedAt time.Time `json:"created_at"`
 
-	// Data What happened: the ids and figures of the order, document or subscription.
+	// Data What happened: the ids and figures of the order, document or subscription. For users and keys without the show_prices privilege, members that hold amounts are left out.
 	Data interface{} `json:"data"`
 	Id   int64       `json:"id"`
 
@@ -2065,23 +2079,25 @@ type Manifest struct {
 
 // MarginRow defines model for MarginRow.
 type MarginRow struct {
-	// Cost What the vendor billed the reseller.
+	// Cost What the vendor billed the reseller. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 18.00
-	Cost string `json:"cost"`
+	Cost *string `json:"cost,omitempty"`
 
 	// Currency Examples: USD
 	Currency string `json:"currency"`
 
-	// Margin Examples: 1.80
-	Margin     string `json:"margin"`
-	Name       string `json:"name"`
-	ResellerId int64  `json:"reseller_id"`
+	// Margin Absent for users and keys without the show_prices privilege.
+	//
+	// Examples: 1.80
+	Margin     *string `json:"margin,omitempty"`
+	Name       string  `json:"name"`
+	ResellerId int64   `json:"reseller_id"`
 
-	// Revenue What the reseller billed its buyers.
+	// Revenue What the reseller billed its buyers. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 19.80
-	Revenue string `json:"revenue"`
+	Revenue *string `json:"revenue,omitempty"`
 }
 
 // MoveAccountInputBody defines model for MoveAccountInputBody.
@@ -2233,25 +2249,25 @@ type OfferPeriodRecurringPer string
 
 // OfferPrices defines model for OfferPrices.
 type OfferPrices struct {
-	// Cancellation Charged when the subscription is cancelled.
+	// Cancellation Charged when the subscription is cancelled. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 0.00
-	Cancellation string `json:"cancellation"`
+	Cancellation *string `json:"cancellation,omitempty"`
 
-	// Recurring Charged every period (or every month of it: see recurring_per).
+	// Recurring Charged every period (or every month of it: see recurring_per). Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 10.00
-	Recurring string `json:"recurring"`
+	Recurring *string `json:"recurring,omitempty"`
 
-	// Renewal Charged at each renewal.
+	// Renewal Charged at each renewal. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 0.00
-	Renewal string `json:"renewal"`
+	Renewal *string `json:"renewal,omitempty"`
 
-	// Setup Charged once, at the start.
+	// Setup Charged once, at the start. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 5.00
-	Setup string `json:"setup"`
+	Setup *string `json:"setup,omitempty"`
 }
 
 // OfferRefund defines model for OfferRefund.
@@ -2262,10 +2278,10 @@ type OfferRefund struct {
 	// FullDays Days after the start (or a renewal) with a full refund.
 	FullDays int64 `json:"full_days"`
 
-	// NonRefundable Never refunded.
+	// NonRefundable Never refunded. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 0.00
-	NonRefundable string `json:"non_refundable"`
+	NonRefundable *string `json:"non_refundable,omitempty"`
 }
 
 // OfferRefundAfter After the full-refund days: a prorated refund of the recurring fee, or none.
@@ -2294,10 +2310,10 @@ type OfferResource struct {
 	// Name In the buyer's language where the catalog has it.
 	Name string `json:"name"`
 
-	// Overuse Per unit of usage above the limit (of all usage on pay-as-you-go plans).
+	// Overuse Per unit of usage above the limit (of all usage on pay-as-you-go plans). Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 0.00
-	Overuse string `json:"overuse"`
+	Overuse *string `json:"overuse,omitempty"`
 
 	// Parts The simple resources of a composite, per unit of it.
 	Parts *[]Part `json:"parts"`
@@ -2305,18 +2321,18 @@ type OfferResource struct {
 	// Periods The period keys the resource is sold with; empty: all.
 	Periods *[]string `json:"periods"`
 
-	// Recurring Per unit above the included amount, per period.
+	// Recurring Per unit above the included amount, per period. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 2.50
-	Recurring string `json:"recurring"`
+	Recurring *string `json:"recurring,omitempty"`
 
 	// Resource The resource type; absent for a composite.
 	Resource *string `json:"resource,omitempty"`
 
-	// Setup Per unit above the included amount, once.
+	// Setup Per unit above the included amount, once. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 0.00
-	Setup string `json:"setup"`
+	Setup *string `json:"setup,omitempty"`
 
 	// Unit Examples: GB
 	Unit *string `json:"unit,omitempty"`
@@ -2384,8 +2400,10 @@ type Order struct {
 	// Tiers The wholesale sides the caller may see (see Quote); absent from lists: read the order for them.
 	Tiers *[]OrderTier `json:"tiers,omitempty"`
 
-	// Total Examples: 29.70
-	Total string `json:"total"`
+	// Total Absent for users and keys without the show_prices privilege.
+	//
+	// Examples: 29.70
+	Total *string `json:"total,omitempty"`
 
 	// Type SO: a new subscription; CH: a change of plan or resource amounts; RN: a renewal; CL: a cancellation.
 	Type      OrderType `json:"type"`
@@ -2439,11 +2457,11 @@ type OrderInput struct {
 
 // OrderLine defines model for OrderLine.
 type OrderLine struct {
-	// Amount Rounded to the currency's minor unit; negative for credits and refunds.
+	// Amount Rounded to the currency's minor unit; negative for credits and refunds. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 9.90
-	Amount      string `json:"amount"`
-	Description string `json:"description"`
+	Amount      *string `json:"amount,omitempty"`
+	Description string  `json:"description"`
 
 	// From The first day the line pays for, in the vendor's calendar; absent on one-time lines.
 	//
@@ -2503,8 +2521,10 @@ type OrderTier struct {
 	// Tier 1: the vendor's parent sells to the vendor; 2: the parent of that one sells to it; and so on up to the provider.
 	Tier int64 `json:"tier"`
 
-	// Total Examples: 27.00
-	Total string `json:"total"`
+	// Total Absent for users and keys without the show_prices privilege.
+	//
+	// Examples: 27.00
+	Total *string `json:"total,omitempty"`
 }
 
 // PageAPIKey defines model for PageAPIKey.
@@ -2920,7 +2940,7 @@ type PlanCategoryInput struct {
 	UniqueGroup *bool             `json:"unique_group,omitempty"`
 }
 
-// PlanChange defines model for PlanChange.
+// PlanChange Members that hold amounts are absent for users and keys without the show_prices privilege.
 type PlanChange struct {
 	At time.Time `json:"at"`
 
@@ -2932,11 +2952,11 @@ type PlanChange struct {
 	Id    int64  `json:"id"`
 
 	// Kind Examples: sync
-	Kind      string `json:"kind"`
-	New       string `json:"new"`
-	Old       string `json:"old"`
-	PlanId    int64  `json:"plan_id"`
-	SyncRunId *int64 `json:"sync_run_id,omitempty"`
+	Kind      string  `json:"kind"`
+	New       *string `json:"new,omitempty"`
+	Old       *string `json:"old,omitempty"`
+	PlanId    int64   `json:"plan_id"`
+	SyncRunId *int64  `json:"sync_run_id,omitempty"`
 }
 
 // PlanChangeEffective now: limits apply at once; next_billing: prices apply from the next billing date.
@@ -2975,15 +2995,15 @@ type PlanInputBilling string
 
 // Price defines model for Price.
 type Price struct {
-	// Amount Default 0.
+	// Amount Default 0. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 9.99
 	Amount *string `json:"amount,omitempty"`
 
-	// MaxRetail The highest price a reseller's copy may charge; absent: no cap.
+	// MaxRetail The highest price a reseller's copy may charge; absent: no cap. Absent for users and keys without the show_prices privilege.
 	MaxRetail *string `json:"max_retail,omitempty"`
 
-	// SuggestedRetail Advice shown to resellers.
+	// SuggestedRetail Advice shown to resellers. Absent for users and keys without the show_prices privilege.
 	SuggestedRetail *string `json:"suggested_retail,omitempty"`
 }
 
@@ -2996,7 +3016,7 @@ type PriceRule struct {
 	// Examples: 0.92
 	ExchangeRate *string `json:"exchange_rate,omitempty"`
 
-	// Fixed Amount added to every non-zero price for fixed rules.
+	// Fixed Amount added to every non-zero price for fixed rules. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 1.00
 	Fixed *string       `json:"fixed,omitempty"`
@@ -3044,8 +3064,10 @@ type Quote struct {
 	// Tiers The wholesale sides the caller may see: those bought by its account or an account below it. A customer sees none.
 	Tiers *[]OrderTier `json:"tiers"`
 
-	// Total Examples: 29.70
-	Total string `json:"total"`
+	// Total Absent for users and keys without the show_prices privilege.
+	//
+	// Examples: 29.70
+	Total *string `json:"total,omitempty"`
 }
 
 // Rate defines model for Rate.
@@ -3107,7 +3129,7 @@ type Refund struct {
 	// FullDays Days with a full refund.
 	FullDays *int64 `json:"full_days,omitempty"`
 
-	// NonRefundable Decimal amount never refunded.
+	// NonRefundable Decimal amount never refunded. Absent for users and keys without the show_prices privilege.
 	NonRefundable *string `json:"non_refundable,omitempty"`
 }
 
@@ -3197,24 +3219,28 @@ type ResourceTypeInputClass string
 
 // RevenueRow defines model for RevenueRow.
 type RevenueRow struct {
-	// Cost Examples: 18.00
-	Cost string `json:"cost"`
+	// Cost Absent for users and keys without the show_prices privilege.
+	//
+	// Examples: 18.00
+	Cost *string `json:"cost,omitempty"`
 
 	// Currency Examples: USD
 	Currency string `json:"currency"`
 
-	// Margin Revenue less cost.
+	// Margin Revenue less cost. Absent for users and keys without the show_prices privilege.
 	//
 	// Examples: 1.80
-	Margin string `json:"margin"`
+	Margin *string `json:"margin,omitempty"`
 
 	// Month YYYY-MM.
 	//
 	// Examples: 2027-01
 	Month string `json:"month"`
 
-	// Revenue Examples: 19.80
-	Revenue string `json:"revenue"`
+	// Revenue Absent for users and keys without the show_prices privilege.
+	//
+	// Examples: 19.80
+	Revenue *string `json:"revenue,omitempty"`
 }
 
 // Role defines model for Role.
@@ -3432,15 +3458,15 @@ type SubscriptionOffers struct {
 	Upgrades       *[]Offer `json:"upgrades"`
 }
 
-// SyncChange defines model for SyncChange.
+// SyncChange Members that hold amounts are absent for users and keys without the show_prices privilege.
 type SyncChange struct {
 	// Effective now: limits apply at once; next_billing: prices apply from the next billing date.
 	Effective SyncChangeEffective `json:"effective"`
 
 	// Field Examples: periods[1m].recurring.amount
-	Field string `json:"field"`
-	New   string `json:"new"`
-	Old   string `json:"old"`
+	Field string  `json:"field"`
+	New   *string `json:"new,omitempty"`
+	Old   *string `json:"old,omitempty"`
 
 	// Skipped Why the change is not made; absent when it is.
 	//
@@ -4471,8 +4497,8 @@ type SetUserRolesParams struct {
 
 // GetAgingReportParams defines parameters for GetAgingReport.
 type GetAgingReportParams struct {
-	// On The day the invoices are aged on.
-	On openapi_types.Date `form:"on" json:"on"`
+	// On The day the invoices are aged on. Default: today in the vendor's time zone.
+	On *openapi_types.Date `form:"on,omitempty" json:"on,omitempty"`
 
 	// Cursor Opaque cursor from next_cursor of the previous page.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
@@ -4483,11 +4509,11 @@ type GetAgingReportParams struct {
 
 // GetMarginsReportParams defines parameters for GetMarginsReport.
 type GetMarginsReportParams struct {
-	// From The first day (included), by the documents' issue days.
-	From openapi_types.Date `form:"from" json:"from"`
+	// From The first day (included), by the documents' issue days. Default: the first day of the month of the last day of the range.
+	From *openapi_types.Date `form:"from,omitempty" json:"from,omitempty"`
 
-	// To The day after the last (excluded).
-	To openapi_types.Date `form:"to" json:"to"`
+	// To The day after the last (excluded). Default: tomorrow in the vendor's time zone, so that the range ends with today.
+	To *openapi_types.Date `form:"to,omitempty" json:"to,omitempty"`
 
 	// Cursor Opaque cursor from next_cursor of the previous page.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
@@ -4498,11 +4524,11 @@ type GetMarginsReportParams struct {
 
 // GetRevenueReportParams defines parameters for GetRevenueReport.
 type GetRevenueReportParams struct {
-	// From The first day (included), by the documents' issue days.
-	From openapi_types.Date `form:"from" json:"from"`
+	// From The first day (included), by the documents' issue days. Default: the first day of the month of the last day of the range.
+	From *openapi_types.Date `form:"from,omitempty" json:"from,omitempty"`
 
-	// To The day after the last (excluded).
-	To openapi_types.Date `form:"to" json:"to"`
+	// To The day after the last (excluded). Default: tomorrow in the vendor's time zone, so that the range ends with today.
+	To *openapi_types.Date `form:"to,omitempty" json:"to,omitempty"`
 
 	// Cursor Opaque cursor from next_cursor of the previous page.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
@@ -5280,14 +5306,14 @@ type ClientInterface interface {
 
 	// GetDocumentHtml Get a billing document as an HTML page
 	//
-	// The PDF's content as one self-contained page (styles inline, nothing to fetch, no scripts), laid out for printing.
+	// The PDF's content as one self-contained page (styles inline, nothing to fetch, no scripts), laid out for printing. Refused (403) to users and keys without the show_prices privilege.
 	//
 	// Corresponds with GET /documents/{id}/html (the `GetDocumentHtml` operationId).
 	GetDocumentHtml(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDocumentPdf Get a billing document as PDF
 	//
-	// A4: number, days and parties, the lines with the days they pay for, tax and total, the reverse charge note when it applies. Amounts are formatted for the buyer's locale.
+	// A4: number, days and parties, the lines with the days they pay for, tax and total, the reverse charge note when it applies. Amounts are formatted for the buyer's locale. Refused (403) to users and keys without the show_prices privilege: the document is its amounts.
 	//
 	// Corresponds with GET /documents/{id}/pdf (the `GetDocumentPdf` operationId).
 	GetDocumentPdf(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -7160,7 +7186,7 @@ func (c *Client) GetDocument(ctx context.Context, id int64, reqEditors ...Reques
 
 // GetDocumentHtml Get a billing document as an HTML page
 //
-// The PDF's content as one self-contained page (styles inline, nothing to fetch, no scripts), laid out for printing.
+// The PDF's content as one self-contained page (styles inline, nothing to fetch, no scripts), laid out for printing. Refused (403) to users and keys without the show_prices privilege.
 //
 // Corresponds with GET /documents/{id}/html (the `GetDocumentHtml` operationId).
 func (c *Client) GetDocumentHtml(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7177,7 +7203,7 @@ func (c *Client) GetDocumentHtml(ctx context.Context, id int64, reqEditors ...Re
 
 // GetDocumentPdf Get a billing document as PDF
 //
-// A4: number, days and parties, the lines with the days they pay for, tax and total, the reverse charge note when it applies. Amounts are formatted for the buyer's locale.
+// A4: number, days and parties, the lines with the days they pay for, tax and total, the reverse charge note when it applies. Amounts are formatted for the buyer's locale. Refused (403) to users and keys without the show_prices privilege: the document is its amounts.
 //
 // Corresponds with GET /documents/{id}/pdf (the `GetDocumentPdf` operationId).
 func (c *Client) GetDocumentPdf(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -14896,12 +14922,16 @@ func NewGetAgingReportRequest(server string, id int64, params *GetAgingReportPar
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
 
-		if queryFrag, err := runtime.StyleParamWithOptions("form", false, "on", params.On, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
-			return nil, err
-		} else {
-			for _, qp := range strings.Split(queryFrag, "&") {
-				rawQueryFragments = append(rawQueryFragments, qp)
+		if params.On != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "on", *params.On, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
 			}
+
 		}
 
 		if params.Cursor != nil {
@@ -14977,20 +15007,28 @@ func NewGetMarginsReportRequest(server string, id int64, params *GetMarginsRepor
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
 
-		if queryFrag, err := runtime.StyleParamWithOptions("form", false, "from", params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
-			return nil, err
-		} else {
-			for _, qp := range strings.Split(queryFrag, "&") {
-				rawQueryFragments = append(rawQueryFragments, qp)
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
 			}
+
 		}
 
-		if queryFrag, err := runtime.StyleParamWithOptions("form", false, "to", params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
-			return nil, err
-		} else {
-			for _, qp := range strings.Split(queryFrag, "&") {
-				rawQueryFragments = append(rawQueryFragments, qp)
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
 			}
+
 		}
 
 		if params.Cursor != nil {
@@ -15066,20 +15104,28 @@ func NewGetRevenueReportRequest(server string, id int64, params *GetRevenueRepor
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
 
-		if queryFrag, err := runtime.StyleParamWithOptions("form", false, "from", params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
-			return nil, err
-		} else {
-			for _, qp := range strings.Split(queryFrag, "&") {
-				rawQueryFragments = append(rawQueryFragments, qp)
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
 			}
+
 		}
 
-		if queryFrag, err := runtime.StyleParamWithOptions("form", false, "to", params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
-			return nil, err
-		} else {
-			for _, qp := range strings.Split(queryFrag, "&") {
-				rawQueryFragments = append(rawQueryFragments, qp)
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
 			}
+
 		}
 
 		if params.Cursor != nil {
@@ -16061,7 +16107,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetDocumentHtmlWithResponse Get a billing document as an HTML page
 	//
-	// The PDF's content as one self-contained page (styles inline, nothing to fetch, no scripts), laid out for printing.
+	// The PDF's content as one self-contained page (styles inline, nothing to fetch, no scripts), laid out for printing. Refused (403) to users and keys without the show_prices privilege.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -16070,7 +16116,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetDocumentPdfWithResponse Get a billing document as PDF
 	//
-	// A4: number, days and parties, the lines with the days they pay for, tax and total, the reverse charge note when it applies. Amounts are formatted for the buyer's locale.
+	// A4: number, days and parties, the lines with the days they pay for, tax and total, the reverse charge note when it applies. Amounts are formatted for the buyer's locale. Refused (403) to users and keys without the show_prices privilege: the document is its amounts.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -28992,7 +29038,7 @@ func (c *ClientWithResponses) GetDocumentWithResponse(ctx context.Context, id in
 
 // GetDocumentHtmlWithResponse Get a billing document as an HTML page
 //
-// The PDF's content as one self-contained page (styles inline, nothing to fetch, no scripts), laid out for printing.
+// The PDF's content as one self-contained page (styles inline, nothing to fetch, no scripts), laid out for printing. Refused (403) to users and keys without the show_prices privilege.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -29007,7 +29053,7 @@ func (c *ClientWithResponses) GetDocumentHtmlWithResponse(ctx context.Context, i
 
 // GetDocumentPdfWithResponse Get a billing document as PDF
 //
-// A4: number, days and parties, the lines with the days they pay for, tax and total, the reverse charge note when it applies. Amounts are formatted for the buyer's locale.
+// A4: number, days and parties, the lines with the days they pay for, tax and total, the reverse charge note when it applies. Amounts are formatted for the buyer's locale. Refused (403) to users and keys without the show_prices privilege: the document is its amounts.
 //
 // Returns a wrapper object for the known response body format(s).
 //
