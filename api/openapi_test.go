@@ -40,6 +40,7 @@ var wantOperations = []string{
 	"get-revenue-report", "get-margins-report", "get-aging-report",
 	"list-webhooks", "create-webhook", "get-webhook", "update-webhook", "rotate-webhook-secret", "delete-webhook", "list-webhook-deliveries", "redeliver-webhook", "list-events",
 	"list-offers", "get-offer", "list-offer-categories", "list-subscription-offers",
+	"get-test-clock", "set-test-clock", "advance-test-clock",
 }
 
 func TestOpenAPIDocument(t *testing.T) {
