@@ -29,6 +29,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/accesslog"
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/gateway"
 	"github.com/marketplane/marketplane/provisioning"
@@ -226,6 +227,7 @@ func (a *API) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer a.recoverPanic(w, r)
 		_, pattern := a.mux.Handler(r)
+		accesslog.SetRoute(r.Context(), pattern)
 		if pattern == "" {
 			a.noRoute(w, r)
 			return

@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/accesslog"
 	"github.com/marketplane/marketplane/account"
 )
 
@@ -42,6 +43,11 @@ func (a *API) authenticateRequest(ctx huma.Context, next func(huma.Context)) {
 		}
 		writeProblemTo(ctx, a.problemOf(ctx.Context(), ctx.Operation().OperationID, err))
 		return
+	}
+	if actor.KeyID != 0 {
+		accesslog.SetPrincipal(ctx.Context(), "key", actor.KeyID)
+	} else {
+		accesslog.SetPrincipal(ctx.Context(), "user", actor.UserID)
 	}
 	next(huma.WithValue(ctx, actorKey{}, actor))
 }

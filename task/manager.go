@@ -77,6 +77,9 @@ type Manager struct {
 	periodic []*river.PeriodicJob
 	client   *river.Client[*sql.Tx] // built on first use; registration ends then
 	buildErr error
+
+	failMu   sync.Mutex
+	failures map[string]int64 // failed attempts in this process, by kind (Failures)
 }
 
 // New returns a manager of the tasks in db. It registers the daily cleanup
@@ -139,7 +142,7 @@ func Handle[A Args](m *Manager, fn func(ctx context.Context, t *Task[A]) error, 
 	if _, dup := m.kinds[kind]; dup {
 		panic(fmt.Sprintf("task: kind %s registered twice", kind))
 	}
-	if err := river.AddWorkerSafely(m.workers, &worker[A]{fn: fn, opts: opts, margin: m.cfg.RescueMargin}); err != nil {
+	if err := river.AddWorkerSafely(m.workers, &worker[A]{fn: fn, opts: opts, margin: m.cfg.RescueMargin, failed: m.countFailure}); err != nil {
 		panic(fmt.Sprintf("task: kind %s: %v", kind, err))
 	}
 	m.kinds[kind] = opts
@@ -295,6 +298,7 @@ type worker[A Args] struct {
 	fn     func(context.Context, *Task[A]) error
 	opts   KindOptions
 	margin time.Duration // Config.RescueMargin
+	failed func(kind string)
 
 	mu      sync.Mutex
 	retryAt map[int64]time.Time // by task id: the next attempt a handler announced (Task.RetryAt)
@@ -308,6 +312,13 @@ func (w *worker[A]) Work(ctx context.Context, job *river.Job[A]) error {
 	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
 	defer cancel()
 	acct := accountOf(job.Metadata)
+	defer func() {
+		// A panic is a failed attempt too (River records it as one).
+		if p := recover(); p != nil {
+			w.failed(job.Kind)
+			panic(p)
+		}
+	}()
 	err := w.fn(ctx, &Task[A]{
 		ID:          job.ID,
 		Kind:        job.Kind,
@@ -323,6 +334,8 @@ func (w *worker[A]) Work(ctx context.Context, job *river.Job[A]) error {
 	if err == nil {
 		// Not failed: no NextRetry comes to take the announced time.
 		w.takeRetryAt(job.ID)
+	} else {
+		w.failed(job.Kind)
 	}
 	return err
 }

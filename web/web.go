@@ -20,6 +20,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/marketplane/marketplane"
+	"github.com/marketplane/marketplane/accesslog"
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/store"
 )
@@ -92,7 +93,13 @@ func New(cfg Config) (*Web, error) {
 	// origins (Sec-Fetch-Site / Origin checks), which is CSRF protection
 	// without tokens in every form.
 	csrf := http.NewCrossOriginProtection()
-	w.handler = sm.LoadAndSave(csrf.Handler(securityHeaders(mux)))
+	// The access log and /metrics name a panel request by the pattern
+	// this mux matched (the mux sets it on the request it is given).
+	routed := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(rw, r)
+		accesslog.SetRoute(r.Context(), r.Pattern)
+	})
+	w.handler = sm.LoadAndSave(csrf.Handler(securityHeaders(routed)))
 	return w, nil
 }
 
@@ -111,6 +118,7 @@ func (w *Web) Actor(r *http.Request) (*account.Actor, error) {
 	if err != nil || a.Disabled {
 		return nil, marketplane.Errorf(marketplane.EUNAUTHORIZED, "not signed in")
 	}
+	accesslog.SetPrincipal(r.Context(), "user", a.UserID)
 	return a, nil
 }
 

@@ -46,6 +46,12 @@ type Config struct {
 	// every user would otherwise share the proxy's address and its
 	// per-address sign-in throttle.
 	TrustedProxies []netip.Prefix
+	// AccessLog writes one JSON line per HTTP request to stderr.
+	AccessLog bool
+	// MetricsAddr serves /metrics on a listener of its own (then not on
+	// Addr); MetricsToken, when set, is the bearer token /metrics needs.
+	MetricsAddr  string
+	MetricsToken string
 	// TestClock runs the installation on the test clock kept in its
 	// database (a sandbox: store.TestClock), which the API and `marketplane
 	// clock` set and advance.
@@ -60,7 +66,7 @@ type setting struct {
 // secretSettings are read from their flag or, when it is not given, from
 // the environment after parsing: their values never show in --help as a
 // flag's default.
-var secretSettings = map[string]bool{"stripe-key": true}
+var secretSettings = map[string]bool{"stripe-key": true, "metrics-token": true}
 
 // switchSettings are true or false and may be given as a bare flag
 // ("--test-clock" for "--test-clock=true").
@@ -97,6 +103,9 @@ var settings = []setting{
 	{"stripe-key", "MARKETPLANE_STRIPE_KEY", "", "secret API key of the Stripe account that charges cards (top-ups and orders with a payment source); empty: no card gateway, card payments are refused"},
 	{"stripe-api-base", "MARKETPLANE_STRIPE_API_BASE", "", "Stripe's API URL, for stripe-mock in tests; empty: Stripe's own"},
 	{"test-clock", "MARKETPLANE_TEST_CLOCK", "false", "sandboxes: run on a test clock that the provider's staff set and advance (API /test-clock, marketplane clock); every action uses its date"},
+	{"access-log", "MARKETPLANE_ACCESS_LOG", "true", "write one JSON line per HTTP request to stderr: time, method, route pattern, status, duration, bytes, request id, principal id"},
+	{"metrics-addr", "MARKETPLANE_METRICS_ADDR", "", "serve /metrics on this address instead of the main one (e.g. 127.0.0.1:9090); empty: on the main address"},
+	{"metrics-token", "MARKETPLANE_METRICS_TOKEN", "", "bearer token /metrics requires (Authorization: Bearer TOKEN); empty: none"},
 	{"trusted-proxies", "MARKETPLANE_TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For gives a sign-in's client address; empty: the connection's address is the client's"},
 }
 
@@ -210,6 +219,12 @@ func bindConfig(fs *flag.FlagSet, c *Config, which ...string) func() error {
 		if c.TrustedProxies, err = parsePrefixes(tp); err != nil {
 			return fmt.Errorf("--trusted-proxies: %w", err)
 		}
+		al, _ := get("access-log")
+		if c.AccessLog, err = strconv.ParseBool(al); err != nil {
+			return fmt.Errorf("--access-log: %q is not true or false", al)
+		}
+		c.MetricsAddr, _ = get("metrics-addr")
+		c.MetricsToken, _ = get("metrics-token")
 		c.StripeKey, _ = get("stripe-key")
 		c.StripeAPIBase, _ = get("stripe-api-base")
 		if c.BaseURL == "" {

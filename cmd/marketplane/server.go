@@ -10,13 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
@@ -43,6 +38,10 @@ type Main struct {
 	served   chan error
 	// demoConnectors serve the demo catalog's plans (serve --demo).
 	demoConnectors *democonn.Set
+	// AccessLog receives the access log's lines when Config.AccessLog is
+	// set; nil means stderr.
+	AccessLog io.Writer
+	obs       observability
 }
 
 // URL is where the server listens, once Run has returned.
@@ -143,6 +142,7 @@ func (m *Main) Close() error {
 	if m.demoConnectors != nil {
 		errs = append(errs, m.demoConnectors.Close())
 	}
+	errs = append(errs, m.stopMetrics(ctx))
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())
 	}
@@ -199,17 +199,6 @@ func generatePassword() string {
 
 // handler routes /healthz, /readyz, /metrics, /api/v1/ and the panels.
 func (m *Main) handler() (http.Handler, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "marketplane_http_requests_total", Help: "HTTP requests by route pattern and status code.",
-	}, []string{"pattern", "code"})
-	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "marketplane_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
-		Buckets: prometheus.DefBuckets,
-	}, []string{"pattern"})
-	reg.MustRegister(requests, latency)
-
 	panels, err := web.New(web.Config{DB: m.DB, Logger: m.Logger, Version: version,
 		SecureCookies: strings.HasPrefix(m.Config.BaseURL, "https://"), TrustedProxies: m.Config.TrustedProxies})
 	if err != nil {
@@ -236,7 +225,9 @@ func (m *Main) handler() (http.Handler, error) {
 		}
 		io.WriteString(w, "ready\n")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if err := m.startMetrics(mux); err != nil {
+		return nil, err
+	}
 	mux.Handle("/api/v1/", apiHandler)
 	// Outside the API: a connector's registration callback is
 	// authenticated by its signature alone.
@@ -246,27 +237,5 @@ func (m *Main) handler() (http.Handler, error) {
 	}
 	mux.Handle("/", panels)
 
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, code: 200}
-		mux.ServeHTTP(rec, r)
-		pattern := r.Pattern
-		if pattern == "" {
-			pattern = "unmatched"
-		}
-		requests.WithLabelValues(pattern, strconv.Itoa(rec.code)).Inc()
-		latency.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
-	}), nil
+	return m.observe(mux), nil
 }
-
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.code = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -18,6 +18,7 @@ import (
 	"github.com/marketplane/marketplane/bench"
 	"github.com/marketplane/marketplane/demo"
 	"github.com/marketplane/marketplane/gateway"
+	"github.com/marketplane/marketplane/metrics"
 	"github.com/marketplane/marketplane/provisioning"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/subscription"
@@ -61,6 +62,9 @@ func runBench(ctx context.Context, db *store.DB, name string, scale int, stdout,
 type taskRunner struct {
 	*task.Manager
 	orch *provisioning.Orchestrator
+	// metrics are the server's figures (nil: none, as in the CLI); set
+	// before the workers start.
+	metrics *metrics.Metrics
 }
 
 // pruneArgs is the daily housekeeping task that deletes expired panel
@@ -121,6 +125,7 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 	}, task.KindOptions{Queue: task.QueueProvisioning, Priority: task.PriorityLow, MaxAttempts: 3, Timeout: 30 * time.Minute})
 	m.Periodic(task.Every(time.Hour), func() task.Args { return collectUsageArgs{} }, false)
 	r := &taskRunner{Manager: m, orch: orch}
+	orch.Outcome = func(connector, outcome string) { r.metrics.Provisioned(connector, outcome) }
 	// Billing: every hour the planner queues the parts of the oldest day
 	// that has begun in each of the sellers' time zones and is not billed
 	// yet (days are billed in order: oldestDays); each part is a task of
@@ -149,6 +154,9 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 			func(tx *sql.Tx, s *subscription.Subscription) error { return r.enqueueStatus(ctx, tx, s) })
 		if err != nil {
 			return err
+		}
+		for _, st := range res.Stages {
+			r.metrics.BillStage(st.Name, st.Took)
 		}
 		for _, f := range res.Failures {
 			log.Warn("billing failure", "day", t.Args.Day, "zone", t.Args.Zone, "subscription", f.SubscriptionID, "account", f.AccountID, "err", f.Err)
