@@ -43,7 +43,9 @@ func (a *API) problemOf(ctx context.Context, opID string, err error) huma.Status
 	}
 	var e *marketplane.Error
 	errors.As(err, &e) // never fails: only *marketplane.Error has a code below 500
-	return huma.NewError(status, e.Message, fieldDetails("body", e.Fields)...)
+	// The detail is for people: words, not the codes of statuses and
+	// reasons (field messages keep the values they list).
+	return huma.NewError(status, httpstatus.Words(e.Message), fieldDetails("body", e.Fields)...)
 }
 
 // fieldDetails lists field errors in a stable order, located under loc.

@@ -83,3 +83,18 @@ func TestPlanTrialConversionAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestProblemDetailsInWords: a problem's detail says a status in words,
+// not with the code the store's message names it by.
+func TestProblemDetailsInWords(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		if _, err := db.SetAccountStatus(context.Background(), account.SystemActor(), f.C.ID, account.StatusAdminHold, false); err != nil {
+			t.Fatal(err)
+		}
+		p := f.must(t, 409, "L2", "POST", "/accounts/"+id(f.C.ID)+"/credit-hold", map[string]any{"reason": "late"}).Problem(t)
+		if want := "account " + id(f.C.ID) + " is on administrative hold"; p.Detail != want {
+			t.Errorf("detail %q, want %q", p.Detail, want)
+		}
+	})
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/money"
+	httpstatus "github.com/marketplane/marketplane/problem"
 	"github.com/marketplane/marketplane/store"
 )
 
@@ -96,7 +97,7 @@ func queryInvalid(err error) error {
 	if !errors.As(err, &e) || e.Code != marketplane.EINVALID {
 		return err
 	}
-	return huma.NewError(http.StatusBadRequest, e.Message, fieldDetails("query", e.Fields)...)
+	return huma.NewError(http.StatusBadRequest, httpstatus.Words(e.Message), fieldDetails("query", e.Fields)...)
 }
 
 func (a *API) listUsage(ctx context.Context, in *usageInput) (*usageOutput, error) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/marketplane/marketplane"
 )
 
 // Order messages reach customers: they keep the cause but never the
@@ -19,5 +21,15 @@ func TestCustomerMessageHidesAddresses(t *testing.T) {
 	}
 	if got := customerMessage(&FailedError{TenantID: "t", Message: "quota exceeded at the vendor"}); got != "quota exceeded at the vendor" {
 		t.Errorf("connector's own words: %q", got)
+	}
+}
+
+// Order messages are words: the error codes inside an error's text stay
+// out ("connector office: not_found: …").
+func TestCustomerMessageHasNoCodes(t *testing.T) {
+	t.Parallel()
+	err := fmt.Errorf("connector %s: %w", "office", marketplane.Errorf(marketplane.ENOTFOUND, "connector %q is not registered", "office"))
+	if got, want := customerMessage(err), `connector office: connector "office" is not registered`; got != want {
+		t.Errorf("message %q, want %q", got, want)
 	}
 }

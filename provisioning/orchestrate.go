@@ -14,6 +14,7 @@ import (
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/connector"
 	"github.com/marketplane/marketplane/order"
+	"github.com/marketplane/marketplane/problem"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/subscription"
 )
@@ -296,15 +297,15 @@ func (o *Orchestrator) fail(ctx context.Context, a Attempt, ord *store.Order, re
 }
 
 // customerMessage is what an order's message says of a failure: the
-// connector's own words when it reported one, otherwise the error with the
-// connector's addresses taken out (customers read order messages; the full
+// connector's own words when it reported one, otherwise the error in words
+// (no error codes) with the connector's addresses taken out (customers read order messages; the full
 // error goes to the log and the task list).
 func customerMessage(err error) string {
 	var failed *FailedError
 	if errors.As(err, &failed) {
 		return failed.Message
 	}
-	msg := urlPattern.ReplaceAllString(err.Error(), "the connector")
+	msg := urlPattern.ReplaceAllString(problem.Words(err.Error()), "the connector")
 	return addrPattern.ReplaceAllString(msg, "${1}the connector")
 }
 
