@@ -181,7 +181,7 @@ func TestAPICommands(t *testing.T) {
 			t.Fatalf("documents list --account C: %s", out)
 		}
 		inv := (*docs.Items)[0]
-		if inv.Type != client.DocumentTypeInvoice || inv.AccountId != C.ID || inv.Total != "29.70" ||
+		if inv.Type != client.DocumentTypeInvoice || inv.AccountId != C.ID || inv.Total == nil || *inv.Total != "29.70" ||
 			inv.OrderId == nil || *inv.OrderId != o.Id {
 			t.Errorf("C's invoice: %s", out)
 		}
