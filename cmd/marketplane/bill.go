@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/money"
 	"github.com/marketplane/marketplane/store"
@@ -67,6 +68,11 @@ func cmdBill(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer db.Close()
 	if err := migrateAll(ctx, db); err != nil {
+		return err
+	}
+	// A sandbox (serve --test-clock) bills on its test clock's date, and
+	// its today is the clock's.
+	if _, err := db.LoadTestClock(ctx); err != nil && marketplane.ErrorCode(err) != marketplane.ECONFLICT {
 		return err
 	}
 	if err := confirmFuture(db.Clock.Now(), *zone, from, to, *yes, stdout); err != nil {

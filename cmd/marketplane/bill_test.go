@@ -220,3 +220,34 @@ func TestBillFuture(t *testing.T) {
 		}
 	}
 }
+
+// TestBillFutureOnTestClock: in a sandbox (serve --test-clock) today is
+// the test clock's: days up to it bill without asking, later ones do not.
+func TestBillFutureOnTestClock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dbPath := filepath.Join(t.TempDir(), "bill.db")
+	db := storetest.OpenURL(t, dbPath)
+	billCustomer(t, db)
+	if _, err := db.UseTestClock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SetTestClock(ctx, account.SystemActor(), time.Date(2027, 3, 15, 12, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		date string
+		code int
+		out  string
+	}{
+		{"2027-03-20", 2, "billing 2027-03-16 to 2027-03-20 is 5 days after today (2027-03-15)"},
+		{"2027-03-15", 0, "billed 2027-03-15: 1 subscription billed, 2 invoices issued, USD 30.00\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(ctx, []string{"bill", "--from", "2027-03-15", "--to", c.date, "--db", dbPath}, &stdout, &stderr)
+		all := stdout.String() + stderr.String()
+		if code != c.code || !strings.Contains(all, c.out) {
+			t.Errorf("bill to %s: exit %d, want %d with %q:\n%s", c.date, code, c.code, c.out, all)
+		}
+	}
+}
