@@ -11,6 +11,7 @@ import (
 	"github.com/marketplane/marketplane"
 	"github.com/marketplane/marketplane/account"
 	"github.com/marketplane/marketplane/catalog"
+	"github.com/marketplane/marketplane/delegation"
 )
 
 // CopyCheck is a rule a delegated copy must pass against its source when it
@@ -560,6 +561,9 @@ func (db *DB) InsertCopies(ctx context.Context, actor *account.Actor, plans []*c
 		}
 		usedKeys[p.OwnerID][p.Key] = true // a second copy of the batch with the key conflicts
 	}
+	if err := db.fillPaths(ctx, tx, actor, plans); err != nil {
+		return err
+	}
 
 	ids, err := db.dialect.reserveIDs(ctx, tx, "plans", len(plans))
 	if err != nil {
@@ -604,6 +608,72 @@ func (db *DB) InsertCopies(ctx context.Context, actor *account.Actor, plans []*c
 	}
 	for i, p := range plans {
 		p.ID, p.Version, p.CreatedAt, p.UpdatedAt = ids[i], 1, now, now
+	}
+	return nil
+}
+
+// fillPaths gives the copies that the owners of plans (copies about to be
+// inserted) hold already the paths of their sources to the arriving plans
+// (delegation.FillPaths): the copy of A gets A → B when the copy of B
+// arrives, by delegation or by a sync's new plans. The owners' copies are
+// listed in one query and their sources read once each; only the copies
+// that change are read and written.
+func (db *DB) fillPaths(ctx context.Context, tx *sql.Tx, actor *account.Actor, plans []*catalog.Plan) error {
+	arrived := map[int64][]string{}
+	var owners []int64
+	for _, p := range plans {
+		if arrived[p.OwnerID] == nil {
+			owners = append(owners, p.OwnerID)
+		}
+		arrived[p.OwnerID] = append(arrived[p.OwnerID], p.Key)
+	}
+	type held struct{ id, owner, source int64 }
+	copies, err := queryAll(ctx, tx, func(r scanner) (held, error) {
+		var h held
+		return h, r.Scan(&h.id, &h.owner, &h.source)
+	}, `SELECT id, owner_id, source_id FROM plans WHERE `+db.anyID("owner_id", 1)+` AND source_id IS NOT NULL ORDER BY id`,
+		db.idsArg(sortedIDs(owners)))
+	if err != nil {
+		return fmt.Errorf("paths of copies: %w", err)
+	}
+	if actor == nil {
+		actor = account.SystemActor()
+	}
+	sources := map[int64]*planRow{}
+	for _, h := range copies {
+		src, ok := sources[h.source]
+		if !ok {
+			if src, err = loadPlan(ctx, tx, h.source); err != nil {
+				return fmt.Errorf("paths of copy %d: %w", h.id, err)
+			}
+			sources[h.source] = src
+		}
+		names := func(keys []string) bool {
+			return slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(arrived[h.owner], k) })
+		}
+		if !names(src.UpgradeTo) && !names(src.DowngradeTo) {
+			continue
+		}
+		cp, err := loadPlan(ctx, tx, h.id)
+		if err != nil {
+			return fmt.Errorf("paths of copy %d: %w", h.id, err)
+		}
+		old := cp.Plan.Clone()
+		if !delegation.FillPaths(src.Plan, cp.Plan, arrived[h.owner]) {
+			continue
+		}
+		body, err := bodyOf(cp.Plan)
+		if err != nil {
+			return err
+		}
+		cp.Version, cp.UpdatedAt = old.Version+1, db.stamp()
+		if _, err := tx.ExecContext(ctx, `UPDATE plans SET body = $1, version = $2, updated_at = $3 WHERE id = $4`,
+			body, cp.Version, tv(cp.UpdatedAt), cp.ID); err != nil {
+			return fmt.Errorf("paths of copy %d: %w", h.id, err)
+		}
+		if err := db.audit(ctx, tx, actor, cp.OwnerID, cp.Path, "plan.update", "plan", cp.ID, jsonChanges(old, cp.Plan)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
