@@ -197,6 +197,9 @@ func New(cfg Config) *API {
 			Description:  "An API key made in the panel or with POST /accounts/{id}/api-keys.",
 		},
 	}
+	// Amounts are left out of the answers to actors who may not see
+	// prices, for every operation in one place (prices.go).
+	hc.Transformers = append(hc.Transformers, a.hidePrices)
 	a.huma = humago.NewWithPrefix(a.mux, Prefix, hc)
 	a.huma.UseMiddleware(a.authenticateRequest, a.limitRate, a.idempotent)
 
@@ -255,6 +258,11 @@ type op struct {
 	// media is the media type of an operation whose output Body is
 	// []byte, written as it is (a PDF); "" for JSON.
 	media string
+	// pricedBody marks an answer that is a rendered document made of
+	// amounts (an invoice's PDF): actors who may not see prices are
+	// refused (403) rather than served a document with holes (see
+	// hidePrices for every other answer).
+	pricedBody bool
 }
 
 // register adds one operation. Every handler goes through here, so that every
@@ -294,6 +302,9 @@ func register[I, O any](a *API, o op, handler func(context.Context, *I) (*O, err
 	}
 	notFound := notFoundMessage(o.path)
 	huma.Register(a.huma, hop, func(ctx context.Context, in *I) (*O, error) {
+		if o.pricedBody && !actorFrom(ctx).ShowsPrices() {
+			return nil, a.problemOf(ctx, o.id, mayNotSeePrices())
+		}
 		out, err := handler(ctx, in)
 		if err != nil {
 			if marketplane.ErrorCode(err) == marketplane.ENOTFOUND {
@@ -355,6 +366,7 @@ func (a *API) finishSpec() {
 		documentIdempotencyKey(o, o.Responses["400"])
 		documentRateLimit(o, o.Responses["400"])
 	}
+	documentPrices(a.huma.OpenAPI())
 	spec, err := json.Marshal(a.huma.OpenAPI())
 	if err != nil {
 		// The document is built from our own types at start: failing to

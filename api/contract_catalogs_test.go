@@ -418,6 +418,26 @@ func catalogContract(t *testing.T, c *contract) []contractCase {
 					t.Errorf("created %+v, headers %v", pl, r.Header)
 				}
 			}},
+		{op: "create-plan", name: "a trial that converts", who: "P", method: "POST", path: pAcct + "/plans",
+			body: func() map[string]any {
+				b := planBody("cat-trial")
+				b["periods"] = append(b["periods"].([]any), map[string]any{"key": "14d", "duration": map[string]any{"n": 14, "unit": "day"},
+					"trial": true, "converts_to": "1m"})
+				return b
+			}(), want: 201, check: func(t *testing.T, r *response) {
+				var pl Plan
+				r.JSON(t, &pl)
+				if len(pl.Periods) != 2 || pl.Periods[1].ConvertsTo != "1m" || !pl.Periods[1].Trial {
+					t.Errorf("created periods %+v", pl.Periods)
+				}
+			}},
+		{op: "create-plan", name: "a trial that converts to a trial", who: "P", method: "POST", path: pAcct + "/plans",
+			body: func() map[string]any {
+				b := planBody("cat-trial-loop")
+				b["periods"] = append(b["periods"].([]any), map[string]any{"key": "14d", "duration": map[string]any{"n": 14, "unit": "day"},
+					"trial": true, "converts_to": "14d"})
+				return b
+			}(), want: 400, field: "body.periods[1].converts_to"},
 		{op: "create-plan", name: "an amount that is not one", who: "P", method: "POST", path: pAcct + "/plans", body: badAmount,
 			want: 400, field: "body.periods[0].recurring.amount"},
 		{op: "create-plan", name: "unknown billing", who: "P", method: "POST", path: pAcct + "/plans",
