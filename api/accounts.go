@@ -27,7 +27,7 @@ type Account struct {
 	Currency         string    `json:"currency" example:"USD"`
 	TimeZone         string    `json:"time_zone" example:"Europe/Berlin"`
 	Status           string    `json:"status" enum:"pending,active,credit_hold,admin_hold,cancelled"`
-	CreditLimit      string    `json:"credit_limit" example:"1000.00" doc:"Decimal amount in the account's currency."`
+	CreditLimit      string    `json:"credit_limit" example:"1000.00" doc:"Decimal amount in the account's currency." price:"true"`
 	PaymentTermsDays int       `json:"payment_terms_days" example:"30"`
 	ExternalID       string    `json:"external_id,omitempty" doc:"A key owned by an integration, unique under the parent."`
 	VATID            string    `json:"vat_id,omitempty" doc:"VAT registration, for reverse charge between businesses."`

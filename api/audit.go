@@ -20,7 +20,7 @@ type AuditEntry struct {
 	Action         string          `json:"action" example:"account.update"`
 	Entity         string          `json:"entity" example:"account"`
 	EntityID       int64           `json:"entity_id"`
-	Changes        json.RawMessage `json:"changes" doc:"What changed: per field, usually [old, new]."`
+	Changes        json.RawMessage `json:"changes" doc:"What changed: per field, usually [old, new]." price:"opaque"`
 }
 
 func auditView(e store.AuditEntry) AuditEntry {

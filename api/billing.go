@@ -37,7 +37,7 @@ type DocumentLine struct {
 	Quantity    string `json:"quantity,omitempty" example:"3" doc:"Units charged on resource, overuse and usage lines."`
 	From        string `json:"from,omitempty" format:"date" example:"2027-01-10" doc:"The first day the line pays for; absent on one-time lines."`
 	To          string `json:"to,omitempty" format:"date" example:"2027-02-10" doc:"The day after the last day the line pays for: the line covers [from, to)."`
-	Amount      string `json:"amount" example:"13.20" doc:"Rounded to the currency's minor unit, signed as the document's total."`
+	Amount      string `json:"amount" example:"13.20" doc:"Rounded to the currency's minor unit, signed as the document's total." price:"true"`
 	TaxRate     string `json:"tax_rate,omitempty" example:"19" doc:"Percent, on tax lines."`
 	Description string `json:"description"`
 }
@@ -54,9 +54,9 @@ type Document struct {
 	VendorID  int64  `json:"vendor_id" doc:"The account that issued it: the buyer's parent."`
 	AccountID int64  `json:"account_id" doc:"The buyer."`
 	Currency  string `json:"currency" example:"USD"`
-	Total     string `json:"total" example:"19.80"`
-	Applied   string `json:"applied" example:"0.00" doc:"Of an invoice, what payments and credits covered; of a payment or credit memo, what it covered. The unapplied rest of payments is the buyer's prepaid funds."`
-	AmountDue string `json:"amount_due,omitempty" example:"19.80" doc:"Of an invoice: what is still to pay (total less applied)."`
+	Total     string `json:"total" example:"19.80" price:"true"`
+	Applied   string `json:"applied" example:"0.00" doc:"Of an invoice, what payments and credits covered; of a payment or credit memo, what it covered. The unapplied rest of payments is the buyer's prepaid funds." price:"true"`
+	AmountDue string `json:"amount_due,omitempty" example:"19.80" doc:"Of an invoice: what is still to pay (total less applied)." price:"true"`
 	IssuedOn  string `json:"issued_on" format:"date" doc:"The vendor's day it was issued."`
 	DueOn     string `json:"due_on,omitempty" format:"date" doc:"The day an invoice falls due; absent when it has none (net 0)."`
 	ChargeOn  string `json:"charge_on,omitempty" format:"date" doc:"Of an invoice: the first day automatic charges take prepaid funds for it."`
@@ -137,16 +137,16 @@ type Credit struct {
 	Currency    string       `json:"currency" example:"USD"`
 	Status      string       `json:"status" enum:"pending,active,credit_hold,admin_hold,cancelled" doc:"The account's status."`
 	NetDays     int          `json:"net_days" doc:"The account's payment terms days: invoices fall due this many days after issue (0: no due date)."`
-	CreditLimit string       `json:"credit_limit" example:"0.00"`
+	CreditLimit string       `json:"credit_limit" example:"0.00" price:"true"`
 	Terms       PaymentTerms `json:"terms"`
-	Balance     string       `json:"balance" example:"19.80" doc:"What the buyer owes: the sum of its ledger entries (negative: a credit in its favour)."`
+	Balance     string       `json:"balance" example:"19.80" doc:"What the buyer owes: the sum of its ledger entries (negative: a credit in its favour)." price:"true"`
 	// The parts of the balance.
-	PrepaidFunds string `json:"prepaid_funds" example:"0.00" doc:"Payments not yet applied to invoices."`
-	Open         string `json:"open" example:"19.80" doc:"What open invoices still ask for."`
-	Overdue      string `json:"overdue" example:"0.00" doc:"The part of open that is overdue beyond the grace days."`
-	RatedUsage   string `json:"rated_usage" example:"0.00" doc:"Usage of the current periods rated but not yet invoiced."`
-	Unbilled     string `json:"unbilled" example:"0.00" doc:"Charges waiting for the vendor's statement day (consolidated invoicing)."`
-	Available    string `json:"available" example:"-19.80" doc:"What the buyer may still spend: credit limit less balance, rated usage and unbilled charges."`
+	PrepaidFunds string `json:"prepaid_funds" example:"0.00" doc:"Payments not yet applied to invoices." price:"true"`
+	Open         string `json:"open" example:"19.80" doc:"What open invoices still ask for." price:"true"`
+	Overdue      string `json:"overdue" example:"0.00" doc:"The part of open that is overdue beyond the grace days." price:"true"`
+	RatedUsage   string `json:"rated_usage" example:"0.00" doc:"Usage of the current periods rated but not yet invoiced." price:"true"`
+	Unbilled     string `json:"unbilled" example:"0.00" doc:"Charges waiting for the vendor's statement day (consolidated invoicing)." price:"true"`
+	Available    string `json:"available" example:"-19.80" doc:"What the buyer may still spend: credit limit less balance, rated usage and unbilled charges." price:"true"`
 	HoldManual   bool   `json:"hold_manual" doc:"The hold was put by staff: a payment does not lift it."`
 	// A temporary release.
 	ReleasedUntil  string `json:"released_until,omitempty" format:"date" doc:"The first day after a temporary release of a hold: the hold comes back then if the debt is still there."`
@@ -169,9 +169,9 @@ func creditView(c *store.Credit) Credit {
 type RevenueRow struct {
 	Month    string `json:"month" example:"2027-01" doc:"YYYY-MM."`
 	Currency string `json:"currency" example:"USD"`
-	Revenue  string `json:"revenue" example:"19.80"`
-	Cost     string `json:"cost" example:"18.00"`
-	Margin   string `json:"margin" example:"1.80" doc:"Revenue less cost."`
+	Revenue  string `json:"revenue" example:"19.80" price:"true"`
+	Cost     string `json:"cost" example:"18.00" price:"true"`
+	Margin   string `json:"margin" example:"1.80" doc:"Revenue less cost." price:"true"`
 }
 
 // MarginRow is the revenue, cost and margin of one reseller directly
@@ -180,9 +180,9 @@ type MarginRow struct {
 	ResellerID int64  `json:"reseller_id"`
 	Name       string `json:"name"`
 	Currency   string `json:"currency" example:"USD"`
-	Revenue    string `json:"revenue" example:"19.80" doc:"What the reseller billed its buyers."`
-	Cost       string `json:"cost" example:"18.00" doc:"What the vendor billed the reseller."`
-	Margin     string `json:"margin" example:"1.80"`
+	Revenue    string `json:"revenue" example:"19.80" doc:"What the reseller billed its buyers." price:"true"`
+	Cost       string `json:"cost" example:"18.00" doc:"What the vendor billed the reseller." price:"true"`
+	Margin     string `json:"margin" example:"1.80" price:"true"`
 }
 
 // AgingRow is what one buyer owes the vendor on its open invoices, in one
@@ -191,12 +191,12 @@ type AgingRow struct {
 	AccountID  int64  `json:"account_id"`
 	Name       string `json:"name"`
 	Currency   string `json:"currency" example:"USD"`
-	Current    string `json:"current" example:"19.80" doc:"Not yet due (due on the day or later)."`
-	Days1To30  string `json:"days_1_30" example:"0.00"`
-	Days31To60 string `json:"days_31_60" example:"0.00"`
-	Days61To90 string `json:"days_61_90" example:"0.00"`
-	Over90     string `json:"over_90" example:"0.00"`
-	Total      string `json:"total" example:"19.80"`
+	Current    string `json:"current" example:"19.80" doc:"Not yet due (due on the day or later)." price:"true"`
+	Days1To30  string `json:"days_1_30" example:"0.00" price:"true"`
+	Days31To60 string `json:"days_31_60" example:"0.00" price:"true"`
+	Days61To90 string `json:"days_61_90" example:"0.00" price:"true"`
+	Over90     string `json:"over_90" example:"0.00" price:"true"`
+	Total      string `json:"total" example:"19.80" price:"true"`
 }
 
 type listDocumentsInput struct {
@@ -348,13 +348,14 @@ func (a *API) billingRoutes() {
 	register(a, op{id: "get-document-pdf", method: http.MethodGet, path: "/documents/{id}/pdf", tag: docs,
 		summary: "Get a billing document as PDF",
 		description: "A4: number, days and parties, the lines with the days they pay for, tax and total, " +
-			"the reverse charge note when it applies. Amounts are formatted for the buyer's locale.",
-		media: "application/pdf"}, a.getDocumentPDF)
+			"the reverse charge note when it applies. Amounts are formatted for the buyer's locale. " +
+			"Refused (403) to users and keys without the show_prices privilege: the document is its amounts.",
+		pricedBody: true, media: "application/pdf"}, a.getDocumentPDF)
 	register(a, op{id: "get-document-html", method: http.MethodGet, path: "/documents/{id}/html", tag: docs,
 		summary: "Get a billing document as an HTML page",
 		description: "The PDF's content as one self-contained page (styles inline, nothing to fetch, no scripts), " +
-			"laid out for printing.",
-		media: "text/html"}, a.getDocumentHTML)
+			"laid out for printing. Refused (403) to users and keys without the show_prices privilege.",
+		pricedBody: true, media: "text/html"}, a.getDocumentHTML)
 	register(a, op{id: "record-payment", method: http.MethodPost, path: "/accounts/{id}/payments", tag: credit,
 		summary: "Record a payment received from a buyer",
 		description: "The vendor's staff record money received: a payment document that pays the buyer's open invoices, " +

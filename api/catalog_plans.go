@@ -24,9 +24,9 @@ import (
 // Price is one price with its caps, as decimal amounts in the plan's
 // currency.
 type Price struct {
-	Amount          string `json:"amount,omitempty" example:"9.99" doc:"Default 0."`
-	MaxRetail       string `json:"max_retail,omitempty" doc:"The highest price a reseller's copy may charge; absent: no cap."`
-	SuggestedRetail string `json:"suggested_retail,omitempty" doc:"Advice shown to resellers."`
+	Amount          string `json:"amount,omitempty" example:"9.99" doc:"Default 0." price:"true"`
+	MaxRetail       string `json:"max_retail,omitempty" doc:"The highest price a reseller's copy may charge; absent: no cap." price:"true"`
+	SuggestedRetail string `json:"suggested_retail,omitempty" doc:"Advice shown to resellers." price:"true"`
 }
 
 // Duration is the length of a subscription period.
@@ -39,7 +39,7 @@ type Duration struct {
 type Refund struct {
 	FullDays      int    `json:"full_days,omitempty" doc:"Days with a full refund."`
 	After         string `json:"after,omitempty" enum:"prorated,none" doc:"After the full-refund days: a prorated refund of the recurring fee, or none (default)."`
-	NonRefundable string `json:"non_refundable,omitempty" doc:"Decimal amount never refunded."`
+	NonRefundable string `json:"non_refundable,omitempty" doc:"Decimal amount never refunded." price:"true"`
 }
 
 // FeeTexts are the descriptions of a period's fees, by language tag.
@@ -99,7 +99,7 @@ type Rate struct {
 type PriceRule struct {
 	Kind         string `json:"kind" enum:"copy,percent,fixed,manual"`
 	Percent      string `json:"percent,omitempty" example:"15" doc:"Markup for percent rules."`
-	Fixed        string `json:"fixed,omitempty" example:"1.00" doc:"Amount added to every non-zero price for fixed rules."`
+	Fixed        string `json:"fixed,omitempty" example:"1.00" doc:"Amount added to every non-zero price for fixed rules." price:"true"`
 	ExchangeRate string `json:"exchange_rate,omitempty" example:"0.92" doc:"From the source's currency; required when the currencies differ."`
 	Decimals     *int   `json:"decimals,omitempty" minimum:"0" maximum:"6"`
 }

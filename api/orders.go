@@ -38,7 +38,7 @@ type OrderLine struct {
 	Quantity    string `json:"quantity,omitempty" example:"3" doc:"Units charged: on resource lines, the units above the included amount (negative on a credit)."`
 	From        string `json:"from,omitempty" format:"date" example:"2027-01-10" doc:"The first day the line pays for, in the vendor's calendar; absent on one-time lines."`
 	To          string `json:"to,omitempty" format:"date" example:"2027-02-10" doc:"The day after the last day the line pays for: the line covers [from, to)."`
-	Amount      string `json:"amount" example:"9.90" doc:"Rounded to the currency's minor unit; negative for credits and refunds."`
+	Amount      string `json:"amount" example:"9.90" doc:"Rounded to the currency's minor unit; negative for credits and refunds." price:"true"`
 	TaxRate     string `json:"tax_rate,omitempty" example:"19" doc:"Percent, on tax lines."`
 	Description string `json:"description"`
 }
@@ -53,7 +53,7 @@ type OrderTier struct {
 	PlanID   int64       `json:"plan_id" doc:"The seller's plan: the source of the buyer's."`
 	Currency string      `json:"currency" example:"USD"`
 	Lines    []OrderLine `json:"lines"`
-	Total    string      `json:"total" example:"27.00"`
+	Total    string      `json:"total" example:"27.00" price:"true"`
 }
 
 // Quote is what a new subscription would cost, priced as placing the order
@@ -64,7 +64,7 @@ type Quote struct {
 	Period      string           `json:"period" example:"1m"`
 	Currency    string           `json:"currency" example:"USD"`
 	Lines       []OrderLine      `json:"lines"`
-	Total       string           `json:"total" example:"29.70"`
+	Total       string           `json:"total" example:"29.70" price:"true"`
 	EffectiveOn string           `json:"effective_on" format:"date" doc:"The subscription's first day, in the vendor's calendar."`
 	PeriodEnd   string           `json:"period_end" format:"date" doc:"The day after its first period."`
 	Resources   map[string]int64 `json:"resources" doc:"The amounts the order buys by rate key, included units counted and defaults filled in; -1 is unlimited."`
@@ -88,7 +88,7 @@ type Order struct {
 	Period         string            `json:"period" example:"1m"`
 	Currency       string            `json:"currency" example:"USD"`
 	Lines          []OrderLine       `json:"lines"`
-	Total          string            `json:"total" example:"29.70"`
+	Total          string            `json:"total" example:"29.70" price:"true"`
 	EffectiveOn    string            `json:"effective_on" format:"date" doc:"The day the order takes effect, in the vendor's calendar."`
 	Deferred       bool              `json:"deferred,omitempty" doc:"A change that waits for effective_on (a downgrade at the next billing date)."`
 	Resources      map[string]int64  `json:"resources,omitempty" doc:"The resource amounts after the order (SO, CH), by rate key."`

@@ -68,7 +68,7 @@ type Event struct {
 	Type      string          `json:"type" example:"order.completed"`
 	AccountID int64           `json:"account_id" doc:"The account the event is about."`
 	CreatedAt time.Time       `json:"created_at"`
-	Data      json.RawMessage `json:"data" doc:"What happened: the ids and figures of the order, document or subscription."`
+	Data      json.RawMessage `json:"data" doc:"What happened: the ids and figures of the order, document or subscription." price:"opaque"`
 }
 
 func eventView(e *store.Event) Event {
