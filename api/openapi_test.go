@@ -27,7 +27,7 @@ var wantOperations = []string{
 	"list-plan-categories", "create-plan-category", "update-plan-category",
 	"list-sales-categories", "create-sales-category", "update-sales-category", "display-sales-category",
 	"get-delegation-terms", "set-delegation-terms",
-	"list-account-plans", "create-plan", "get-plan", "update-plan", "delete-plan", "list-plan-copies", "list-plan-changes",
+	"list-account-plans", "create-plan", "get-plan", "update-plan", "patch-plan", "delete-plan", "list-plan-copies", "list-plan-changes",
 	"delegate-plan", "preview-plan-sync", "sync-plan", "list-plan-sync-runs", "get-sync-run",
 	"list-connectors", "register-connector", "get-connector", "refresh-connector",
 	"quote-order", "place-order", "list-orders", "get-order", "retry-order", "cancel-order",
