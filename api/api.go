@@ -258,11 +258,13 @@ type op struct {
 	// media is the media type of an operation whose output Body is
 	// []byte, written as it is (a PDF); "" for JSON.
 	media string
-	// pricedBody marks an answer that is a rendered document made of
-	// amounts (an invoice's PDF): actors who may not see prices are
-	// refused (403) rather than served a document with holes (see
-	// hidePrices for every other answer).
-	pricedBody bool
+	// needsPrices marks an operation that only an actor who may see
+	// prices can use: an answer that is a rendered document made of
+	// amounts (an invoice's PDF), which would have holes, or a request
+	// that replaces prices whole (PUT /plans/{id}), which a body read
+	// without them would set to 0. Others are refused (403); every other
+	// answer just leaves the amounts out (hidePrices).
+	needsPrices bool
 }
 
 // register adds one operation. Every handler goes through here, so that every
@@ -302,7 +304,7 @@ func register[I, O any](a *API, o op, handler func(context.Context, *I) (*O, err
 	}
 	notFound := notFoundMessage(o.path)
 	huma.Register(a.huma, hop, func(ctx context.Context, in *I) (*O, error) {
-		if o.pricedBody && !actorFrom(ctx).ShowsPrices() {
+		if o.needsPrices && !actorFrom(ctx).ShowsPrices() {
 			return nil, a.problemOf(ctx, o.id, mayNotSeePrices())
 		}
 		out, err := handler(ctx, in)

@@ -350,12 +350,12 @@ func (a *API) billingRoutes() {
 		description: "A4: number, days and parties, the lines with the days they pay for, tax and total, " +
 			"the reverse charge note when it applies. Amounts are formatted for the buyer's locale. " +
 			"Refused (403) to users and keys without the show_prices privilege: the document is its amounts.",
-		pricedBody: true, media: "application/pdf"}, a.getDocumentPDF)
+		needsPrices: true, media: "application/pdf"}, a.getDocumentPDF)
 	register(a, op{id: "get-document-html", method: http.MethodGet, path: "/documents/{id}/html", tag: docs,
 		summary: "Get a billing document as an HTML page",
 		description: "The PDF's content as one self-contained page (styles inline, nothing to fetch, no scripts), " +
 			"laid out for printing. Refused (403) to users and keys without the show_prices privilege.",
-		pricedBody: true, media: "text/html"}, a.getDocumentHTML)
+		needsPrices: true, media: "text/html"}, a.getDocumentHTML)
 	register(a, op{id: "record-payment", method: http.MethodPost, path: "/accounts/{id}/payments", tag: credit,
 		summary: "Record a payment received from a buyer",
 		description: "The vendor's staff record money received: a payment document that pays the buyer's open invoices, " +

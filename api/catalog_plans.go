@@ -389,8 +389,9 @@ func (a *API) planRoutes() {
 	register(a, op{id: "update-plan", method: http.MethodPut, path: "/plans/{id}", tag: tag,
 		summary: "Replace a plan",
 		description: "Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; " +
-			"prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above.",
-		errors: []int{http.StatusConflict, http.StatusPreconditionFailed}}, a.updatePlan)
+			"prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above. " +
+			"Refused (403) to users and keys without the show_prices privilege, whose plans read without prices: they change plans with PATCH.",
+		errors: []int{http.StatusConflict, http.StatusPreconditionFailed}, needsPrices: true}, a.updatePlan)
 	register(a, op{id: "patch-plan", method: http.MethodPatch, path: "/plans/{id}", tag: tag,
 		summary: "Change a plan with a JSON Merge Patch",
 		description: "The body (`application/merge-patch+json`, RFC 7396) changes the plan as GET shows it; the result replaces the plan as PUT does, " +

@@ -29,8 +29,9 @@ import (
 //     event's data) carries price:"opaque": its members named like amounts
 //     (moneyKeys) are left out, at any depth;
 //   - an answer that is a rendered document (an invoice's PDF or HTML) is
-//     nothing but its amounts: the operation says pricedBody, and such an
-//     actor is refused (403).
+//     nothing but its amounts, and a plan replaced whole (PUT) from a body
+//     read without its prices would lose them: those operations say
+//     needsPrices, and such an actor is refused (403).
 //
 // The OpenAPI document says so: documentPrices drops tagged members from
 // their schemas' required lists and adds the rule to their descriptions.

@@ -209,6 +209,26 @@ func TestNoPricesWithoutShowPrices(t *testing.T) {
 			}
 		}
 
+		// A plan read without its prices cannot be put back whole (its
+		// prices would be 0): PUT is refused and nothing changes; a merge
+		// patch changes what it names and keeps the prices.
+		plan := "/plans/" + id(gamma.planID)
+		var blind map[string]any
+		f.must(t, 200, "L2-np", "GET", plan, nil).JSON(t, &blind)
+		for _, k := range []string{"id", "owner_id", "on_sale", "needs_confirmation", "changed_upstream", "version", "created_at", "updated_at"} {
+			delete(blind, k) // what a client strips before a PUT
+		}
+		blind["name"] = map[string]string{"en": "Renamed"}
+		f.must(t, 403, "L2-np", "PUT", plan, blind).Problem(t)
+		f.must(t, 200, "L2-np", "PATCH", plan, map[string]any{"name": map[string]string{"en": "Renamed"}},
+			"Content-Type", "application/merge-patch+json")
+		var kept Plan
+		f.must(t, 200, "L2", "GET", plan, nil).JSON(t, &kept)
+		if kept.Name["en"] != "Renamed" || kept.Periods[0].Recurring.Amount != "10.00" || kept.Periods[0].Setup.Amount != "5.00" ||
+			kept.Rates[0].Recurring.Amount != "2.50" {
+			t.Errorf("after the patch without prices: %+v", kept)
+		}
+
 		// The writes whose answers carry amounts.
 		gc, sub := id(gamma.customer.ID), "/subscriptions/"+id(gamma.subscriptionID)
 		for _, w := range []struct {

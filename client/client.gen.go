@@ -5403,7 +5403,7 @@ type ClientInterface interface {
 
 	// UpdatePlanWithBody Replace a plan
 	//
-	// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above.
+	// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above. Refused (403) to users and keys without the show_prices privilege, whose plans read without prices: they change plans with PATCH.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -5412,7 +5412,7 @@ type ClientInterface interface {
 
 	// UpdatePlan Replace a plan
 	//
-	// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above.
+	// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above. Refused (403) to users and keys without the show_prices privilege, whose plans read without prices: they change plans with PATCH.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -7413,7 +7413,7 @@ func (c *Client) PatchPlanWithApplicationMergePatchPlusJSONBody(ctx context.Cont
 
 // UpdatePlanWithBody Replace a plan
 //
-// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above.
+// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above. Refused (403) to users and keys without the show_prices privilege, whose plans read without prices: they change plans with PATCH.
 //
 // Takes any type of body and a specified content type.
 //
@@ -7432,7 +7432,7 @@ func (c *Client) UpdatePlanWithBody(ctx context.Context, id int64, params *Updat
 
 // UpdatePlan Replace a plan
 //
-// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above.
+// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above. Refused (403) to users and keys without the show_prices privilege, whose plans read without prices: they change plans with PATCH.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -16222,7 +16222,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdatePlanWithBodyWithResponse Replace a plan
 	//
-	// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above.
+	// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above. Refused (403) to users and keys without the show_prices privilege, whose plans read without prices: they change plans with PATCH.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16231,7 +16231,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdatePlanWithResponse Replace a plan
 	//
-	// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above.
+	// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above. Refused (403) to users and keys without the show_prices privilege, whose plans read without prices: they change plans with PATCH.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -29231,7 +29231,7 @@ func (c *ClientWithResponses) PatchPlanWithApplicationMergePatchPlusJSONBodyWith
 
 // UpdatePlanWithBodyWithResponse Replace a plan
 //
-// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above.
+// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above. Refused (403) to users and keys without the show_prices privilege, whose plans read without prices: they change plans with PATCH.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29246,7 +29246,7 @@ func (c *ClientWithResponses) UpdatePlanWithBodyWithResponse(ctx context.Context
 
 // UpdatePlanWithResponse Replace a plan
 //
-// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above.
+// Of a delegated copy, its owner changes prices, texts, categories, publication and the price rule; prices below the owner's cost are refused unless sell_below_cost is set, and none may exceed a maximum retail price set above. Refused (403) to users and keys without the show_prices privilege, whose plans read without prices: they change plans with PATCH.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
