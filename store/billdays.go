@@ -33,8 +33,9 @@ const maxCatchUpDays = 31
 // PendingBillingParts lists the parts of the days to bill at now, oldest
 // first: for each time zone of a selling account, every day from the day
 // after its last finished run (at most 31 days back; today alone when it
-// never ran; with no bound on a test clock) up to its today, each in
-// shards parts, that has not finished.
+// never ran; with no bound on a test clock, where a zone that never ran
+// starts from its sellers' first day) up to its today, each in shards
+// parts, that has not finished.
 func (db *DB) PendingBillingParts(ctx context.Context, now time.Time, shards int) ([]BillingPart, error) {
 	if shards < 1 {
 		shards = 1
@@ -65,6 +66,17 @@ func (db *DB) PendingBillingParts(ctx context.Context, now time.Time, shards int
 			// bounded by MaxTestClockMove instead).
 			if oldest := today.AddDate(0, 0, -maxCatchUpDays); from.Before(oldest) && !db.onTestClock() {
 				from = oldest
+			}
+		} else if db.onTestClock() {
+			// A sandbox that never billed bills from its sellers' first
+			// day: its clock may have been moved before the first run.
+			var first time.Time
+			if err := db.Read.QueryRowContext(ctx, `SELECT MIN(created_at) FROM accounts
+				WHERE time_zone = $1 AND kind <> 'customer' AND status <> 'cancelled'`, z).Scan(ts(&first)); err != nil {
+				return nil, fmt.Errorf("billing days of %s: %w", z, err)
+			}
+			if d := order.Day(first, loc); !first.IsZero() && d.Before(today) && !d.Before(today.Add(-MaxTestClockMove)) {
+				from = d
 			}
 		}
 		for d := from; !d.After(today); d = d.AddDate(0, 0, 1) {

@@ -174,8 +174,8 @@ func TestTestClockRehearsal(t *testing.T) {
 			waitFor(t, "the billing of "+day, func() bool { return billed(day) })
 		}
 
-		// The planner bills the clock's first day when the server starts.
-		waitFor(t, "the billing of 2027-03-01", func() bool { return billed("2027-03-01") })
+		// The first move may come before the planner's first run: the
+		// days from the sandbox's first day are billed all the same.
 		advance("6d", "2027-03-07T09:00:00Z")
 		if s := status(c2); s != account.StatusCreditHold {
 			t.Fatalf("C2, overdue since the 3rd, is %s on the 7th", s)
