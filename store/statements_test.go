@@ -121,7 +121,8 @@ func TestProrationModes(t *testing.T) {
 				}
 				sub := st.complete(t, st.buy(t, st.c, 8)).SubscriptionID
 				st.clock.Set(time.Date(2027, 1, 26, 15, 0, 0, 0, time.UTC))
-				o, err := db.ChangeOrder(ctx, st.c, sub, store.ChangeRequest{Resources: map[string]int64{"mailbox": 10}, Proration: c.mode}, nil)
+				o, err := db.ChangeOrder(ctx, st.c, sub, store.ChangeRequest{Resources: map[string]int64{"mailbox": 10}, Proration: c.mode,
+					ConfirmZero: c.mode == "none"}, nil) // without proration the change costs nothing now: the buyer confirms it
 				if err != nil {
 					t.Fatal(err)
 				}
