@@ -30,13 +30,13 @@ type testClockOutput struct {
 
 type setTestClockInput struct {
 	Body struct {
-		Now time.Time `json:"now" doc:"The new date (RFC 3339), not before the clock's and at most 31 days after it."`
+		Now time.Time `json:"now" doc:"The new date (RFC 3339), not before the clock's and at most 366 days after it."`
 	}
 }
 
 type advanceTestClockInput struct {
 	Body struct {
-		By string `json:"by" minLength:"1" maxLength:"20" example:"72h" doc:"How far to move it forward: a duration such as 90m or 72h, or whole days such as 3d; at most 31 days."`
+		By string `json:"by" minLength:"1" maxLength:"20" example:"72h" doc:"How far to move it forward: a duration such as 90m or 72h, or whole days such as 3d; at most 366 days."`
 	}
 }
 
