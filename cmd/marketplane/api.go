@@ -134,6 +134,28 @@ var apiVerbs = []apiVerb{
 		bind: noFlags(func(ctx context.Context, r apiRequest) (apiResponse, error) {
 			return respond(r.c.GetSubscriptionWithResponse(ctx, r.ids[0]))
 		})},
+	{resource: "subscriptions", verb: "change", args: []string{"ID"}, help: "change a subscription: [--plan ID] [--period KEY] [--resource key=N …] [--proration M] [--confirm-zero] (prints the change order)", columns: orderColumns,
+		bind: func(fs *flag.FlagSet) apiCall {
+			input := changeFlags(fs)
+			return func(ctx context.Context, r apiRequest) (apiResponse, error) {
+				in, key, err := input()
+				if err != nil {
+					return nil, err
+				}
+				return respond(r.c.ChangeSubscriptionWithResponse(ctx, r.ids[0], &client.ChangeSubscriptionParams{IdempotencyKey: key}, in))
+			}
+		}},
+	{resource: "subscriptions", verb: "quote-change", args: []string{"ID"}, help: "price a change without placing it (flags as change)", columns: quoteColumns,
+		bind: func(fs *flag.FlagSet) apiCall {
+			input := changeFlags(fs)
+			return func(ctx context.Context, r apiRequest) (apiResponse, error) {
+				in, key, err := input()
+				if err != nil {
+					return nil, err
+				}
+				return respond(r.c.QuoteSubscriptionChangeWithResponse(ctx, r.ids[0], &client.QuoteSubscriptionChangeParams{IdempotencyKey: key}, in))
+			}
+		}},
 	{resource: "subscriptions", verb: "suspend", args: []string{"ID"}, help: "suspend a subscription", columns: subscriptionColumns,
 		bind: noFlags(func(ctx context.Context, r apiRequest) (apiResponse, error) {
 			return respond(r.c.SuspendSubscriptionWithResponse(ctx, r.ids[0], nil))
@@ -455,16 +477,7 @@ func orderFlags(fs *flag.FlagSet) func() (client.OrderInput, *string, error) {
 	period := fs.String("period", "", "the `key` of one of the plan's periods, e.g. 1m (required)")
 	payment := optionalString(fs, "payment-source", "pay in the same call with this payment `token`, e.g. tok_visa")
 	key := optionalString(fs, "idempotency-key", "a `key` of your choosing that makes a retry of the same call safe")
-	resources := map[string]int64{}
-	fs.Func("resource", "an amount of a rate, `key=N` (repeat the flag for each)", func(s string) error {
-		k, n, ok := strings.Cut(s, "=")
-		q, err := strconv.ParseInt(n, 10, 64)
-		if !ok || k == "" || err != nil {
-			return fmt.Errorf("%q is not key=N", s)
-		}
-		resources[k] = q
-		return nil
-	})
+	resources := resourceFlag(fs)
 	return func() (client.OrderInput, *string, error) {
 		var missing []string
 		if *customer == nil {
@@ -485,6 +498,50 @@ func orderFlags(fs *flag.FlagSet) func() (client.OrderInput, *string, error) {
 		}
 		return in, *key, nil
 	}
+}
+
+// changeFlags registers the flags of a subscription change and returns
+// the reader of its input, refusing a change that changes nothing.
+func changeFlags(fs *flag.FlagSet) func() (client.ChangeInput, *string, error) {
+	plan := optionalID(fs, "plan", "the `ID` of the plan to move to (an upgrade or downgrade path of the current one)")
+	period := optionalString(fs, "period", "the `key` of another period of the plan, e.g. 12m (monthly to annual)")
+	proration := optionalString(fs, "proration", "override the vendor's proration for this change: `prorate`, prorate_invoice or none")
+	confirmZero := fs.Bool("confirm-zero", false, "yes to a change that costs nothing")
+	key := optionalString(fs, "idempotency-key", "a `key` of your choosing that makes a retry of the same call safe")
+	resources := resourceFlag(fs)
+	return func() (client.ChangeInput, *string, error) {
+		if *plan == nil && *period == nil && len(resources) == 0 {
+			return client.ChangeInput{}, nil, usagef("a change needs --plan, --period or --resource")
+		}
+		in := client.ChangeInput{PlanId: *plan, Period: *period}
+		if *proration != nil {
+			p := client.ChangeInputProration(**proration)
+			in.Proration = &p
+		}
+		if *confirmZero {
+			in.ConfirmZero = confirmZero
+		}
+		if len(resources) > 0 {
+			in.Resources = &resources
+		}
+		return in, *key, nil
+	}
+}
+
+// resourceFlag registers the repeatable --resource key=N and returns the
+// amounts it collects.
+func resourceFlag(fs *flag.FlagSet) map[string]int64 {
+	resources := map[string]int64{}
+	fs.Func("resource", "an amount of a rate, `key=N` (repeat the flag for each)", func(s string) error {
+		k, n, ok := strings.Cut(s, "=")
+		q, err := strconv.ParseInt(n, 10, 64)
+		if !ok || k == "" || err != nil {
+			return fmt.Errorf("%q is not key=N", s)
+		}
+		resources[k] = q
+		return nil
+	})
+	return resources
 }
 
 // apiProblem is an API error response (RFC 9457 problem+json).

@@ -209,6 +209,23 @@ func TestAPICommands(t *testing.T) {
 			t.Errorf("subscriptions resume: status %s", sub.Status)
 		}
 
+		// More mailboxes: priced first, then placed as a change order of
+		// the same total; a change that names nothing is refused.
+		if code, _, errOut := w.cli(w.keyR, "subscriptions", "change", id(o.SubscriptionId)); code != 2 ||
+			!strings.Contains(errOut, "--plan, --period or --resource") {
+			t.Errorf("subscriptions change without a change: exit %d, %q", code, errOut)
+		}
+		var q client.Quote
+		out = w.ok(t, w.keyR, &q, "subscriptions", "quote-change", id(o.SubscriptionId), "--resource", "mailbox=10")
+		if q.Total == nil || q.Resources["mailbox"] != 10 {
+			t.Fatalf("subscriptions quote-change: %s", out)
+		}
+		var ch client.Order
+		out = w.ok(t, w.keyR, &ch, "subscriptions", "change", id(o.SubscriptionId), "--resource", "mailbox=10", "--idempotency-key", "cli-ch")
+		if ch.Type != client.OrderTypeCH || ch.SubscriptionId != o.SubscriptionId || ch.Total == nil || *ch.Total != *q.Total {
+			t.Errorf("subscriptions change: %s (quoted %s)", out, *q.Total)
+		}
+
 		// One row per item under a header, in the columns of the thing.
 		code, out, errOut := w.cli(w.keyR, "--output", "table", "subscriptions", "list", "--customer", id(C.ID))
 		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
