@@ -578,3 +578,18 @@ func TestNew(t *testing.T) {
 		t.Fatalf("Get = %+v, %v; path %q", tn, err, path)
 	}
 }
+
+// TestUsageOfOlderConnectors: a connector written before values were
+// decimal strings sends JSON numbers; the platform reads both.
+func TestUsageOfOlderConnectors(t *testing.T) {
+	t.Parallel()
+	url := raw(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		fmt.Fprint(w, `{"readings":[{"resource":"gb","value":42,"at":"2026-01-01T00:00:00Z"},`+
+			`{"resource":"gb_used","value":"13.4","at":"2026-01-01T00:00:00Z"}]}`)
+	})
+	u, err := client(t, url, fast()).Usage(context.Background(), "t-1")
+	if err != nil || len(u) != 2 || u[0].Value.String() != "42" || u[1].Value.String() != "13.4" {
+		t.Fatalf("Usage = %+v, %v", u, err)
+	}
+}
