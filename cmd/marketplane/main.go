@@ -136,12 +136,12 @@ Commands:
   tasks list|show|retry|cancel  look after background tasks
   sync PLAN --options LIST    sync a plan's delegated copies (--dry-run: print what would change)
   openapi                     print the REST API's OpenAPI 3.1 document
-  bill --date D | --from D1 --to D2  run the daily billing of a day, or simulate a span day by day
+  bill --date D | --from D1 --to D2 [--yes]  run the daily billing of a day, or simulate a span day by day (days after today need --yes)
   clock show|set T|advance D  the test clock of a sandbox started with serve --test-clock (advance 72h, 3d)
   api RESOURCE VERB           call a running server's REST API with an API key (accounts, orders, documents …)
   apikey create --account ID --role NAME  make an API key (printed once) [--name N] [--expires 90d]
   user reset-password LOGIN   set a user's password (asks twice; --password-stdin or --generate)
-  bench NAME [--scale N]      run a benchmark (`+benchNames()+`) and print its figures
+  bench NAME [--scale N]      run a benchmark (`+benchNames()+`) on a scratch database (or --db) and print its figures
   version                     print the version
 
 Run "marketplane COMMAND -h" for the flags of a command. Every flag also has a
