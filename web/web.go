@@ -9,11 +9,9 @@ import (
 	"embed"
 	"html/template"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -68,7 +66,11 @@ func New(cfg Config) (*Web, error) {
 		cfg.IdleTimeout = time.Hour
 	}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
-		"level": func(a *account.Account) string { return a.Level() },
+		"level":  func(a *account.Account) string { return a.Level() },
+		"static": staticURL,
+		"gaugeList": func(p page, g []gauge) gaugeView {
+			return gaugeView{L: p.L, Gauges: g}
+		},
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -89,6 +91,10 @@ func New(cfg Config) (*Web, error) {
 	mux.HandleFunc("POST /login", w.login)
 	mux.HandleFunc("POST /logout", w.logout)
 	mux.HandleFunc("GET /{$}", w.home)
+	mux.HandleFunc("GET /subscriptions/{id}", w.subscription)
+	mux.Handle("GET /static/", staticHandler())
+	// Every other URL is the panel's 404 page.
+	mux.HandleFunc("/", w.notFound)
 	// Cross-origin protection refuses state-changing requests from other
 	// origins (Sec-Fetch-Site / Origin checks), which is CSRF protection
 	// without tokens in every form.
@@ -125,114 +131,84 @@ func (w *Web) Actor(r *http.Request) (*account.Actor, error) {
 // LoadSession wraps h so that it can read the panel session.
 func (w *Web) LoadSession(h http.Handler) http.Handler { return w.sessions.LoadAndSave(h) }
 
+// page is what every template is given: the layout's needs (title,
+// language, direction, the signed-in user) and the screen's own data.
 type page struct {
-	Title    string
-	Error    string
-	Login    string
-	User     *account.User
-	Account  *account.Account
-	Children []*account.Account
-	Total    int
-	Version  string
+	Title   string
+	Error   string
+	Login   string
+	User    *account.User
+	Account *account.Account
+	// Nav says which item of the navigation is the current page.
+	Nav     string
+	Version string
+	// L is the reader's language: its messages and formats.
+	L *locale
+	// Data is the screen's own data (homeData, subscriptionData …).
+	Data any
 }
 
-func (w *Web) render(rw http.ResponseWriter, status int, name string, p page) {
+// gaugeView is what the "gauges" template is given.
+type gaugeView struct {
+	L      *locale
+	Gauges []gauge
+}
+
+// T translates key in the reader's language (see locale.T).
+func (p page) T(key string, args ...any) string { return p.L.T(key, args...) }
+
+// render writes template name for the reader of r.
+func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	p.Version = w.cfg.Version
+	if p.L == nil {
+		p.L = localeFor(r, p.User)
+	}
+	if p.Title == "" {
+		p.Title = p.L.T("app.name")
+	}
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	rw.Header().Set("Content-Language", p.L.Lang)
 	rw.WriteHeader(status)
 	if err := w.tmpl.ExecuteTemplate(rw, name, p); err != nil {
 		w.cfg.Logger.Error("render", "template", name, "err", err)
 	}
 }
 
-func (w *Web) loginForm(rw http.ResponseWriter, r *http.Request) {
-	w.render(rw, http.StatusOK, "login.html", page{Title: "Sign in"})
-}
-
-// maxLoginForm bounds the body of a sign-in: a login and a password fit
-// many times over, and nothing larger is read.
-const maxLoginForm = 64 << 10
-
-func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(rw, r.Body, maxLoginForm)
-	login, pw := r.PostFormValue("login"), r.PostFormValue("password")
-	u, err := w.cfg.DB.Login(r.Context(), login, pw, w.clientIP(r))
-	if err != nil {
-		status := http.StatusUnauthorized
-		switch marketplane.ErrorCode(err) {
-		case marketplane.ETHROTTLED:
-			status = http.StatusTooManyRequests
-		case marketplane.EUNAVAILABLE:
-			status = http.StatusServiceUnavailable
-		case marketplane.EUNAUTHORIZED:
-		default:
-			w.cfg.Logger.Error("login", "err", err)
-			status = http.StatusInternalServerError
-		}
-		if after, ok := account.RetryAfter(err); ok {
-			rw.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(after.Seconds())))))
-		}
-		w.render(rw, status, "login.html", page{Title: "Sign in", Error: marketplane.ErrorMessage(err), Login: login})
-		return
-	}
-	// A new token at sign-in defeats session fixation.
-	if err := w.sessions.RenewToken(r.Context()); err != nil {
-		http.Error(rw, "session error", http.StatusInternalServerError)
-		return
-	}
-	w.sessions.Put(r.Context(), sessionUserKey, u.ID)
-	http.Redirect(rw, r, "/", http.StatusSeeOther)
-}
-
-func (w *Web) logout(rw http.ResponseWriter, r *http.Request) {
-	if err := w.sessions.Destroy(r.Context()); err != nil {
-		w.cfg.Logger.Error("logout", "err", err)
-	}
-	http.Redirect(rw, r, "/login", http.StatusSeeOther)
-}
-
-func (w *Web) home(rw http.ResponseWriter, r *http.Request) {
+// signedIn returns the actor, user and account of r's session, or
+// redirects to the sign-in page and returns ok false.
+func (w *Web) signedIn(rw http.ResponseWriter, r *http.Request) (actor *account.Actor, u *account.User, acct *account.Account, ok bool) {
 	actor, err := w.Actor(r)
 	if err != nil {
 		http.Redirect(rw, r, "/login", http.StatusSeeOther)
-		return
+		return nil, nil, nil, false
 	}
 	ctx := r.Context()
-	u, err := w.cfg.DB.User(ctx, actor, actor.UserID)
-	if err != nil {
-		w.fail(rw, err)
-		return
+	if u, err = w.cfg.DB.User(ctx, actor, actor.UserID); err != nil {
+		w.fail(rw, r, nil, err)
+		return nil, nil, nil, false
 	}
-	acct, err := w.cfg.DB.Account(ctx, actor, actor.AccountID)
-	if err != nil {
-		w.fail(rw, err)
-		return
+	if acct, err = w.cfg.DB.Account(ctx, actor, actor.AccountID); err != nil {
+		w.fail(rw, r, u, err)
+		return nil, nil, nil, false
 	}
-	p := page{Title: acct.Name, User: u, Account: acct}
-	if acct.CanHaveChildren() && actor.Grants.Level(account.PrivAccounts) >= account.View {
-		p.Children, err = w.cfg.DB.ListAccounts(ctx, actor, store.AccountFilter{Limit: 50})
-		if err != nil {
-			w.fail(rw, err)
-			return
-		}
-		p.Total, _ = w.cfg.DB.CountDescendants(ctx, actor, acct.ID)
-	}
-	w.render(rw, http.StatusOK, "home.html", p)
+	return actor, u, acct, true
 }
 
-func (w *Web) fail(rw http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
+// fail answers an error of a store method. Not found and forbidden both
+// answer the 404 page: an object out of the user's reach looks exactly
+// like one that does not exist.
+func (w *Web) fail(rw http.ResponseWriter, r *http.Request, u *account.User, err error) {
 	switch marketplane.ErrorCode(err) {
-	case marketplane.ENOTFOUND:
-		status = http.StatusNotFound
-	case marketplane.EFORBIDDEN:
-		status = http.StatusForbidden
+	case marketplane.ENOTFOUND, marketplane.EFORBIDDEN:
+		w.renderNotFound(rw, r, u)
+		return
 	case marketplane.EUNAUTHORIZED:
-		status = http.StatusUnauthorized
-	default:
-		w.cfg.Logger.Error("panel", "err", err)
+		http.Redirect(rw, r, "/login", http.StatusSeeOther)
+		return
 	}
-	w.render(rw, status, "error.html", page{Title: "Error", Error: marketplane.ErrorMessage(err)})
+	w.cfg.Logger.Error("panel", "err", err)
+	l := localeFor(r, u)
+	w.render(rw, r, http.StatusInternalServerError, "error.html", page{L: l, User: u, Title: l.T("error.title"), Error: l.T("error.text")})
 }
 
 // PruneSessions deletes expired sessions; the server calls it periodically.
