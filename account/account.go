@@ -5,6 +5,7 @@ package account
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -132,7 +133,15 @@ type Selling struct {
 	// hold does, grace days, delays …); nil means the defaults.
 	CustomerTerms *Terms `json:"customer_terms,omitempty"`
 	ResellerTerms *Terms `json:"reseller_terms,omitempty"`
+	// PaymentInstructions tell the seller's buyers how to pay its
+	// invoices (bank, IBAN and BIC, a payment page), printed under
+	// "Payment" on every open invoice; a few lines of plain text.
+	PaymentInstructions string `json:"payment_instructions,omitempty"`
 }
+
+// MaxPaymentInstructions bounds Selling.PaymentInstructions: what fits
+// under an invoice's totals.
+const MaxPaymentInstructions = 1000
 
 // TermsFor are the payment terms the seller gives buyer when the buyer
 // has none of its own: those of its class.
@@ -265,6 +274,11 @@ func (a *Account) Validate() error {
 			f.Add("selling."+name, "must be between 0 and 365")
 		}
 	}
+	if pi := a.Selling.PaymentInstructions; len(pi) > MaxPaymentInstructions {
+		f.Add("selling.payment_instructions", fmt.Sprintf("must be at most %d bytes", MaxPaymentInstructions))
+	} else if p := instructionsProblem(pi); p != "" {
+		f.Add("selling.payment_instructions", p)
+	}
 	for c, r := range a.Selling.TaxRates {
 		if !isCountry(c) {
 			f.Add("selling.tax_rates."+c, "must be keyed by an ISO 3166 two-letter country code")
@@ -301,4 +315,16 @@ func isCountry(s string) bool {
 	}
 	r, err := language.ParseRegion(s)
 	return err == nil && r.IsCountry() && r.String() == s
+}
+
+// instructionsProblem says what is wrong with payment instructions: they
+// are lines of text, so line breaks and tabs are the only control
+// characters they hold, and each line is held to the rules of a name.
+func instructionsProblem(s string) string {
+	for _, line := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
+		if p := text.NameProblem(strings.ReplaceAll(line, "\t", " ")); p != "" && strings.TrimSpace(line) != "" {
+			return "each line " + p
+		}
+	}
+	return ""
 }

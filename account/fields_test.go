@@ -1,6 +1,7 @@
 package account
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/marketplane/marketplane"
@@ -121,6 +122,11 @@ func TestValidateRefusesUnrealInput(t *testing.T) {
 	if err := good().Validate(); err != nil {
 		t.Fatalf("good account: %v", err)
 	}
+	withInstructions := good()
+	withInstructions.Selling.PaymentInstructions = "Bank: Example\r\n\tIBAN: DE89 3704 0044 0532 0130 00\n\nBIC: COBADEFFXXX"
+	if err := withInstructions.Validate(); err != nil {
+		t.Fatalf("payment instructions of a few lines: %v", err)
+	}
 	cases := []struct {
 		field string
 		edit  func(a *Account)
@@ -133,6 +139,9 @@ func TestValidateRefusesUnrealInput(t *testing.T) {
 		{"name", func(a *Account) { a.Name = "Acme\u202egpj.exe" }},
 		{"contact.name", func(a *Account) { a.Contact.Name = "\ufeff" }},
 		{"selling.tax_rates.DE", func(a *Account) { a.Selling.TaxRates = map[string]string{"DE": "1.9e1"} }},
+		{"selling.payment_instructions", func(a *Account) { a.Selling.PaymentInstructions = "IBAN: DE89\n\u202eXXX" }},
+		{"selling.payment_instructions", func(a *Account) { a.Selling.PaymentInstructions = "IBAN\x00" }},
+		{"selling.payment_instructions", func(a *Account) { a.Selling.PaymentInstructions = strings.Repeat("x", 1001) }},
 	}
 	for _, c := range cases {
 		a := good()

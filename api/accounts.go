@@ -49,6 +49,8 @@ type Selling struct {
 	StatementDay    int            `json:"statement_day,omitempty" minimum:"0" maximum:"31" doc:"Day of the month of the statement (default 1; the last day of shorter months)."`
 	CustomerTerms   *account.Terms `json:"customer_terms,omitempty" doc:"Payment terms of the seller's customers that have none of their own."`
 	ResellerTerms   *account.Terms `json:"reseller_terms,omitempty" doc:"Payment terms of the seller's resellers that have none of their own."`
+	// PaymentInstructions are printed on the seller's open invoices.
+	PaymentInstructions string `json:"payment_instructions,omitempty" maxLength:"1000" example:"Bank: Example Bank\nIBAN: DE89 3704 0044 0532 0130 00\nBIC: COBADEFFXXX" doc:"How the seller's buyers pay its invoices (bank, IBAN and BIC, a payment page): a few lines of plain text, printed under Payment on every open invoice."`
 }
 
 // Contact is the person to talk to at an account.

@@ -102,6 +102,13 @@ func TestDocumentsAPI(t *testing.T) {
 		f.must(t, 400, "L1a", "GET", "/documents?type=bill", nil).Problem(t)
 		f.must(t, 400, "L1a", "GET", "/documents?cursor=nonsense", nil).Problem(t)
 
+		// The vendor (L2) tells its buyers how to pay, in its own selling
+		// settings; its open invoices print it.
+		var l2 Account
+		f.must(t, 200, "L2", "GET", "/accounts/"+id(f.L2.ID), nil).JSON(t, &l2)
+		l2.Selling.PaymentInstructions = "Example Bank\nIBAN: DE89 3704 0044 0532 0130 00"
+		f.must(t, 200, "L2", "PATCH", "/accounts/"+id(f.L2.ID), map[string]any{"selling": l2.Selling})
+		f.must(t, 400, "L2", "PATCH", "/accounts/"+id(f.L2.ID), map[string]any{"selling": map[string]any{"payment_instructions": "IBAN \u202eXX"}}).Problem(t)
 		inv := decode[Page[Document]](t, f.must(t, 200, "C", "GET", "/documents?account_id="+id(f.C.ID), nil)).Items[0]
 		doc := "/documents/" + id(inv.ID)
 		got := decode[Document](t, f.must(t, 200, "C", "GET", doc, nil))
@@ -130,7 +137,7 @@ func TestDocumentsAPI(t *testing.T) {
 			if csp := r.Header.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'none'") {
 				t.Errorf("CSP %q", csp)
 			}
-			for _, want := range []string{"INV-000001", ">6.60<", ">13.20<", "$19.80", "Gamma Reseller L2", "Delta Customer C",
+			for _, want := range []string{"INV-000001", ">6.60<", ">13.20<", "$19.80", "Gamma Reseller L2", "Delta Customer C", ">IBAN: DE89 3704 0044 0532 0130 00<",
 				"Jan 10, 2027 – Feb 9, 2027"} {
 				if !bytes.Contains(r.Body, []byte(want)) {
 					t.Errorf("the page lacks %q", want)

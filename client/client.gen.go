@@ -3332,6 +3332,13 @@ type Selling struct {
 	// Invoicing When charges become invoices: at once (on_completion, the default) or gathered per buyer on the statement day.
 	Invoicing *SellingInvoicing `json:"invoicing,omitempty"`
 
+	// PaymentInstructions How the seller's buyers pay its invoices (bank, IBAN and BIC, a payment page): a few lines of plain text, printed under Payment on every open invoice.
+	//
+	// Examples: Bank: Example Bank
+	// IBAN: DE89 3704 0044 0532 0130 00
+	// BIC: COBADEFFXXX
+	PaymentInstructions *string `json:"payment_instructions,omitempty"`
+
 	// Proration Proration of mid-period changes: prorated charges now (prorate, the default), prorated and invoiced at once even when invoicing on a statement day (prorate_invoice), or none.
 	Proration *SellingProration `json:"proration,omitempty"`
 

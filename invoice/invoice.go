@@ -169,6 +169,13 @@ func newView(d *store.Document, vendor, buyer *account.Account) view {
 		} else {
 			v.Payment = append(v.Payment, fmt.Sprintf(l.PayBy, f.money(due), l.day(d.DueOn), order.Days(d.IssuedOn, d.DueOn), d.Number))
 		}
+		// The seller's own words on how to pay (its bank account, a
+		// payment page), line by line as it wrote them.
+		for _, line := range strings.Split(strings.ReplaceAll(vendor.Selling.PaymentInstructions, "\r\n", "\n"), "\n") {
+			if line = strings.TrimSpace(strings.ReplaceAll(line, "\t", " ")); line != "" {
+				v.Payment = append(v.Payment, line)
+			}
+		}
 		if c := contactOf(vendor); c != "" {
 			v.Payment = append(v.Payment, fmt.Sprintf(l.Contact, c))
 		}

@@ -3,6 +3,7 @@ package invoice
 import (
 	"bytes"
 	"html"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,7 +183,8 @@ func euroInvoice(t testing.TB, locale string) (*store.Document, *account.Account
 	t.Helper()
 	vendor := &account.Account{ID: 2, Name: "Gamma GmbH", Locale: "de-DE", VATID: "DE111111111",
 		Address: account.Address{Line1: "Hauptstraße 1", City: "Berlin", PostalCode: "10115", Country: "DE"},
-		Contact: account.Contact{Name: "Gamma Billing", Email: "billing@gamma.example", Phone: "+49 30 1234567"}}
+		Contact: account.Contact{Name: "Gamma Billing", Email: "billing@gamma.example", Phone: "+49 30 1234567"},
+		Selling: account.Selling{PaymentInstructions: "Commerzbank Berlin\r\n\tIBAN: DE89 3704 0044 0532 0130 00\n\nBIC: COBADEFFXXX"}}
 	buyer := &account.Account{ID: 3, Name: "Delta SARL", Locale: locale, VATID: "FR22222222222",
 		Address: account.Address{Line1: "2 rue de l'Église", City: "Lyon", PostalCode: "69002", Country: "FR"}}
 	d := &store.Document{ID: 9, VendorID: 2, AccountID: 3, Type: store.DocInvoice, Number: "INV-000042", Status: store.DocOpen,
@@ -213,6 +215,11 @@ func TestSameWords(t *testing.T) {
 				l.TaxName, l.Net + " (EUR)", l.Gross, l.NetTotal, l.TaxTotal, l.Total, l.Payment, v.Lines[0].Period,
 				v.Lines[1].Amount, v.Lines[1].Tax, v.TaxGroups[0].Rate, v.TaxGroups[0].Gross, v.Total}
 			words = append(words, v.Payment...)
+			// The seller's payment instructions, line by line.
+			if !slices.Contains(v.Payment, "IBAN: DE89 3704 0044 0532 0130 00") || !slices.Contains(v.Payment, "BIC: COBADEFFXXX") ||
+				!slices.Contains(v.Payment, "Commerzbank Berlin") || slices.Contains(v.Payment, "") {
+				t.Errorf("payment lines %q lack the seller's instructions", v.Payment)
+			}
 			var b bytes.Buffer
 			if err := HTML(&b, d, vendor, buyer); err != nil {
 				t.Fatal(err)
