@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,8 +36,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// tab opens a new tab of the shared browser for t.
-func tab(t *testing.T) context.Context {
+// tab opens a new tab of the shared browser for t and returns it with the
+// address of srv under a host name of the tab's own. Cookies are kept per
+// host, not per port: tabs of parallel tests reaching their servers all
+// as 127.0.0.1 would overwrite each other's session cookies. Chromium
+// resolves every *.localhost name to the loopback address itself.
+func tab(t *testing.T, srv *httptest.Server) (context.Context, string) {
 	t.Helper()
 	path := os.Getenv("MARKETPLANE_TEST_BROWSER")
 	if path == "" {
@@ -74,8 +79,10 @@ func tab(t *testing.T) context.Context {
 	ctx, cancel := chromedp.NewContext(browser.ctx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 30*time.Second)
 	t.Cleanup(func() { cancelTimeout(); cancel() })
-	return ctx
+	return ctx, strings.Replace(srv.URL, "127.0.0.1", fmt.Sprintf("tab%d.localhost", tabs.Add(1)), 1)
 }
+
+var tabs atomic.Int64
 
 // browserSignIn signs in through the sign-in form.
 func browserSignIn(t *testing.T, ctx context.Context, base, login string) {
@@ -108,8 +115,8 @@ func TestBrowserCustomerPanel(t *testing.T) {
 		f := setup(t, e)
 		c := f.addCustomer(t, "Browser Customer", "en", true, 2, nil)
 		other := f.addCustomer(t, "Someone Else", "en", true, 1, nil)
-		ctx := tab(t)
-		browserSignIn(t, ctx, f.srv.URL, c.login)
+		ctx, base := tab(t, f.srv)
+		browserSignIn(t, ctx, base, c.login)
 
 		// Home lists the customer's subscriptions.
 		for _, id := range c.subs {
@@ -117,9 +124,16 @@ func TestBrowserCustomerPanel(t *testing.T) {
 				t.Fatalf("subscription %d on Home: %v", id, err)
 			}
 		}
-		// Another customer's subscription by URL is the 404 page.
+		// A subscription opens from Home.
 		err := chromedp.Run(ctx,
-			chromedp.Navigate(fmt.Sprintf("%s/subscriptions/%d", f.srv.URL, other.subs[0])),
+			chromedp.Click(fmt.Sprintf(`#subscription-%d a`, c.subs[0]), chromedp.ByQuery),
+			chromedp.WaitVisible(`#subscription`, chromedp.ByID))
+		if err != nil {
+			t.Fatalf("open a subscription from Home: %v", err)
+		}
+		// Another customer's subscription by URL is the 404 page.
+		err = chromedp.Run(ctx,
+			chromedp.Navigate(fmt.Sprintf("%s/subscriptions/%d", base, other.subs[0])),
 			chromedp.WaitVisible(`#not-found`, chromedp.ByID))
 		if err != nil {
 			t.Fatalf("another customer's subscription: %v", err)
@@ -129,23 +143,23 @@ func TestBrowserCustomerPanel(t *testing.T) {
 		// and the session survives it.
 		evil := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			rw.Header().Set("Content-Type", "text/html")
-			fmt.Fprintf(rw, `<form id="f" method="post" action="%s/logout"></form><script>document.getElementById("f").submit()</script>`, f.srv.URL)
+			fmt.Fprintf(rw, `<form id="f" method="post" action="%s/logout"></form><script>document.getElementById("f").submit()</script>`, base)
 		}))
 		defer evil.Close()
-		evilURL := strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)
+		evilURL := strings.Replace(evil.URL, "127.0.0.1", "elsewhere.localhost", 1)
 		var loc string
 		err = chromedp.Run(ctx,
 			chromedp.Navigate(evilURL),
 			chromedp.WaitReady(`body`, chromedp.ByQuery),
-			chromedp.Poll(`location.pathname === "/logout" && document.readyState === "complete"`, nil),
+			chromedp.Poll(fmt.Sprintf(`location.host === %q && document.readyState === "complete"`, strings.TrimPrefix(base, "http://")), nil),
 			chromedp.Location(&loc))
 		if err != nil {
 			t.Fatalf("forged post: %v", err)
 		}
-		if text := bodyText(t, ctx); !strings.Contains(strings.ToLower(text), "cross-origin") {
-			t.Errorf("the forged post was not refused: %q", text)
+		if text := bodyText(t, ctx); !strings.HasSuffix(loc, "/logout") || !strings.Contains(strings.ToLower(text), "cross-origin") {
+			t.Fatalf("the forged post was not refused: at %s, %q", loc, text)
 		}
-		if err := chromedp.Run(ctx, chromedp.Navigate(f.srv.URL+"/"), chromedp.WaitVisible(`#account-name`, chromedp.ByID)); err != nil {
+		if err := chromedp.Run(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#account-name`, chromedp.ByID)); err != nil {
 			t.Fatalf("the forged post signed the customer out: %v", err)
 		}
 	})
@@ -160,16 +174,16 @@ func TestBrowserLanguagesAndPrices(t *testing.T) {
 		en := f.addCustomer(t, "Plain Customer", "en", true, 1, nil)
 		clerk := f.addCustomer(t, "No Prices", "en", false, 1, []int64{12_500_000})
 
-		ctx := tab(t)
-		browserSignIn(t, ctx, f.srv.URL, de.login)
+		ctx, base := tab(t, f.srv)
+		browserSignIn(t, ctx, base, de.login)
 		if text := bodyText(t, ctx); !strings.Contains(text, "Abonnement") || strings.Contains(text, "Vertrag") {
 			t.Errorf("German Home: %q", text)
 		}
 
 		// The brand starts the bar: left in English, right in Arabic.
 		brandX := func(login string) (x, width float64) {
-			ctx := tab(t)
-			browserSignIn(t, ctx, f.srv.URL, login)
+			ctx, base := tab(t, f.srv)
+			browserSignIn(t, ctx, base, login)
 			var rect map[string]float64
 			if err := chromedp.Run(ctx,
 				chromedp.Evaluate(`(() => { const r = document.querySelector(".brand").getBoundingClientRect(); return {x: r.x, w: window.innerWidth, navx: document.getElementById("nav").getBoundingClientRect().x}; })()`, &rect)); err != nil {
@@ -184,8 +198,8 @@ func TestBrowserLanguagesAndPrices(t *testing.T) {
 			t.Errorf("Arabic: the brand is at x=%v of %v, not mirrored to the right", x, w)
 		}
 
-		ctx = tab(t)
-		browserSignIn(t, ctx, f.srv.URL, clerk.login)
+		ctx, base = tab(t, f.srv)
+		browserSignIn(t, ctx, base, clerk.login)
 		text := bodyText(t, ctx)
 		if !strings.Contains(text, "waiting for payment") {
 			t.Fatalf("the clerk's Home: %q", text)
