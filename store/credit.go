@@ -543,6 +543,9 @@ func (db *DB) hold(ctx context.Context, tx *sql.Tx, buyer *account.Account, t ac
 	if err := db.setStatus(ctx, tx, buyer, account.StatusCreditHold); err != nil {
 		return 0, err
 	}
+	if err := db.notifyCreditHold(ctx, tx, buyer); err != nil {
+		return 0, err
+	}
 	below := 0
 	if buyer.Kind == account.Reseller && t.SuspendCustomers && t.Action() != account.BlockOrders {
 		var err error

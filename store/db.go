@@ -58,6 +58,10 @@ type DB struct {
 	// the thousand). Nil, as in plain tests, leaves deliveries pending with
 	// no task.
 	OnEvent func(ctx context.Context, tx *sql.Tx, ds []QueuedDelivery) error
+	// OnNotification queues the delivery of message id of the outbox, to
+	// account accountID at path, in the transaction that writes it. Nil
+	// leaves messages queued with no task.
+	OnNotification func(ctx context.Context, tx *sql.Tx, id, accountID int64, path string) error
 
 	dialect   dialect
 	url       string

@@ -670,8 +670,12 @@ func insertReturningIDs(ctx context.Context, tx *sql.Tx, table string, columns [
 // as the API shows them; ids name what the API serves at /orders/{id},
 // /documents/{id} and /subscriptions/{id}.
 
-// emitOrderCompleted emits order.completed for o, of the customer at path.
+// emitOrderCompleted emits order.completed for o, of the customer at path,
+// and queues its email to the customer.
 func (db *DB) emitOrderCompleted(ctx context.Context, tx *sql.Tx, o *Order, path string) error {
+	if err := db.notifyOrderCompleted(ctx, tx, o); err != nil {
+		return err
+	}
 	return db.emit(ctx, tx, o.CustomerID, path, webhook.OrderCompleted, map[string]any{
 		"order_id": o.ID, "number": o.Number, "type": o.Type, "vendor_id": o.VendorID, "customer_id": o.CustomerID,
 		"subscription_id": o.SubscriptionID, "plan_id": o.PlanID, "total": o.Total.String(), "currency": o.Currency})
@@ -698,8 +702,12 @@ func documentData(d *Document) map[string]any {
 }
 
 // emitInvoices emits invoice.issued for the invoices among docs (other
-// documents are skipped), all at once.
+// documents are skipped), all at once, and queues their emails to the
+// buyers.
 func (db *DB) emitInvoices(ctx context.Context, tx *sql.Tx, docs ...*Document) error {
+	if err := db.notifyInvoices(ctx, tx, docs...); err != nil {
+		return err
+	}
 	var evs []emission
 	for _, d := range docs {
 		if d.Type == DocInvoice {
