@@ -92,6 +92,12 @@ func New(cfg Config) (*Web, error) {
 	mux.HandleFunc("POST /logout", w.logout)
 	mux.HandleFunc("GET /{$}", w.home)
 	mux.HandleFunc("GET /subscriptions/{id}", w.subscription)
+	mux.HandleFunc("GET /subscriptions", w.subscriptionList)
+	mux.HandleFunc("GET /billing", w.billing)
+	mux.HandleFunc("GET /billing/documents/{id}/pdf", w.documentPDF)
+	mux.HandleFunc("GET /users", w.users)
+	mux.HandleFunc("POST /users/api-keys", w.createAPIKey)
+	mux.HandleFunc("POST /users/api-keys/{id}/revoke", w.revokeAPIKey)
 	mux.Handle("GET /static/", staticHandler())
 	// Every other URL is the panel's 404 page.
 	mux.HandleFunc("/", w.notFound)
