@@ -41,6 +41,10 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed for a sign-in's address (see clientIP); none by default.
 	TrustedProxies []netip.Prefix
+	// EnqueueProvision queues the provisioning task of an order placed in
+	// the purchase wizard, in the order's transaction (the API's hook of
+	// the same name). Without it the wizard refuses to place orders.
+	EnqueueProvision EnqueueFunc
 }
 
 // Web is the panels' HTTP handler.
@@ -92,6 +96,10 @@ func New(cfg Config) (*Web, error) {
 	mux.HandleFunc("POST /logout", w.logout)
 	mux.HandleFunc("GET /{$}", w.home)
 	mux.HandleFunc("GET /subscriptions/{id}", w.subscription)
+	mux.HandleFunc("GET /marketplace", w.marketplace)
+	mux.HandleFunc("GET /marketplace/{plan}", w.wizard)
+	mux.HandleFunc("GET /marketplace/{plan}/quote", w.wizardQuote)
+	mux.HandleFunc("POST /marketplace/{plan}", w.placeOrder)
 	mux.HandleFunc("GET /subscriptions", w.subscriptionList)
 	mux.HandleFunc("GET /billing", w.billing)
 	mux.HandleFunc("GET /billing/documents/{id}/pdf", w.documentPDF)

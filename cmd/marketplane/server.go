@@ -200,7 +200,10 @@ func generatePassword() string {
 // handler routes /healthz, /readyz, /metrics, /api/v1/ and the panels.
 func (m *Main) handler() (http.Handler, error) {
 	panels, err := web.New(web.Config{DB: m.DB, Logger: m.Logger, Version: version,
-		SecureCookies: strings.HasPrefix(m.Config.BaseURL, "https://"), TrustedProxies: m.Config.TrustedProxies})
+		SecureCookies: strings.HasPrefix(m.Config.BaseURL, "https://"), TrustedProxies: m.Config.TrustedProxies,
+		// Orders placed in the purchase wizard queue their provisioning as
+		// the API's do.
+		EnqueueProvision: m.Tasks.enqueueOrder})
 	if err != nil {
 		return nil, err
 	}
