@@ -2,9 +2,7 @@ package web
 
 import (
 	"bytes"
-	"cmp"
 	"net/http"
-	"slices"
 	"strconv"
 
 	"github.com/marketplane/marketplane/account"
@@ -13,7 +11,7 @@ import (
 	"github.com/marketplane/marketplane/store"
 )
 
-// billingDocuments is how many documents of each kind Billing lists.
+// billingDocuments is how many documents a page of Billing lists.
 const billingDocuments = 50
 
 // billingData is the Billing screen: the buyer's standing towards its
@@ -27,6 +25,10 @@ type billingData struct {
 	Invoices  []documentRow
 	Payments  []documentRow
 	Waiting   []string
+	// Next is the cursor of the next page of documents (0: none); Paged
+	// says this is not the first page.
+	Next  int64
+	Paged bool
 }
 
 // standing is the buyer's credit standing, as Billing shows it.
@@ -56,8 +58,10 @@ type documentRow struct {
 	Method string
 }
 
-// billing shows the signed-in customer's billing. Every read goes through
-// the store's authorization (view billing documents, view orders).
+// billing shows the signed-in customer's billing, its documents a page at
+// a time (?before= is the cursor: the last id of the previous page).
+// Every read goes through the store's authorization (view billing
+// documents, view orders).
 func (w *Web) billing(rw http.ResponseWriter, r *http.Request) {
 	actor, u, acct, ok := w.signedIn(rw, r)
 	if !ok {
@@ -68,44 +72,48 @@ func (w *Web) billing(rw http.ResponseWriter, r *http.Request) {
 		w.renderNotFound(rw, r, u)
 		return
 	}
+	var before int64
+	if v := r.URL.Query().Get("before"); v != "" {
+		var err error
+		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before <= 0 {
+			w.renderNotFound(rw, r, u)
+			return
+		}
+	}
 	ctx := r.Context()
 	l := localeFor(r, u)
-	d := billingData{Prices: actor.ShowsPrices(), Documents: may(actor, account.ViewDocuments)}
+	d := billingData{Prices: actor.ShowsPrices(), Documents: may(actor, account.ViewDocuments), Paged: before != 0}
 	if d.Documents {
 		c, err := w.cfg.DB.Credit(ctx, actor, acct.ID)
 		if err != nil {
 			w.fail(rw, r, u, err)
 			return
 		}
-		d.Standing = &standing{Status: l.T("account.status." + string(c.Status)), StatusClass: string(c.Status)}
+		d.Standing = &standing{Status: l.T("account.status." + string(c.Status)), StatusClass: standingClass[c.Status]}
 		if d.Prices {
 			m := func(v money.Micros) string { return l.Money(v, c.Currency) }
 			d.Standing.Balance, d.Standing.Prepaid, d.Standing.Open = m(c.Balance), m(c.PrepaidFunds), m(c.Open)
 			d.Standing.Overdue, d.Standing.CreditLimit, d.Standing.Available = m(c.Overdue), m(c.CreditLimit), m(c.Available)
 		}
-		var docs []*store.Document
-		for _, typ := range []store.DocumentType{store.DocInvoice, store.DocCreditMemo} {
-			page, err := w.cfg.DB.Documents(ctx, actor, store.DocumentFilter{AccountID: acct.ID, Type: typ, Limit: billingDocuments})
-			if err != nil {
-				w.fail(rw, r, u, err)
-				return
-			}
-			docs = append(docs, page...)
-		}
-		// Newest first, invoices and credit memos together.
-		slices.SortFunc(docs, func(a, b *store.Document) int {
-			return cmp.Or(b.IssuedOn.Compare(a.IssuedOn), cmp.Compare(b.ID, a.ID))
-		})
-		for _, doc := range docs[:min(len(docs), billingDocuments)] {
-			d.Invoices = append(d.Invoices, documentRowOf(l, doc, d.Prices))
-		}
-		payments, err := w.cfg.DB.Documents(ctx, actor, store.DocumentFilter{AccountID: acct.ID, Type: store.DocPayment, Limit: billingDocuments})
+		// One page of the ledger, newest first, every kind of document:
+		// payments in their own table, the rest (invoices, credit memos,
+		// refunds, adjustments) in the other.
+		docs, err := w.cfg.DB.Documents(ctx, actor, store.DocumentFilter{AccountID: acct.ID, BeforeID: before, Limit: billingDocuments + 1})
 		if err != nil {
 			w.fail(rw, r, u, err)
 			return
 		}
-		for _, doc := range payments {
-			d.Payments = append(d.Payments, documentRowOf(l, doc, d.Prices))
+		if len(docs) > billingDocuments {
+			docs = docs[:billingDocuments]
+			d.Next = docs[len(docs)-1].ID
+		}
+		for _, doc := range docs {
+			row := documentRowOf(l, doc, d.Prices)
+			if doc.Type == store.DocPayment {
+				d.Payments = append(d.Payments, row)
+			} else {
+				d.Invoices = append(d.Invoices, row)
+			}
 		}
 	}
 	if may(actor, account.ViewOrders) {
@@ -117,6 +125,11 @@ func (w *Web) billing(rw http.ResponseWriter, r *http.Request) {
 	}
 	w.render(rw, r, http.StatusOK, "billing.html", page{L: l, User: u, Account: acct, Title: l.T("billing.title"), Nav: "billing", Data: d})
 }
+
+// standingClass is the badge each account status wears (panel.css's
+// status-* classes).
+var standingClass = map[account.Status]string{account.StatusPending: "pending", account.StatusActive: "active",
+	account.StatusCreditHold: "suspended", account.StatusAdminHold: "suspended", account.StatusCancelled: "terminated"}
 
 // documentRowOf is doc in the reader's language; amounts only when the
 // reader may see prices.

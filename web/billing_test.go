@@ -277,5 +277,67 @@ func TestBrowserBillingSubscriptionsAndAPIKeys(t *testing.T) {
 		if _, err := f.db.ActorForKey(context.Background(), token); err == nil {
 			t.Error("the revoked key still works")
 		}
+
+		// A user without show prices sees the invoice on Billing, but no
+		// amount and no PDF.
+		clerk := f.addCustomer(t, "Blind Clerk", "en", false, 0, []int64{7_500_000})
+		blind := f.issue(t, clerk, store.DocInvoice, 119_000_000, "Hosting, March")
+		ctx, base = tab(t, f.srv)
+		browserSignIn(t, ctx, base, clerk.login)
+		var links int
+		err = chromedp.Run(ctx,
+			chromedp.Click(`#nav-billing`, chromedp.ByID),
+			chromedp.WaitVisible(fmt.Sprintf(`#document-%d`, blind.ID), chromedp.ByID),
+			chromedp.Evaluate(`document.querySelectorAll("a.pdf").length`, &links))
+		if err != nil {
+			t.Fatalf("the clerk's billing: %v", err)
+		}
+		text := bodyText(t, ctx)
+		if !strings.Contains(text, blind.Number) || !strings.Contains(text, "waiting for payment") {
+			t.Errorf("the clerk's billing: %q", text)
+		}
+		if strings.Contains(text, "119") || strings.Contains(text, "7.50") || strings.Contains(text, "EUR") || links != 0 {
+			t.Errorf("a user without show prices sees an amount or %d PDF links: %q", links, text)
+		}
+	})
+}
+
+func TestBillingPages(t *testing.T) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
+		f := setup(t, e)
+		c := f.addCustomer(t, "Long Ledger", "en", true, 0, nil)
+		var docs []*store.Document
+		for i := range 50 {
+			docs = append(docs, f.issue(t, c, store.DocInvoice, 1_000_000, fmt.Sprintf("Month %d", i+1)))
+		}
+		for range 2 {
+			p, err := f.db.RecordPayment(context.Background(), account.SystemActor(), c.acct.ID, 1_000_000, "card")
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs = append(docs, p)
+		}
+		f.signIn(t, c.login, customerPassword)
+		// Newest first: the payments and 48 invoices, then the 2 oldest.
+		_, first := f.get(t, "/billing")
+		for i, d := range docs {
+			if on := strings.Contains(first, fmt.Sprintf(`id="document-%d"`, d.ID)); on != (i >= 2) {
+				t.Errorf("%s on the first page: %v", d.Number, on)
+			}
+		}
+		next := fmt.Sprintf(`href="/billing?before=%d"`, docs[2].ID)
+		if !strings.Contains(first, next) {
+			t.Fatalf("the first page does not link %s", next)
+		}
+		_, second := f.get(t, fmt.Sprintf("/billing?before=%d", docs[2].ID))
+		for i, d := range docs {
+			if on := strings.Contains(second, fmt.Sprintf(`id="document-%d"`, d.ID)); on != (i < 2) {
+				t.Errorf("%s on the second page: %v", d.Number, on)
+			}
+		}
+		if strings.Contains(second, "before=") || !strings.Contains(second, `id="first-page"`) {
+			t.Error("the last page links a next page, or not the first")
+		}
 	})
 }
