@@ -75,6 +75,8 @@ func TestScreenshots(t *testing.T) {
 		{"home", "/", "#account-name"},
 		{"subscription", fmt.Sprintf("/subscriptions/%d", subID), "#subscription"},
 		{"404", "/no/such/page", "#not-found"},
+		{"billing", "/billing", "#standing"},
+		{"users", "/users", "#api-keys"},
 	}
 	for _, lang := range []string{"en", "ar"} {
 		ctx, base := tab(t, srv)
