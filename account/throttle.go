@@ -103,10 +103,15 @@ func (c LoginCounter) current(now time.Time) LoginCounter {
 // when an attempt may go on.
 func (l LoginLimit) Wait(c LoginCounter, now time.Time) time.Duration {
 	c = c.current(now)
-	if c.Failures == 0 {
+	d := l.Delay(c.Failures)
+	if c.Failures == 0 || d == 0 {
+		// Free failures come back to back. Checking the delay first
+		// matters: an attempt whose clock was read before it waited for
+		// the counters' lock may find a Last later than its own now, and
+		// a free failure must not turn that into a wait.
 		return 0
 	}
-	return max(0, c.Last.Add(l.Delay(c.Failures)).Sub(now))
+	return max(0, c.Last.Add(d).Sub(now))
 }
 
 // AdmitLogin decides an attempt at now from the counters of its three
@@ -124,7 +129,9 @@ func AdmitLogin(cs map[LoginScope]LoginCounter, now time.Time) (time.Duration, m
 	}
 	next := make(map[LoginScope]LoginCounter, len(LoginScopes))
 	for _, s := range LoginScopes {
-		next[s] = LoginCounter{Failures: cs[s].current(now).Failures + 1, Last: now}
+		// Last never goes back: an attempt that read the clock before
+		// another one wrote a later Last keeps that one.
+		next[s] = LoginCounter{Failures: cs[s].current(now).Failures + 1, Last: laterOf(now, cs[s].Last)}
 	}
 	return 0, next
 }
@@ -170,4 +177,12 @@ func ThrottledLogin(wait time.Duration) *RetryLater {
 		msg = fmt.Sprintf("too many failed sign-ins; try again in %d minutes", int(math.Ceil(wait.Minutes())))
 	}
 	return &RetryLater{After: time.Duration(secs) * time.Second, Err: marketplane.Errorf(marketplane.ETHROTTLED, "%s", msg)}
+}
+
+// laterOf is the later of two times.
+func laterOf(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

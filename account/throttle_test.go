@@ -38,6 +38,10 @@ func TestAdmitAndSettleLogin(t *testing.T) {
 		{"pair waited enough", map[LoginScope]LoginCounter{ScopePair: at(5, time.Second)}, 0},
 		{"the longest wait wins", map[LoginScope]LoginCounter{ScopePair: at(6, 0), ScopeAddress: at(22, time.Second)}, 3 * time.Second},
 		{"forgotten after a day", map[LoginScope]LoginCounter{ScopePair: at(500, LoginForget)}, 0},
+		// An attempt that read the clock, then waited for the counters'
+		// lock while a later one counted a free failure, is not throttled.
+		{"a free failure counted after this attempt's clock", map[LoginScope]LoginCounter{ScopePair: at(3, -time.Millisecond),
+			ScopeAddress: at(3, -time.Millisecond), ScopeLogin: at(3, -time.Millisecond)}, 0},
 	} {
 		wait, next := AdmitLogin(c.in, now)
 		if wait != c.wait {
@@ -51,7 +55,7 @@ func TestAdmitAndSettleLogin(t *testing.T) {
 		}
 		for _, s := range LoginScopes {
 			want := c.in[s].current(now).Failures + 1
-			if next[s].Failures != want || !next[s].Last.Equal(now) {
+			if next[s].Failures != want || !next[s].Last.Equal(laterOf(now, c.in[s].Last)) {
 				t.Errorf("%s: %s counter %+v, want %d failures now", c.name, s, next[s], want)
 			}
 		}
