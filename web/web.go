@@ -96,16 +96,16 @@ func New(cfg Config) (*Web, error) {
 	mux.HandleFunc("POST /logout", w.logout)
 	mux.HandleFunc("GET /{$}", w.home)
 	mux.HandleFunc("GET /subscriptions/{id}", w.subscription)
-	mux.HandleFunc("GET /marketplace", w.marketplace)
-	mux.HandleFunc("GET /marketplace/{plan}", w.wizard)
-	mux.HandleFunc("GET /marketplace/{plan}/quote", w.wizardQuote)
-	mux.HandleFunc("POST /marketplace/{plan}", w.placeOrder)
 	mux.HandleFunc("GET /subscriptions", w.subscriptionList)
 	mux.HandleFunc("GET /billing", w.billing)
 	mux.HandleFunc("GET /billing/documents/{id}/pdf", w.documentPDF)
 	mux.HandleFunc("GET /users", w.users)
 	mux.HandleFunc("POST /users/api-keys", w.createAPIKey)
 	mux.HandleFunc("POST /users/api-keys/{id}/revoke", w.revokeAPIKey)
+	mux.HandleFunc("GET /marketplace", w.marketplace)
+	mux.HandleFunc("GET /marketplace/{plan}", w.wizard)
+	mux.HandleFunc("GET /marketplace/{plan}/quote", w.wizardQuote)
+	mux.HandleFunc("POST /marketplace/{plan}", w.placeOrder)
 	mux.Handle("GET /static/", staticHandler())
 	// Every other URL is the panel's 404 page.
 	mux.HandleFunc("/", w.notFound)
@@ -117,7 +117,11 @@ func New(cfg Config) (*Web, error) {
 	// this mux matched (the mux sets it on the request it is given).
 	routed := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(rw, r)
-		accesslog.SetRoute(r.Context(), r.Pattern)
+		// The catch-all's 404 page is no route: made-up paths stay one
+		// "unmatched" series rather than a pattern of their own.
+		if r.Pattern != "/" {
+			accesslog.SetRoute(r.Context(), r.Pattern)
+		}
 	})
 	w.handler = sm.LoadAndSave(csrf.Handler(securityHeaders(routed)))
 	return w, nil
