@@ -141,3 +141,16 @@ func fieldErrors(err error) map[string]string {
 	}
 	return nil
 }
+
+// A subject keeps the no-break space between an amount and its symbol.
+func TestSubjectKeepsNoBreakSpaces(t *testing.T) {
+	t.Parallel()
+	tpl, _ := Default(InvoiceIssued, "de")
+	m, err := tpl.Render("de", Sample(InvoiceIssued))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Rechnung INV-000042 über 1.234,50\u00a0€"; m.Subject != want {
+		t.Errorf("subject %q, want %q", m.Subject, want)
+	}
+}

@@ -117,7 +117,9 @@ func (t Template) Render(locale string, d Data) (Message, error) {
 		return Message{}, err
 	}
 	// A value cannot break the subject into header lines.
-	m.Subject = strings.Join(strings.Fields(m.Subject), " ")
+	// (Not strings.Fields: it would also take the no-break spaces that
+	// keep an amount with its symbol.)
+	m.Subject = strings.TrimSpace(strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ", "\t", " ").Replace(m.Subject))
 	if err := run("html", t.HTML, &m.HTML); err != nil {
 		return Message{}, err
 	}
