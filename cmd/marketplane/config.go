@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/marketplane/marketplane/mail"
 )
 
 // Config is the configuration of a marketplane process. Every field has a
@@ -52,6 +54,9 @@ type Config struct {
 	// Addr); MetricsToken, when set, is the bearer token /metrics needs.
 	MetricsAddr  string
 	MetricsToken string
+	// SMTP is the mail server that sends the notifications' email; with
+	// no address, messages stay queued in the outbox.
+	SMTP mail.Sender
 	// TestClock runs the installation on the test clock kept in its
 	// database (a sandbox: store.TestClock), which the API and `marketplane
 	// clock` set and advance.
@@ -66,7 +71,7 @@ type setting struct {
 // secretSettings are read from their flag or, when it is not given, from
 // the environment after parsing: their values never show in --help as a
 // flag's default.
-var secretSettings = map[string]bool{"stripe-key": true, "metrics-token": true}
+var secretSettings = map[string]bool{"stripe-key": true, "metrics-token": true, "smtp-password": true}
 
 // switchSettings are true or false and may be given as a bare flag
 // ("--test-clock" for "--test-clock=true").
@@ -102,6 +107,10 @@ var settings = []setting{
 	{"billing-shards", "MARKETPLANE_BILLING_SHARDS", "1", "parts each day's billing is split into, run as tasks at once by the workers (PostgreSQL)"},
 	{"stripe-key", "MARKETPLANE_STRIPE_KEY", "", "secret API key of the Stripe account that charges cards (top-ups and orders with a payment source); empty: no card gateway, card payments are refused"},
 	{"stripe-api-base", "MARKETPLANE_STRIPE_API_BASE", "", "Stripe's API URL, for stripe-mock in tests; empty: Stripe's own"},
+	{"smtp-addr", "MARKETPLANE_SMTP_ADDR", "", "host:port of the SMTP server that sends notification email; empty: messages stay queued in the outbox until a server is set"},
+	{"smtp-from", "MARKETPLANE_SMTP_FROM", "noreply@localhost", "sender address of notification email; each message shows its seller's name with it and the seller's contact address as Reply-To"},
+	{"smtp-user", "MARKETPLANE_SMTP_USER", "", "SMTP login (AUTH PLAIN); empty: none"},
+	{"smtp-password", "MARKETPLANE_SMTP_PASSWORD", "", "SMTP password"},
 	{"test-clock", "MARKETPLANE_TEST_CLOCK", "false", "sandboxes: run on a test clock that the provider's staff set and advance (API /test-clock, marketplane clock); every action uses its date"},
 	{"access-log", "MARKETPLANE_ACCESS_LOG", "true", "write one JSON line per HTTP request to stderr: time, method, route pattern, status, duration, bytes, request id, principal id"},
 	{"metrics-addr", "MARKETPLANE_METRICS_ADDR", "", "serve /metrics on this address instead of the main one (e.g. 127.0.0.1:9090); empty: on the main address"},
@@ -227,6 +236,10 @@ func bindConfig(fs *flag.FlagSet, c *Config, which ...string) func() error {
 		c.MetricsToken, _ = get("metrics-token")
 		c.StripeKey, _ = get("stripe-key")
 		c.StripeAPIBase, _ = get("stripe-api-base")
+		c.SMTP.Addr, _ = get("smtp-addr")
+		c.SMTP.From, _ = get("smtp-from")
+		c.SMTP.User, _ = get("smtp-user")
+		c.SMTP.Password, _ = get("smtp-password")
 		if c.BaseURL == "" {
 			c.BaseURL = "http://" + c.Addr
 		}

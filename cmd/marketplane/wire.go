@@ -177,6 +177,7 @@ func newTaskRunner(db *store.DB, c Config, log *slog.Logger) (*taskRunner, error
 	task.Handle(m, deliverWebhook(db, webhook.NewClient(c.AllowPrivateWebhooks)), task.KindOptions{Queue: task.QueueNotifications,
 		MaxAttempts: webhookAttempts, Backoff: webhookBackoff, Timeout: webhook.Timeout + 5*time.Second})
 	db.OnEvent = r.enqueueDelivery
+	r.wireNotifications(db, c.SMTP, log)
 	return r, nil
 }
 
