@@ -16,6 +16,8 @@ type subscriptionData struct {
 	TenantStatus string
 	// Resources are all the subscription's resources, limited or not.
 	Resources []resourceRow
+	// Actions are the changes the reader may make (subscription_actions.go).
+	Actions *actionsData
 }
 
 // resourceRow is a resource of a subscription with its limit.
@@ -28,6 +30,12 @@ type resourceRow struct {
 // method and authorization as the API: another customer's subscription
 // answers the 404 page, as one that does not exist does.
 func (w *Web) subscription(rw http.ResponseWriter, r *http.Request) {
+	w.subscriptionPage(rw, r, http.StatusOK, nil)
+}
+
+// subscriptionPage shows the subscription with status, and the refused
+// change at (nil for none) where it was made, with what was asked.
+func (w *Web) subscriptionPage(rw http.ResponseWriter, r *http.Request, status int, at *changeAttempt) {
 	actor, u, acct, ok := w.signedIn(rw, r)
 	if !ok {
 		return
@@ -64,5 +72,6 @@ func (w *Web) subscription(rw http.ResponseWriter, r *http.Request) {
 		d.Resources = append(d.Resources, resourceRow{Name: name, Limit: lim})
 	}
 	slices.SortFunc(d.Resources, func(a, b resourceRow) int { return strings.Compare(a.Name, b.Name) })
-	w.render(rw, r, http.StatusOK, "subscription.html", page{L: l, User: u, Account: acct, Title: d.Row.Plan, Data: d})
+	d.Actions = w.subscriptionActions(r, actor, l, s, offer, at)
+	w.render(rw, r, status, "subscription.html", page{L: l, User: u, Account: acct, Title: d.Row.Plan, Data: d})
 }
