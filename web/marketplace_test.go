@@ -340,8 +340,11 @@ func TestBrowserPurchaseWizard(t *testing.T) {
 		err = chromedp.Run(ctx,
 			chromedp.SetValue(`#res-mailbox`, "3", chromedp.ByID),
 			chromedp.Evaluate(`document.getElementById("res-mailbox").dispatchEvent(new Event("change", {bubbles: true}))`, nil),
-			chromedp.Poll(`document.getElementById("total") && document.getElementById("total").textContent.includes("12.00")`, nil),
-			chromedp.Text(`#total`, &total, chromedp.ByID))
+			// Read the total in the same breath as the check: htmx may
+			// swap #total again (input and change both re-price), and a
+			// separate read can meet the element between two swaps.
+			chromedp.Poll(`(() => { const e = document.getElementById("total"); const t = e ? e.innerText.trim() : "";
+				return t.includes("12.00") ? t : false })()`, &total))
 		if err != nil {
 			t.Fatalf("re-price: %v", err)
 		}
