@@ -274,6 +274,12 @@ func (w *Web) upsell(r *http.Request, actor *account.Actor, l *locale, s *subscr
 	if err != nil {
 		return nil
 	}
+	// A plan off the paths is offered only where the Marketplace shows it:
+	// on a displayed shelf, or anywhere when the vendor displays none.
+	cats, err := w.cfg.DB.OfferCategories(r.Context(), actor, s.CustomerID)
+	if err != nil {
+		return nil
+	}
 	onPath := map[int64]bool{}
 	for _, id := range append(append([]int64{}, offer.UpgradeTo...), offer.DowngradeTo...) {
 		onPath[id] = true
@@ -290,7 +296,7 @@ func (w *Web) upsell(r *http.Request, actor *account.Actor, l *locale, s *subscr
 				break
 			}
 		}
-		if holds == nil {
+		if holds == nil || !onPath[o.PlanID] && len(cats) > 0 && len(o.SalesCategories) == 0 {
 			continue
 		}
 		opt := changeOption{L: l, SubID: s.ID, Form: "plan-" + strconv.FormatInt(o.PlanID, 10), Label: o.Name, Plan: o.PlanID}

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/marketplane/marketplane/account"
+	"github.com/marketplane/marketplane/catalog"
 	"github.com/marketplane/marketplane/order"
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/store/storetest"
@@ -194,6 +195,88 @@ func TestSubscriptionChangeRefusalsKeepTheInput(t *testing.T) {
 		}
 		if n := len(s.changeOrders(t, c, order.CL)); n != 1 {
 			t.Errorf("%d cancellation orders, want 1", n)
+		}
+	})
+}
+
+// addTeamPlans adds two copies of Office Standard that are on no path of
+// Office Basic: "office-team" on the Email & Office shelf and
+// "office-team-secret" on the hidden shelf only.
+func (s *shop) addTeamPlans(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	var providerID int64
+	if err := s.db.Read.QueryRow(`SELECT id FROM accounts WHERE kind = 'provider'`).Scan(&providerID); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := s.db.ExportCatalog(ctx, account.SystemActor(), providerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range doc.Plans {
+		if p.Key != "office-standard" {
+			continue
+		}
+		team, secret := p, p
+		team.Key, team.Name, team.PlanCategory, team.UpgradeTo, team.DowngradeTo = "office-team", catalog.Text{"en": "Office Team"}, "", nil, nil
+		secret.Key, secret.Name, secret.PlanCategory, secret.UpgradeTo, secret.DowngradeTo = "office-team-secret", catalog.Text{"en": "Office Hidden Team"}, "", nil, nil
+		secret.SalesCategories = []string{"secret"}
+		doc.Plans = append(doc.Plans, team, secret)
+		break
+	}
+	if _, err := s.db.ImportCatalog(ctx, account.SystemActor(), providerID, doc, store.ImportOptions{}); err != nil {
+		t.Fatalf("import the team plans: %v", err)
+	}
+	for _, k := range []string{"office-team", "office-team-secret"} {
+		p, err := s.db.PlanByKey(ctx, account.SystemActor(), providerID, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.plans[k] = p.ID
+	}
+}
+
+func TestSubscriptionUpsellExploresOffersOffThePaths(t *testing.T) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
+		s := setupShop(t, e)
+		s.addTeamPlans(t)
+		c := s.addCustomer(t, "Explorer", "en", true, 0, nil)
+		id := s.officeBasic(t, c)
+		s.signIn(t, c.login, customerPassword)
+		_, sum := s.get(t, fmt.Sprintf("/subscriptions/%d/change/quote?resource=mailbox&res.mailbox=60", id))
+		team := fmt.Sprintf(`href="/marketplace/%d?res.mailbox=60"`, s.plans["office-team"])
+		if !strings.Contains(sum, team) || !strings.Contains(sum, "Explore Office Team") {
+			t.Errorf("the upsell does not explore Office Team (%s):\n%s", team, sum)
+		}
+		if strings.Contains(sum, "Office Hidden Team") {
+			t.Error("the upsell offers a plan of a hidden shelf")
+		}
+		resp, wiz := s.get(t, fmt.Sprintf("/marketplace/%d?res.mailbox=60", s.plans["office-team"]))
+		if resp.StatusCode != 200 || !strings.Contains(wiz, `name="res.mailbox" type="number" inputmode="numeric" class="spinner" min="1" max="300" step="1" value="60"`) {
+			t.Errorf("the wizard does not start from the wanted amount: %d", resp.StatusCode)
+		}
+	})
+}
+
+func TestSubscriptionActionsHidePricesWithoutShowPrices(t *testing.T) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
+		s := setupShop(t, e)
+		c := s.addCustomer(t, "Clerk", "en", false, 0, nil)
+		id := s.officeBasic(t, c)
+		s.signIn(t, c.login, customerPassword)
+		page := fmt.Sprintf("/subscriptions/%d", id)
+		_, body := s.get(t, page)
+		_, sum := s.get(t, page+"/change/quote?resource=mailbox&res.mailbox=3")
+		_, up := s.get(t, page+"/change/quote?resource=mailbox&res.mailbox=60")
+		if !strings.Contains(body, `id="plans"`) || !strings.Contains(up, "Change to Office Standard") {
+			t.Fatalf("the clerk lacks the actions:\n%s\n%s", body, up)
+		}
+		for name, text := range map[string]string{"page": body, "summary": sum, "upsell": up} {
+			if strings.Contains(text, "USD") || strings.Contains(text, `class="amount"`) {
+				t.Errorf("the %s shows a user without show prices an amount:\n%s", name, text)
+			}
 		}
 	})
 }
