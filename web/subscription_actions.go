@@ -381,17 +381,25 @@ func (w *Web) changeSubscription(rw http.ResponseWriter, r *http.Request) {
 	}
 	if at.fieldErr == "" {
 		o, err := w.cfg.DB.ChangeOrder(r.Context(), actor, s.ID, req, w.enqueue(r.Context()))
-		if err == nil {
-			http.Redirect(rw, r, "/subscriptions/"+strconv.FormatInt(s.ID, 10)+"?ordered="+strconv.FormatInt(o.Number, 10), http.StatusSeeOther)
-			return
-		}
-		if refusedAsMissing(err) {
-			w.fail(rw, r, u, err)
-			return
-		}
-		at.err = err
+		w.ordered(rw, r, u, s, o, err, at)
+		return
 	}
 	w.subscriptionPage(rw, r, http.StatusUnprocessableEntity, at)
+}
+
+// ordered answers a form that placed an order on subscription s: back to
+// the subscription with the order's number, the 404 page for a refusal
+// that means "not yours", or the form again with the store's reason.
+func (w *Web) ordered(rw http.ResponseWriter, r *http.Request, u *account.User, s *subscription.Subscription, o *store.Order, err error, at *changeAttempt) {
+	switch {
+	case err == nil:
+		http.Redirect(rw, r, "/subscriptions/"+strconv.FormatInt(s.ID, 10)+"?ordered="+strconv.FormatInt(o.Number, 10), http.StatusSeeOther)
+	case refusedAsMissing(err):
+		w.fail(rw, r, u, err)
+	default:
+		at.err = err
+		w.subscriptionPage(rw, r, http.StatusUnprocessableEntity, at)
+	}
 }
 
 // cancelSubscription places the cancellation order of the subscription,
@@ -419,16 +427,7 @@ func (w *Web) cancelSubscription(rw http.ResponseWriter, r *http.Request) {
 	}
 	// A zero day is today, the store's clock.
 	o, err := w.cfg.DB.CancelOrder(r.Context(), actor, s.ID, time.Time{}, w.enqueue(r.Context()))
-	if err == nil {
-		http.Redirect(rw, r, "/subscriptions/"+strconv.FormatInt(s.ID, 10)+"?ordered="+strconv.FormatInt(o.Number, 10), http.StatusSeeOther)
-		return
-	}
-	if refusedAsMissing(err) {
-		w.fail(rw, r, u, err)
-		return
-	}
-	at.err = err
-	w.subscriptionPage(rw, r, http.StatusUnprocessableEntity, at)
+	w.ordered(rw, r, u, s, o, err, at)
 }
 
 // setAutoRenew sets how the subscription renews: off, or so many days
