@@ -24,6 +24,13 @@ func (t Text) Get(locale string) string {
 	if s, ok := t[locale]; ok {
 		return s
 	}
+	if len(t) == 1 {
+		// The only text is the answer whatever the locale matches: a
+		// page of a thousand names in one language builds no matcher.
+		for _, s := range t {
+			return s
+		}
+	}
 	tags := make([]language.Tag, 0, len(t))
 	keys := make([]string, 0, len(t))
 	for k := range t {
