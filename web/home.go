@@ -72,9 +72,7 @@ func (w *Web) home(rw http.ResponseWriter, r *http.Request) {
 		if len(subs) > homeSubscriptions {
 			subs, d.More = subs[:homeSubscriptions], true
 		}
-		for _, s := range subs {
-			d.Subscriptions = append(d.Subscriptions, w.subscriptionRow(r, actor, l, s, w.offerOf(r, actor, s)))
-		}
+		d.Subscriptions = w.subscriptionRows(r, actor, l, acct.ID, subs)
 	}
 	if acct.Kind == account.Customer && may(actor, account.ViewOrders) {
 		if d.Waiting, err = w.waitingForPayment(r, actor, l, acct.ID); err != nil {
@@ -120,9 +118,53 @@ func (w *Web) offerOf(r *http.Request, actor *account.Actor, s *subscription.Sub
 	return o
 }
 
+// subscriptionRows are the rows of subscriptions subs of customer
+// customerID, their plans and gauges read in two queries for them all (a
+// query per subscription and per gauge made Home's time grow with them).
+// A plan no longer on sale names its subscription by number, as offerOf's
+// nil does.
+func (w *Web) subscriptionRows(r *http.Request, actor *account.Actor, l *locale, customerID int64, subs []*subscription.Subscription) []subscriptionRow {
+	ids := make([]int64, len(subs))
+	plans := make([]int64, len(subs))
+	for i, s := range subs {
+		ids[i], plans[i] = s.ID, s.PlanID
+	}
+	offers, err := w.cfg.DB.OffersOf(r.Context(), actor, customerID, plans)
+	if err != nil {
+		w.cfg.Logger.Error("panel: offers", "err", err)
+	}
+	used := w.latestUsage(r, actor, customerID, ids)
+	rows := make([]subscriptionRow, len(subs))
+	for i, s := range subs {
+		rows[i] = rowOf(l, s, offers[s.PlanID], used[s.ID])
+	}
+	return rows
+}
+
 // subscriptionRow is s as the reader sees it, with a gauge for each of its
 // limited resources.
 func (w *Web) subscriptionRow(r *http.Request, actor *account.Actor, l *locale, s *subscription.Subscription, offer *catalog.Offer) subscriptionRow {
+	var used map[string]int64
+	if offer != nil {
+		used = w.latestUsage(r, actor, s.CustomerID, []int64{s.ID})[s.ID]
+	}
+	return rowOf(l, s, offer, used)
+}
+
+// latestUsage reads the latest reading of every resource of subscriptions
+// ids in their current periods, in one query. A failed read shows the
+// gauges empty rather than failing the page, and is logged.
+func (w *Web) latestUsage(r *http.Request, actor *account.Actor, customerID int64, ids []int64) map[int64]map[string]int64 {
+	used, err := w.cfg.DB.LatestUsage(r.Context(), actor, customerID, ids, w.cfg.DB.Clock.Now().Add(time.Second))
+	if err != nil {
+		w.cfg.Logger.Error("panel: usage", "err", err)
+	}
+	return used
+}
+
+// rowOf is s as the reader sees it, with offer its plan (nil: no longer on
+// sale) and used the latest reading of each of its resources.
+func rowOf(l *locale, s *subscription.Subscription, offer *catalog.Offer, used map[string]int64) subscriptionRow {
 	row := subscriptionRow{ID: s.ID, Plan: l.T("sub.title", s.ID), Status: l.T("status." + string(s.Status)),
 		StatusClass: string(s.Status), NextBilling: l.Date(s.NextBillingAt)}
 	if offer == nil {
@@ -136,24 +178,19 @@ func (w *Web) subscriptionRow(r *http.Request, actor *account.Actor, l *locale, 
 			// feature: nothing to gauge.
 			continue
 		}
-		row.Gauges = append(row.Gauges, w.gaugeOf(r, actor, l, s, res, limit))
+		key := res.Resource
+		if key == "" {
+			key = res.Key
+		}
+		row.Gauges = append(row.Gauges, gaugeOf(l, res, limit, used[key]))
 	}
 	return row
 }
 
-// gaugeOf reads the latest usage of resource res in s's current period.
-func (w *Web) gaugeOf(r *http.Request, actor *account.Actor, l *locale, s *subscription.Subscription, res catalog.OfferResource, limit int64) gauge {
-	g := gauge{Name: res.Name, Limit: l.Number(limit), Used: l.Number(0)}
-	key := res.Resource
-	if key == "" {
-		key = res.Key
-	}
-	readings, err := w.cfg.DB.Usage(r.Context(), actor, s.ID, key, s.PeriodStart, w.cfg.DB.Clock.Now().Add(time.Second))
-	if err != nil || len(readings) == 0 {
-		return g
-	}
-	used := readings[len(readings)-1].Value
-	g.Used = l.Number(used)
+// gaugeOf is the gauge of resource res limited to limit, of which used is
+// in use.
+func gaugeOf(l *locale, res catalog.OfferResource, limit, used int64) gauge {
+	g := gauge{Name: res.Name, Limit: l.Number(limit), Used: l.Number(used)}
 	if limit > 0 {
 		g.Percent = int(min(100, used*100/limit))
 	} else if used > 0 {
