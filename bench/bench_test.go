@@ -24,7 +24,7 @@ func TestBenchmarks(t *testing.T) {
 	}
 	scales := map[string]int{"accounts": 1234, "subtree": 150}
 	iterationDivisor = 10
-	if got := Names(); strings.Join(got, ",") != "accounts,api,billing,login,orders,subtree,sync,usage" {
+	if got := Names(); strings.Join(got, ",") != "accounts,api,billing,login,orders,panel,subtree,sync,usage" {
 		t.Fatalf("Names() = %v", got)
 	}
 	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
@@ -104,7 +104,7 @@ func TestBenchmarks(t *testing.T) {
 func TestRunRefusesBadInput(t *testing.T) {
 	db := storetest.Open(t, store.SQLite)
 	ctx := context.Background()
-	if _, err := Run(ctx, "nope", Options{DB: db}); err == nil || !strings.Contains(err.Error(), "accounts, api, billing, login, orders, subtree") {
+	if _, err := Run(ctx, "nope", Options{DB: db}); err == nil || !strings.Contains(err.Error(), "accounts, api, billing, login, orders, panel, subtree") {
 		t.Errorf("unknown name: %v", err)
 	}
 	if _, err := Run(ctx, "subtree", Options{DB: db, Scale: 3}); err == nil {
