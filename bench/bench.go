@@ -35,6 +35,10 @@ type Options struct {
 	Progress io.Writer
 	// Logger receives the benchmark's phases; nil means none.
 	Logger *slog.Logger
+	// Users, with Duration, add a load run to a benchmark that has one
+	// (panel): that many simulated users for that long; 0 means none.
+	Users    int
+	Duration time.Duration
 }
 
 // Result is what a benchmark measured.
@@ -227,6 +231,8 @@ func Run(ctx context.Context, name string, opt Options) (*Result, error) {
 		scale:    scale,
 		log:      log.With("bench", name),
 		progress: opt.Progress,
+		users:    opt.Users,
+		duration: opt.Duration,
 		res: &Result{Bench: name, Engine: string(opt.DB.Engine), Scale: scale,
 			Figures: map[string]float64{}},
 	}
@@ -254,6 +260,9 @@ type runner struct {
 	log      *slog.Logger
 	progress io.Writer
 	res      *Result
+	// users and duration are Options.Users and Options.Duration.
+	users    int
+	duration time.Duration
 }
 
 // set records a figure, rounded so that the JSON line stays readable

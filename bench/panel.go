@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/marketplane/marketplane"
@@ -101,6 +103,102 @@ func runPanel(ctx context.Context, r *runner) error {
 		}
 		r.setPercentiles(pg.name, d, 50, 95)
 	}
+	if r.users > 0 {
+		return r.panelLoad(ctx, w, f)
+	}
+	return nil
+}
+
+// panelLoad is the load run: r.users simulated users of the fixture's
+// customer, each signed in with a session of its own and a connection of
+// its own to a real server over loopback HTTP, ask for Home and then a
+// subscription's page (the big one every tenth time, else one of Home's),
+// one request after another, for r.duration. Figures: load_p50_ms and
+// load_p95_ms as the clients see them, load_requests_per_s and
+// load_error_ratio (answers other than 200, and failed requests).
+func (r *runner) panelLoad(ctx context.Context, h http.Handler, f *panelFixture) error {
+	var subs []int64
+	rows, err := r.db.Read.QueryContext(ctx, `SELECT id FROM subscriptions WHERE customer_id =
+		(SELECT customer_id FROM subscriptions WHERE id = $1) ORDER BY id DESC LIMIT $2`, f.big, panelHomeRows)
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("load: %w", err)
+		}
+		subs = append(subs, id)
+	}
+	rows.Close()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	// Sessions first, one after another: the sign-ins' password hashes
+	// are not what this run measures.
+	cookies := make([]*http.Cookie, r.users)
+	for i := range cookies {
+		if cookies[i], err = panelSignIn(ctx, h, f.login); err != nil {
+			return fmt.Errorf("load: user %d: %w", i+1, err)
+		}
+	}
+	type tally struct {
+		took   []time.Duration
+		errors int
+	}
+	tallies := make([]tally, r.users)
+	deadline := time.Now().Add(r.duration)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for u := range r.users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: time.Minute,
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			defer c.CloseIdleConnections()
+			t := &tallies[u]
+			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+				path := "/"
+				if i%2 == 1 {
+					path = fmt.Sprintf("/subscriptions/%d", subs[(u+i/2)%len(subs)])
+					if (i/2)%10 == 9 {
+						path = fmt.Sprintf("/subscriptions/%d", f.big)
+					}
+				}
+				req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+				req.AddCookie(cookies[u])
+				began := time.Now()
+				resp, err := c.Do(req)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("GET %s: %d", path, resp.StatusCode)
+					}
+				}
+				t.took = append(t.took, time.Since(began))
+				if err != nil {
+					t.errors++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	errors := 0
+	for _, t := range tallies {
+		all = append(all, t.took...)
+		errors += t.errors
+	}
+	if len(all) == 0 {
+		return fmt.Errorf("load: no request made in %v", r.duration)
+	}
+	r.set("load_requests_per_s", float64(len(all))/elapsed.Seconds())
+	r.set("load_error_ratio", float64(errors)/float64(len(all)))
+	r.setPercentiles("load", all, 50, 95)
+	r.log.Info("load", "users", r.users, "requests", len(all), "errors", errors)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/marketplane/marketplane/store"
 	"github.com/marketplane/marketplane/store/storetest"
@@ -28,6 +29,14 @@ func TestPanelBenchmark(t *testing.T) {
 					t.Errorf("figure %s = %v", k, f[k])
 				}
 			}
+		}
+		// The load run: three users for a moment, every answer a page.
+		res, err := Run(context.Background(), "panel", Options{DB: db, Scale: 50, Users: 3, Duration: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := res.Figures; f["load_error_ratio"] != 0 || !(f["load_p95_ms"] > 0) || !(f["load_requests_per_s"] > 0) {
+			t.Errorf("load: %v", f)
 		}
 		var subs, readings int
 		if err := db.Read.QueryRow(`SELECT COUNT(*) FROM subscriptions`).Scan(&subs); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/marketplane/marketplane/bench"
 )
@@ -149,6 +150,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var c Config
 	finish := bindConfig(fs, &c, "db", "password-hash-memory")
 	scale := fs.Int("scale", 0, "size of the benchmark (0 = its default)")
+	users := fs.Int("users", 0, "bench panel: simulated users of a load run over loopback HTTP (0 = no load run)")
+	duration := fs.Duration("duration", time.Minute, "bench panel: how long the load run of --users lasts")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -157,6 +160,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *scale < 0 {
 		return usagef("--scale must not be negative")
+	}
+	if *users < 0 || *duration <= 0 {
+		return usagef("--users must not be negative and --duration must be positive")
 	}
 	// Only a --db on the command line chooses the database: without one a
 	// benchmark runs on a scratch database (bench.Database), never on the
@@ -184,5 +190,5 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := migrateAll(ctx, db); err != nil {
 		return err
 	}
-	return runBench(ctx, db, name, *scale, stdout, stderr)
+	return runBench(ctx, db, name, bench.Options{Scale: *scale, Users: *users, Duration: *duration}, stdout, stderr)
 }

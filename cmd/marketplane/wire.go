@@ -49,8 +49,11 @@ func loadDemo(ctx context.Context, db *store.DB, out io.Writer) error {
 
 func benchNames() string { return strings.Join(bench.Names(), ", ") }
 
-func runBench(ctx context.Context, db *store.DB, name string, scale int, stdout, stderr io.Writer) error {
-	res, err := bench.Run(ctx, name, bench.Options{DB: db, Scale: scale, Progress: stderr})
+// runBench runs benchmark name on db with opt's scale and load run, and
+// reports its figures.
+func runBench(ctx context.Context, db *store.DB, name string, opt bench.Options, stdout, stderr io.Writer) error {
+	opt.DB, opt.Progress = db, stderr
+	res, err := bench.Run(ctx, name, opt)
 	if err != nil {
 		return err
 	}
