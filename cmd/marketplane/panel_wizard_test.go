@@ -49,9 +49,20 @@ func TestBrowserWizardOrderCompletesAtDemoConnector(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// The profile is removed by hand, errors ignored: Chromium's last
+		// helper processes may still write into it for a moment after
+		// the allocator is cancelled, which t.TempDir would report as a
+		// failed test.
+		profile, err := os.MkdirTemp("", "marketplane-chromium-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(profile) })
 		actx, acancel := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(path), chromedp.Flag("headless", true),
 			chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true), chromedp.Flag("no-first-run", true),
-			chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
+			chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+			chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 800))
 		defer acancel()
 		bctx, bcancel := chromedp.NewContext(actx)
 		defer bcancel()
