@@ -134,28 +134,14 @@ var apiVerbs = []apiVerb{
 		bind: noFlags(func(ctx context.Context, r apiRequest) (apiResponse, error) {
 			return respond(r.c.GetSubscriptionWithResponse(ctx, r.ids[0]))
 		})},
-	{resource: "subscriptions", verb: "change", args: []string{"ID"}, help: "change a subscription: [--plan ID] [--period KEY] [--resource key=N …] [--proration M] [--confirm-zero] (prints the change order)", columns: orderColumns,
-		bind: func(fs *flag.FlagSet) apiCall {
-			input := changeFlags(fs)
-			return func(ctx context.Context, r apiRequest) (apiResponse, error) {
-				in, key, err := input()
-				if err != nil {
-					return nil, err
-				}
-				return respond(r.c.ChangeSubscriptionWithResponse(ctx, r.ids[0], &client.ChangeSubscriptionParams{IdempotencyKey: key}, in))
-			}
-		}},
-	{resource: "subscriptions", verb: "quote-change", args: []string{"ID"}, help: "price a change without placing it (flags as change)", columns: quoteColumns,
-		bind: func(fs *flag.FlagSet) apiCall {
-			input := changeFlags(fs)
-			return func(ctx context.Context, r apiRequest) (apiResponse, error) {
-				in, key, err := input()
-				if err != nil {
-					return nil, err
-				}
-				return respond(r.c.QuoteSubscriptionChangeWithResponse(ctx, r.ids[0], &client.QuoteSubscriptionChangeParams{IdempotencyKey: key}, in))
-			}
-		}},
+	changeVerb("change", "change a subscription: [--plan ID] [--period KEY] [--resource key=N …] [--proration M] [--confirm-zero] (prints the change order)", orderColumns,
+		func(ctx context.Context, r apiRequest, in client.ChangeInput, key *string) (apiResponse, error) {
+			return respond(r.c.ChangeSubscriptionWithResponse(ctx, r.ids[0], &client.ChangeSubscriptionParams{IdempotencyKey: key}, in))
+		}),
+	changeVerb("quote-change", "price a change without placing it (flags as change)", quoteColumns,
+		func(ctx context.Context, r apiRequest, in client.ChangeInput, key *string) (apiResponse, error) {
+			return respond(r.c.QuoteSubscriptionChangeWithResponse(ctx, r.ids[0], &client.QuoteSubscriptionChangeParams{IdempotencyKey: key}, in))
+		}),
 	{resource: "subscriptions", verb: "suspend", args: []string{"ID"}, help: "suspend a subscription", columns: subscriptionColumns,
 		bind: noFlags(func(ctx context.Context, r apiRequest) (apiResponse, error) {
 			return respond(r.c.SuspendSubscriptionWithResponse(ctx, r.ids[0], nil))
@@ -498,6 +484,22 @@ func orderFlags(fs *flag.FlagSet) func() (client.OrderInput, *string, error) {
 		}
 		return in, *key, nil
 	}
+}
+
+// changeVerb is a "subscriptions VERB ID" that sends a change: the flags
+// of changeFlags, then call with the input they make.
+func changeVerb(verb, help string, columns []string, call func(context.Context, apiRequest, client.ChangeInput, *string) (apiResponse, error)) apiVerb {
+	return apiVerb{resource: "subscriptions", verb: verb, args: []string{"ID"}, help: help, columns: columns,
+		bind: func(fs *flag.FlagSet) apiCall {
+			input := changeFlags(fs)
+			return func(ctx context.Context, r apiRequest) (apiResponse, error) {
+				in, key, err := input()
+				if err != nil {
+					return nil, err
+				}
+				return call(ctx, r, in, key)
+			}
+		}}
 }
 
 // changeFlags registers the flags of a subscription change and returns
