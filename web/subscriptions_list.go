@@ -52,8 +52,6 @@ func (w *Web) subscriptionList(rw http.ResponseWriter, r *http.Request) {
 		subs = subs[:subscriptionsPage]
 		d.Next = subs[len(subs)-1].ID
 	}
-	for _, s := range subs {
-		d.Subscriptions = append(d.Subscriptions, w.subscriptionRow(r, actor, l, s, w.offerOf(r, actor, s)))
-	}
+	d.Subscriptions = w.subscriptionRows(r, actor, l, acct.ID, subs)
 	w.render(rw, r, http.StatusOK, "subscriptions_list.html", page{L: l, User: u, Account: acct, Title: l.T("home.subscriptions"), Nav: "subscriptions", Data: d})
 }
