@@ -347,12 +347,8 @@ func (w *Web) subscriptionChangeQuote(rw http.ResponseWriter, r *http.Request) {
 // changeSubscription places the change order of one of the screen's
 // forms: a limit (res.KEY), a plan (plan) or a period (period).
 func (w *Web) changeSubscription(rw http.ResponseWriter, r *http.Request) {
-	actor, u, _, s, ok := w.actionSubscription(rw, r)
+	actor, u, s, ok := w.postedSubscription(rw, r)
 	if !ok {
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		w.renderNotFound(rw, r, u)
 		return
 	}
 	l := localeFor(r, u)
@@ -405,12 +401,8 @@ func (w *Web) ordered(rw http.ResponseWriter, r *http.Request, u *account.User, 
 // cancelSubscription places the cancellation order of the subscription,
 // once the reader has ticked that it means it.
 func (w *Web) cancelSubscription(rw http.ResponseWriter, r *http.Request) {
-	actor, u, _, s, ok := w.actionSubscription(rw, r)
+	actor, u, s, ok := w.postedSubscription(rw, r)
 	if !ok {
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		w.renderNotFound(rw, r, u)
 		return
 	}
 	// The privilege first: a forged post of a user without it is the
@@ -433,12 +425,8 @@ func (w *Web) cancelSubscription(rw http.ResponseWriter, r *http.Request) {
 // setAutoRenew sets how the subscription renews: off, or so many days
 // before it expires.
 func (w *Web) setAutoRenew(rw http.ResponseWriter, r *http.Request) {
-	actor, u, _, s, ok := w.actionSubscription(rw, r)
+	actor, u, s, ok := w.postedSubscription(rw, r)
 	if !ok {
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		w.renderNotFound(rw, r, u)
 		return
 	}
 	at := &changeAttempt{form: "renew", values: r.PostForm}
@@ -477,6 +465,20 @@ func refusedAsMissing(err error) bool {
 }
 
 // actionSubscription reads the subscription of the request's path for the
+// postedSubscription is actionSubscription for a form posted to the
+// subscription: a body that cannot be read is the 404 page too.
+func (w *Web) postedSubscription(rw http.ResponseWriter, r *http.Request) (*account.Actor, *account.User, *subscription.Subscription, bool) {
+	actor, u, _, s, ok := w.actionSubscription(rw, r)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	if err := r.ParseForm(); err != nil {
+		w.renderNotFound(rw, r, u)
+		return nil, nil, nil, false
+	}
+	return actor, u, s, true
+}
+
 // signed-in reader; one out of reach is the 404 page, as a missing one.
 func (w *Web) actionSubscription(rw http.ResponseWriter, r *http.Request) (*account.Actor, *account.User, *account.Account, *subscription.Subscription, bool) {
 	actor, u, acct, ok := w.signedIn(rw, r)

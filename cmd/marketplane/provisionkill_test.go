@@ -34,7 +34,8 @@ import (
 // by itself. Every order then ends completed (or failed with a reason),
 // each on one tenant.
 //
-// The test does not wait out the 15-minute timeout: it moves the start of
+// The test does not wait out the provisioning runs' timeout
+// (provisioning.AttemptTimeout): it moves the start of
 // the dead runs back by the timeout plus the margin plus a few seconds, as
 // if that time had passed since the crash, and no further (under the old
 // rule, the longest kind's timeout plus an hour, nothing would be rescued).
